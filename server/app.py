@@ -1,0 +1,88 @@
+"""The application factory: ``create_app(config)`` wires every piece; no module globals."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server import api
+from server.bus import open_bus
+from server.config import Config
+from server.http import ApiError, error_response
+from server.middleware import AccessLogMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
+from server.passwords import Passwords
+from server.routes import admin, auth, health
+from server.routes.pages import page_routes
+from server.services import Services
+from server.storage import Store
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("preceptor.app")
+
+ENDPOINTS = [*auth.endpoints, *admin.endpoints, *health.endpoints]
+
+
+async def _api_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.error, exc.message, exc.headers)
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not-found", 405: "method-not-allowed"}
+    return error_response(
+        exc.status_code,
+        codes.get(exc.status_code, "http-error"),
+        str(exc.detail),
+        dict(exc.headers or {}),
+    )
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error", exc_info=exc, extra={"method": request.method})
+    return error_response(500, "internal", "something went wrong on our side; it was logged")
+
+
+def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlette:
+    store = Store.open(
+        config.database_url,
+        idle_timeout_s=config.session_idle_timeout_s,
+        absolute_timeout_s=config.session_absolute_timeout_s,
+    )
+    bus = open_bus(config.redis_url)
+    services = Services.build(config, store, bus, passwords or Passwords())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await bus.start()
+        try:
+            yield
+        finally:
+            await bus.close()
+            await store.close()
+
+    app = Starlette(
+        routes=[*api.routes(ENDPOINTS), *page_routes(config.web_dir)],
+        middleware=[
+            Middleware(AccessLogMiddleware, metrics=services.metrics),
+            Middleware(SecurityHeadersMiddleware, https=config.https),
+            Middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes),
+        ],
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.openapi = api.openapi_document(ENDPOINTS, title="Preceptor", version="0.1.0")
+    return app

@@ -1,0 +1,84 @@
+"""Who is asking: the login session behind the cookie, and the CSRF check (DESIGN.md §2, §5)."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+
+from server.http import ApiError
+from server.roles import Role, User
+from server.services import services
+from server.storage import LoginSession
+
+__all__ = ["Principal", "authenticate", "check_csrf", "clear_session_cookie", "set_session_cookie"]
+
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    session: LoginSession
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.user.role in roles
+
+
+def client_ip(connection: HTTPConnection) -> str | None:
+    return connection.client.host if connection.client else None
+
+
+async def authenticate(connection: HTTPConnection) -> Principal | None:
+    """The signed-in principal, or ``None`` (no cookie, unknown, revoked, timed out, disabled)."""
+    svc = services(connection)
+    token = connection.cookies.get(svc.config.session_cookie_name)
+    if not token or len(token) > 200:
+        return None
+    session = await svc.store.login_sessions.resolve(token, now=time.time())
+    if session is None:
+        return None
+    user = await svc.store.users.get(session.user_id)
+    if user is None or user.disabled:
+        return None
+    return Principal(user, session)
+
+
+async def require_principal(connection: HTTPConnection, roles: tuple[Role, ...] = ()) -> Principal:
+    principal = await authenticate(connection)
+    if principal is None:
+        raise ApiError(401, "not-authenticated", "sign in first (or your session has expired)")
+    if roles and not principal.has_role(*roles):
+        raise ApiError(403, "forbidden", "your role does not allow this")
+    return principal
+
+
+def check_csrf(connection: HTTPConnection, principal: Principal) -> None:
+    sent = connection.headers.get(CSRF_HEADER, "")
+    if not sent:
+        raise ApiError(403, "csrf", "the X-CSRF-Token header is missing")
+    if not hmac.compare_digest(sent.encode(), principal.session.csrf_token.encode()):
+        raise ApiError(403, "csrf", "the X-CSRF-Token header does not match your session")
+
+
+def set_session_cookie(response: Response, connection: HTTPConnection, token: str) -> None:
+    config = services(connection).config
+    response.set_cookie(
+        config.session_cookie_name,
+        token,
+        max_age=config.session_absolute_timeout_s,
+        path="/",
+        secure=config.https,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def clear_session_cookie(response: Response, connection: HTTPConnection) -> None:
+    config = services(connection).config
+    response.delete_cookie(
+        config.session_cookie_name, path="/", secure=config.https, httponly=True, samesite="lax"
+    )

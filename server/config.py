@@ -1,0 +1,134 @@
+"""Configuration read once from the environment (``PRECEPTOR_*``, DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["Config", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A ``PRECEPTOR_*`` variable is missing or malformed; the message names it."""
+
+
+_DEFAULT_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes:
+        raise ConfigError(f"{name} must start with one of {', '.join(schemes)}: got {raw!r}")
+    return raw
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the app needs to know about its deployment. Built by :meth:`from_env`."""
+
+    data_dir: Path = Path("./data")
+    database_url: str = "sqlite+aiosqlite:///./data/preceptor.db"
+    redis_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    allowed_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = field(default=None, repr=False)
+    session_idle_timeout_s: int = 30 * 60
+    session_absolute_timeout_s: int = 12 * 60 * 60
+    max_body_bytes: int = 1 << 20
+    login_attempts_per_account: int = 5
+    login_attempts_per_ip: int = 20
+    login_window_s: int = 15 * 60
+    log_level: str = "INFO"
+    web_dir: Path = _DEFAULT_WEB_DIR
+
+    @property
+    def https(self) -> bool:
+        """Served over HTTPS: cookies get the ``__Host-`` prefix and HSTS is sent."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def session_cookie_name(self) -> str:
+        return "__Host-preceptor_session" if self.https else "preceptor_session"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if env is None else env
+        get = env.get
+        data_dir = Path(get("PRECEPTOR_DATA_DIR") or "./data")
+        database_url = (
+            get("PRECEPTOR_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir}/preceptor.db"
+        )
+        _url(
+            "PRECEPTOR_DATABASE_URL",
+            database_url,
+            ("sqlite+aiosqlite", "postgresql+asyncpg"),
+        )
+        redis_url = get("PRECEPTOR_REDIS_URL") or None
+        if redis_url is not None:
+            _url("PRECEPTOR_REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+        public_url = (get("PRECEPTOR_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/")
+        _url("PRECEPTOR_PUBLIC_URL", public_url, ("http", "https"))
+        origins = _csv(get("PRECEPTOR_ALLOWED_ORIGINS") or "")
+        if not origins:
+            origins = (public_url,)
+            if public_url == "http://127.0.0.1:8000":
+                origins += ("http://localhost:8000",)
+        for origin in origins:
+            _url("PRECEPTOR_ALLOWED_ORIGINS", origin, ("http", "https"))
+        secret_key = get("PRECEPTOR_SECRET_KEY") or secrets.token_urlsafe(32)
+        if len(secret_key) < 16:
+            raise ConfigError("PRECEPTOR_SECRET_KEY must be at least 16 characters")
+        turn_urls = _csv(get("PRECEPTOR_TURN_URLS") or "")
+        turn_secret = get("PRECEPTOR_TURN_SECRET") or None
+        if turn_urls and not turn_secret:
+            raise ConfigError("PRECEPTOR_TURN_SECRET is required when PRECEPTOR_TURN_URLS is set")
+        for url in turn_urls:
+            _url("PRECEPTOR_TURN_URLS", url, ("turn", "turns"))
+        stun_urls = _csv(get("PRECEPTOR_STUN_URLS") or "")
+        for url in stun_urls:
+            _url("PRECEPTOR_STUN_URLS", url, ("stun", "stuns"))
+        log_level = (get("PRECEPTOR_LOG_LEVEL") or "INFO").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(
+                f"PRECEPTOR_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR: {log_level!r}"
+            )
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            public_url=public_url,
+            allowed_origins=origins,
+            secret_key=secret_key,
+            stun_urls=stun_urls,
+            turn_urls=turn_urls,
+            turn_secret=turn_secret,
+            session_idle_timeout_s=_positive_int(env, "PRECEPTOR_SESSION_IDLE_S", 30 * 60),
+            session_absolute_timeout_s=_positive_int(env, "PRECEPTOR_SESSION_MAX_S", 12 * 60 * 60),
+            max_body_bytes=_positive_int(env, "PRECEPTOR_MAX_BODY_BYTES", 1 << 20),
+            log_level=log_level,
+            web_dir=Path(get("PRECEPTOR_WEB_DIR") or _DEFAULT_WEB_DIR),
+        )

@@ -1,0 +1,51 @@
+"""Prometheus metrics, one registry per app (no module globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "preceptor_http_requests",
+            "HTTP requests served, by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "preceptor_http_request_duration_seconds",
+            "Time to serve an HTTP request.",
+            ["route"],
+            registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.sockets = Gauge(
+            "preceptor_websockets_open",
+            "WebSocket connections open now, by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.rooms = Gauge(
+            "preceptor_rooms_active",
+            "Live session rooms held by this process.",
+            registry=self.registry,
+        )
+        self.logins = Counter(
+            "preceptor_logins",
+            "Sign-in attempts, by outcome.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for endpoint in ("signaling", "notes"):
+            self.sockets.labels(endpoint=endpoint).set(0)
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method=method, route=route, status=str(status)).inc()
+        self.request_seconds.labels(route=route).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

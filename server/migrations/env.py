@@ -1,0 +1,16 @@
+"""Alembic environment. Migrations run through :func:`server.storage.migrate.migrate`, which hands
+in an open connection; see https://alembic.sqlalchemy.org/en/latest/cookbook.html (asyncio)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from server.storage.schema import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:  # pragma: no cover - alembic's own CLI is not how we migrate
+    raise RuntimeError("run migrations with `preceptor migrate`")
+
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()

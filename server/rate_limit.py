@@ -1,0 +1,52 @@
+"""A sliding-window counter per key, with the clock passed in (no I/O, no hidden time)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+__all__ = ["SlidingWindowLimiter"]
+
+
+class SlidingWindowLimiter:
+    """Allows at most ``limit`` hits per key within ``window_s`` seconds.
+
+    Keys are bounded: when more than ``max_keys`` are tracked, the ones idle longest are dropped
+    first, so a flood of distinct keys cannot grow memory without limit.
+    """
+
+    def __init__(self, limit: int, window_s: float, *, max_keys: int = 100_000) -> None:
+        self._limit = limit
+        self._window_s = window_s
+        self._max_keys = max_keys
+        self._hits: dict[str, deque[float]] = {}
+
+    def _prune(self, key: str, now: float) -> deque[float]:
+        hits = self._hits.get(key)
+        if hits is None:
+            return deque()
+        while hits and hits[0] <= now - self._window_s:
+            hits.popleft()
+        if not hits:
+            del self._hits[key]
+        return hits
+
+    def retry_after(self, key: str, now: float) -> float:
+        """Seconds until ``key`` may try again; 0 when it may now."""
+        hits = self._prune(key, now)
+        if len(hits) < self._limit:
+            return 0.0
+        return max(0.0, hits[0] + self._window_s - now)
+
+    def hit(self, key: str, now: float) -> None:
+        hits = self._prune(key, now)
+        if key not in self._hits:
+            if len(self._hits) >= self._max_keys:
+                # dicts keep insertion order; re-inserting on each hit makes the first the stalest.
+                del self._hits[next(iter(self._hits))]
+            self._hits[key] = hits
+        else:
+            self._hits[key] = self._hits.pop(key)
+        hits.append(now)
+
+    def reset(self, key: str) -> None:
+        self._hits.pop(key, None)

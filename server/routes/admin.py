@@ -1,0 +1,231 @@
+"""Administration: accounts, supervisor assignments and the audit log (admins only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.accounts import AccountError
+from server.api import Access, Endpoint
+from server.auth import Principal
+from server.http import ApiError, json_response, read_body
+from server.roles import Role
+from server.routes.schemas import Email, UserOut, user_out
+from server.services import services
+
+__all__ = ["endpoints"]
+
+ADMIN = Access(roles=(Role.ADMIN,))
+
+
+class CreateUser(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    email: Email
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    role: Role
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class Assignment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    supervisor_id: Annotated[str, msgspec.Meta(max_length=64)]
+    trainee_id: Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class AuditEventOut(msgspec.Struct, frozen=True):
+    seq: int
+    at: float
+    actor_id: str | None
+    action: str
+    target: str | None
+    ip: str | None
+    detail: dict[str, str]
+    hash: str
+
+
+class ChainBreakOut(msgspec.Struct, frozen=True):
+    seq: int
+    reason: str
+
+
+class AuditVerification(msgspec.Struct, frozen=True):
+    checked: int
+    intact: bool
+    first_break: ChainBreakOut | None
+
+
+_STATUS = {"not-found": 404, "duplicate-email": 409}
+
+
+def _api_error(exc: AccountError) -> ApiError:
+    return ApiError(_STATUS.get(exc.code, 422), exc.code, str(exc))
+
+
+async def list_users(request: Request, _: Principal | None) -> Response:
+    role = request.query_params.get("role")
+    if role is not None and role not in Role.__members__.values():
+        raise ApiError(422, "invalid", f"role must be one of {', '.join(r.value for r in Role)}")
+    users = await services(request).store.users.all(Role(role) if role else None)
+    return json_response([user_out(u) for u in users])
+
+
+async def create_user(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    body = await read_body(request, CreateUser)
+    try:
+        user = await services(request).accounts.create_user(
+            email=body.email,
+            name=body.name,
+            role=body.role,
+            password=body.password,
+            actor_id=principal.user.id,
+        )
+    except AccountError as exc:
+        raise _api_error(exc) from None
+    return json_response(user_out(user), status=201)
+
+
+async def _set_disabled(request: Request, principal: Principal | None, disabled: bool) -> Response:
+    assert principal is not None
+    user_id = request.path_params["user_id"]
+    if disabled and user_id == principal.user.id:
+        raise ApiError(409, "conflict", "you cannot disable your own account")
+    try:
+        user = await services(request).accounts.set_disabled(
+            user_id, disabled, actor_id=principal.user.id
+        )
+    except AccountError as exc:
+        raise _api_error(exc) from None
+    return json_response(user_out(user))
+
+
+async def disable_user(request: Request, principal: Principal | None) -> Response:
+    return await _set_disabled(request, principal, True)
+
+
+async def enable_user(request: Request, principal: Principal | None) -> Response:
+    return await _set_disabled(request, principal, False)
+
+
+async def create_assignment(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    body = await read_body(request, Assignment)
+    try:
+        await services(request).accounts.assign(
+            body.supervisor_id, body.trainee_id, actor_id=principal.user.id
+        )
+    except AccountError as exc:
+        raise _api_error(exc) from None
+    return json_response(body, status=201)
+
+
+async def delete_assignment(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    try:
+        await services(request).accounts.unassign(
+            request.path_params["supervisor_id"],
+            request.path_params["trainee_id"],
+            actor_id=principal.user.id,
+        )
+    except AccountError as exc:
+        raise _api_error(exc) from None
+    return Response(status_code=204)
+
+
+async def list_audit(request: Request, _: Principal | None) -> Response:
+    raw_limit = request.query_params.get("limit", "100")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+        raise ApiError(422, "invalid", "limit must be a whole number from 1 to 1000")
+    events = await services(request).store.audit.recent(int(raw_limit))
+    out = [
+        AuditEventOut(e.seq, e.at, e.actor_id, e.action, e.target, e.ip, dict(e.detail), e.hash)
+        for e in events
+    ]
+    return json_response(out, headers={"Cache-Control": "no-store"})
+
+
+async def verify_audit(request: Request, _: Principal | None) -> Response:
+    checked, broken = await services(request).store.audit.verify()
+    first = None if broken is None else ChainBreakOut(broken.seq, broken.reason)
+    return json_response(AuditVerification(checked, broken is None, first))
+
+
+endpoints = [
+    Endpoint(
+        "GET",
+        "/api/admin/users",
+        "List accounts (optionally ?role=).",
+        "admin",
+        list_users,
+        access=ADMIN,
+        response=list[UserOut],
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/users",
+        "Create an account.",
+        "admin",
+        create_user,
+        access=ADMIN,
+        body=CreateUser,
+        response=UserOut,
+        status=201,
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/users/{user_id}/disable",
+        "Disable an account and end all its sessions.",
+        "admin",
+        disable_user,
+        access=ADMIN,
+        response=UserOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/users/{user_id}/enable",
+        "Enable an account again.",
+        "admin",
+        enable_user,
+        access=ADMIN,
+        response=UserOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/assignments",
+        "Assign a trainee to a supervisor.",
+        "admin",
+        create_assignment,
+        access=ADMIN,
+        body=Assignment,
+        response=Assignment,
+        status=201,
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/admin/assignments/{supervisor_id}/{trainee_id}",
+        "Remove a supervisor↔trainee assignment.",
+        "admin",
+        delete_assignment,
+        access=ADMIN,
+        status=204,
+    ),
+    Endpoint(
+        "GET",
+        "/api/admin/audit",
+        "The most recent audit events (?limit=, at most 1000).",
+        "admin",
+        list_audit,
+        access=ADMIN,
+        response=list[AuditEventOut],
+    ),
+    Endpoint(
+        "GET",
+        "/api/admin/audit/verify",
+        "Check the audit log's hash chain; reports the first broken link.",
+        "admin",
+        verify_audit,
+        access=ADMIN,
+        response=AuditVerification,
+    ),
+]

@@ -1,0 +1,140 @@
+"""Signing in and out: ``/api/auth/login``, ``/api/auth/logout``, ``/api/me``."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Annotated
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.api import ANYONE, SIGNED_IN, Access, Endpoint
+from server.auth import (
+    Principal,
+    authenticate,
+    clear_session_cookie,
+    client_ip,
+    set_session_cookie,
+)
+from server.http import ApiError, json_response, read_body
+from server.routes.schemas import Email, UserOut, user_out
+from server.services import services
+from server.storage.users import normalize_email
+
+__all__ = ["endpoints"]
+
+
+class LoginRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    email: Email
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class SessionOut(msgspec.Struct, frozen=True):
+    user: UserOut
+    csrf_token: str
+
+
+async def login(request: Request, _: Principal | None) -> Response:
+    svc = services(request)
+    body = await read_body(request, LoginRequest)
+    email = normalize_email(body.email)
+    ip = client_ip(request) or "unknown"
+    now = time.monotonic()
+    wait = max(
+        svc.login_failures_by_account.retry_after(email, now),
+        svc.login_failures_by_ip.retry_after(ip, now),
+    )
+    if wait > 0:
+        svc.metrics.logins.labels(outcome="throttled").inc()
+        await svc.store.audit.append("login.throttled", target=email, ip=ip)
+        raise ApiError(
+            429,
+            "too-many-attempts",
+            f"too many failed sign-ins; try again in {math.ceil(wait)} seconds",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+    found = await svc.store.users.credentials(email)
+    user, password_hash = found if found is not None else (None, None)
+    if not await svc.passwords.verify(password_hash, body.password) or user is None:
+        svc.login_failures_by_account.hit(email, now)
+        svc.login_failures_by_ip.hit(ip, now)
+        svc.metrics.logins.labels(outcome="failed").inc()
+        await svc.store.audit.append(
+            "login.failed",
+            actor_id=user.id if user else None,
+            target=email,
+            ip=ip,
+            detail={"reason": "wrong-password" if user else "unknown-user"},
+        )
+        raise ApiError(401, "invalid-credentials", "wrong e-mail or password")
+    if user.disabled:
+        svc.metrics.logins.labels(outcome="disabled").inc()
+        await svc.store.audit.append("login.disabled", actor_id=user.id, target=email, ip=ip)
+        raise ApiError(403, "account-disabled", "this account is disabled; ask an administrator")
+    svc.login_failures_by_account.reset(email)
+    if password_hash is not None and svc.passwords.needs_rehash(password_hash):
+        await svc.store.users.set_password_hash(user.id, await svc.passwords.hash(body.password))
+    # Rotation: whatever session this browser had before is ended, and a fresh token issued.
+    previous = await authenticate(request)
+    wall_now = time.time()
+    if previous is not None:
+        await svc.store.login_sessions.revoke(previous.session.token_hash, now=wall_now)
+    token, session = await svc.store.login_sessions.open(
+        user.id, now=wall_now, ip=ip, user_agent=request.headers.get("user-agent")
+    )
+    svc.metrics.logins.labels(outcome="ok").inc()
+    await svc.store.audit.append("login", actor_id=user.id, ip=ip)
+    response = json_response(SessionOut(user_out(user), session.csrf_token))
+    set_session_cookie(response, request, token)
+    return response
+
+
+async def logout(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc = services(request)
+    await svc.store.login_sessions.revoke(principal.session.token_hash, now=time.time())
+    await svc.store.audit.append("logout", actor_id=principal.user.id, ip=client_ip(request))
+    response = Response(status_code=204)
+    clear_session_cookie(response, request)
+    return response
+
+
+async def me(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    response = json_response(SessionOut(user_out(principal.user), principal.session.csrf_token))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+endpoints = [
+    Endpoint(
+        "POST",
+        "/api/auth/login",
+        "Sign in with e-mail and password; sets the session cookie.",
+        "auth",
+        login,
+        access=ANYONE,
+        body=LoginRequest,
+        response=SessionOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/auth/logout",
+        "End this session.",
+        "auth",
+        logout,
+        access=Access(),
+        status=204,
+    ),
+    Endpoint(
+        "GET",
+        "/api/me",
+        "The signed-in user and the CSRF token for state-changing requests.",
+        "auth",
+        me,
+        access=SIGNED_IN,
+        response=SessionOut,
+    ),
+]

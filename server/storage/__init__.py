@@ -1,0 +1,49 @@
+"""Storage: one SQL engine and the stores that share it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.storage.audit import AuditLog
+from server.storage.engine import create_engine, ping
+from server.storage.login_sessions import LoginSession, LoginSessionStore
+from server.storage.migrate import migrate
+from server.storage.users import DuplicateEmail, UserStore
+
+__all__ = [
+    "AuditLog",
+    "DuplicateEmail",
+    "LoginSession",
+    "LoginSessionStore",
+    "Store",
+    "create_engine",
+    "migrate",
+]
+
+
+@dataclass(frozen=True)
+class Store:
+    engine: AsyncEngine
+    users: UserStore
+    login_sessions: LoginSessionStore
+    audit: AuditLog
+
+    @classmethod
+    def open(cls, url: str, *, idle_timeout_s: float, absolute_timeout_s: float) -> Store:
+        engine = create_engine(url)
+        return cls(
+            engine=engine,
+            users=UserStore(engine),
+            login_sessions=LoginSessionStore(
+                engine, idle_timeout_s=idle_timeout_s, absolute_timeout_s=absolute_timeout_s
+            ),
+            audit=AuditLog(engine),
+        )
+
+    async def ping(self) -> bool:
+        return await ping(self.engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

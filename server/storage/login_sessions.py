@@ -1,0 +1,121 @@
+"""Server-side login sessions: revocable, with idle and absolute timeouts (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.roles import UserId
+from server.storage.schema import login_sessions
+
+__all__ = ["LoginSession", "LoginSessionStore", "hash_token"]
+
+# Writing last_seen_at on every request would turn each read into a write; a minute of slack on
+# a 30-minute idle timeout is harmless.
+_TOUCH_EVERY_S = 60.0
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    token_hash: str
+    user_id: UserId
+    csrf_token: str
+    created_at: float
+    last_seen_at: float
+    expires_at: float
+
+
+class LoginSessionStore:
+    def __init__(self, engine: AsyncEngine, *, idle_timeout_s: float, absolute_timeout_s: float):
+        self._engine = engine
+        self._idle_timeout_s = idle_timeout_s
+        self._absolute_timeout_s = absolute_timeout_s
+
+    async def open(
+        self, user_id: str, *, now: float, ip: str | None, user_agent: str | None
+    ) -> tuple[str, LoginSession]:
+        """Start a session; returns the cookie token (shown once, never stored) and the row."""
+        token = secrets.token_urlsafe(32)
+        session = LoginSession(
+            token_hash=hash_token(token),
+            user_id=UserId(user_id),
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + self._absolute_timeout_s,
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                login_sessions.insert().values(
+                    token_hash=session.token_hash,
+                    user_id=session.user_id,
+                    csrf_token=session.csrf_token,
+                    created_at=now,
+                    last_seen_at=now,
+                    expires_at=session.expires_at,
+                    ip=ip,
+                    user_agent=(user_agent or "")[:300] or None,
+                )
+            )
+        return token, session
+
+    async def resolve(self, token: str, *, now: float) -> LoginSession | None:
+        """The live session for a cookie token, or ``None`` if unknown, revoked or timed out."""
+        token_hash = hash_token(token)
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(login_sessions).where(login_sessions.c.token_hash == token_hash)
+                )
+            ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        if m["revoked_at"] is not None:
+            return None
+        if now >= m["expires_at"] or now - m["last_seen_at"] >= self._idle_timeout_s:
+            return None
+        last_seen_at = float(m["last_seen_at"])
+        if now - last_seen_at >= _TOUCH_EVERY_S:
+            last_seen_at = now
+            async with self._engine.begin() as connection:
+                await connection.execute(
+                    login_sessions.update()
+                    .where(login_sessions.c.token_hash == token_hash)
+                    .values(last_seen_at=now)
+                )
+        return LoginSession(
+            token_hash=token_hash,
+            user_id=UserId(str(m["user_id"])),
+            csrf_token=str(m["csrf_token"]),
+            created_at=float(m["created_at"]),
+            last_seen_at=last_seen_at,
+            expires_at=float(m["expires_at"]),
+        )
+
+    async def revoke(self, token_hash: str, *, now: float) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                login_sessions.update()
+                .where(
+                    login_sessions.c.token_hash == token_hash, login_sessions.c.revoked_at.is_(None)
+                )
+                .values(revoked_at=now)
+            )
+
+    async def revoke_all(self, user_id: str, *, now: float) -> int:
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                login_sessions.update()
+                .where(login_sessions.c.user_id == user_id, login_sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return int(result.rowcount)

@@ -1,0 +1,73 @@
+"""Health, readiness, metrics, the OpenAPI document and the pages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from starlette.routing import Route
+
+from server.config import Config
+from tests.support import RunningServer, running_server
+
+
+async def test_health_and_readiness(server: RunningServer) -> None:
+    async with server.client() as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "store": True, "bus": True}
+
+
+async def test_readiness_degrades_when_the_bus_is_unreachable(config: Config) -> None:
+    # Nothing listens on port 1: the Redis bus cannot connect, and /readyz says so.
+    unreachable = replace(config, redis_url="redis://127.0.0.1:1/0")
+    async with running_server(unreachable) as server, server.client() as client:
+        ready = await client.get("/readyz")
+        alive = await client.get("/healthz")
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "degraded", "store": True, "bus": False}
+    assert alive.status_code == 200
+
+
+async def test_metrics_count_requests_by_route_template(server: RunningServer) -> None:
+    async with server.client() as client:
+        await client.get("/healthz")
+        await client.get("/join/some-secret-invite-token")
+        text = (await client.get("/metrics")).text
+    assert 'preceptor_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert "preceptor_websockets_open" in text
+    assert "preceptor_rooms_active" in text
+    assert "some-secret-invite-token" not in text
+
+
+async def test_openapi_covers_every_route(server: RunningServer) -> None:
+    async with server.client() as client:
+        document = (await client.get("/api/openapi.json")).json()
+    assert document["openapi"].startswith("3.")
+    from server.app import ENDPOINTS
+
+    declared = {(e.method.lower(), e.path) for e in ENDPOINTS}
+    documented = {(m, p) for p, ops in document["paths"].items() for m in ops}
+    assert declared == documented
+    pages = {"/"}
+    served = {
+        (m.lower(), r.path)
+        for r in server.app.routes
+        if isinstance(r, Route) and r.path not in pages
+        for m in (r.methods or ())
+        if m != "HEAD"
+    }
+    assert served == documented
+    login = document["paths"]["/api/auth/login"]["post"]
+    schema_ref = login["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    name = schema_ref.rsplit("/", 1)[1]
+    assert set(document["components"]["schemas"][name]["required"]) == {"email", "password"}
+
+
+async def test_sign_in_page_is_served(server: RunningServer) -> None:
+    async with server.client() as client:
+        page = await client.get("/")
+        script = await client.get("/static/home.js")
+    assert page.status_code == 200
+    assert "Sign in" in page.text
+    assert script.headers["content-type"].startswith("text/javascript")

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from server.config import Config
+from tests.support import RunningServer, postgres_database, running_server
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Each test using this runs twice: on a SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/preceptor.db"
+    else:
+        async with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return Config(
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/preceptor.db",
+        secret_key="test-secret-key-0123456789",
+    )
+
+
+@pytest.fixture
+async def server(config: Config) -> AsyncIterator[RunningServer]:
+    async with running_server(config) as running:
+        yield running

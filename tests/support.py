@@ -1,0 +1,147 @@
+"""Test helpers: a real uvicorn server on an ephemeral port, and throwaway databases."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from server.app import create_app
+from server.config import Config
+from server.passwords import Passwords
+from server.roles import Role, User
+from server.services import Services
+from server.storage import Store, migrate
+
+PG_ADMIN_DSN = "postgresql://root@127.0.0.1:5432/test"
+
+# Cheap parameters keep each hash in the low milliseconds; production uses argon2's defaults.
+FAST_PASSWORDS = Passwords(
+    __import__("argon2").PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+)
+
+
+@contextlib.asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database; dropped afterwards."""
+    name = f"preceptor_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"postgresql+asyncpg://root@127.0.0.1:5432/{name}"
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def migrated_store(url: str) -> Store:
+    store = Store.open(url, idle_timeout_s=1800, absolute_timeout_s=43200)
+    await migrate(store.engine)
+    return store
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    url: str
+    config: Config
+    app: Starlette
+
+    @property
+    def services(self) -> Services:
+        found: Services = self.app.state.services
+        return found
+
+    def client(self, **kwargs: object) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    async def user(
+        self, role: Role, *, email: str | None = None, password: str = "s3cret-pass!"
+    ) -> User:
+        return await self.services.accounts.create_user(
+            email=email or f"{role.value}-{uuid.uuid4().hex[:8]}@example.org",
+            name=f"Test {role.value.title()}",
+            role=role,
+            password=password,
+            actor_id=None,
+        )
+
+    async def signed_in(self, user: User, password: str = "s3cret-pass!") -> httpx.AsyncClient:
+        client = self.client()
+        response = await client.post(
+            "/api/auth/login", json={"email": user.email, "password": password}
+        )
+        assert response.status_code == 200, response.text
+        client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+        return client
+
+
+@contextlib.asynccontextmanager
+async def running_server(config: Config) -> AsyncIterator[RunningServer]:
+    """The real app under real uvicorn, listening on 127.0.0.1 at a free port."""
+    store = Store.open(config.database_url, idle_timeout_s=1800, absolute_timeout_s=43200)
+    await migrate(store.engine)
+    await store.close()
+    port = free_port()
+    config = _with_port(config, port)
+    app = create_app(config, passwords=FAST_PASSWORDS)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            ws_per_message_deflate=False,
+            lifespan="on",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    await wait_for(lambda: _started(server), timeout=10)
+    try:
+        yield RunningServer(f"http://127.0.0.1:{port}", config, app)
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _started(server: uvicorn.Server) -> bool:
+    return server.started
+
+
+def _with_port(config: Config, port: int) -> Config:
+    from dataclasses import replace
+
+    origin = f"http://127.0.0.1:{port}"
+    return replace(config, public_url=origin, allowed_origins=(origin, f"http://localhost:{port}"))
+
+
+async def wait_for(
+    condition: Callable[[], Awaitable[bool]], *, timeout: float = 5.0, interval: float = 0.02
+) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)
