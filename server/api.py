@@ -24,11 +24,13 @@ _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 @dataclass(frozen=True)
 class Access:
     """Who may call: ``public`` needs no session; otherwise a session and one of ``roles``
-    (any role when empty). ``csrf`` is enforced on state-changing methods with a session."""
+    (any role when empty). ``csrf`` is enforced on state-changing methods with a session.
+    ``guests``: invite guests may call it too, for their own session only."""
 
     public: bool = False
     roles: tuple[Role, ...] = ()
     csrf: bool = True
+    guests: bool = False
 
 
 ANYONE = Access(public=True, csrf=False)
@@ -56,7 +58,7 @@ class Endpoint:
         async def endpoint(request: Request) -> Response:
             principal: Principal | None = None
             if not access.public:
-                principal = await require_principal(request, access.roles)
+                principal = await require_principal(request, access.roles, guests=access.guests)
                 if unsafe and access.csrf:
                     check_csrf(request, principal)
             return await handler(request, principal)

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import WebSocketRoute
 
 from server import api
 from server.bus import open_bus
@@ -18,8 +19,9 @@ from server.config import Config
 from server.http import ApiError, error_response
 from server.middleware import AccessLogMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from server.passwords import Passwords
-from server.routes import admin, auth, health
+from server.routes import admin, auth, health, invites, sessions
 from server.routes.pages import page_routes
+from server.routes.signaling_socket import signaling_socket
 from server.services import Services
 from server.storage import Store
 
@@ -27,7 +29,13 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("preceptor.app")
 
-ENDPOINTS = [*auth.endpoints, *admin.endpoints, *health.endpoints]
+ENDPOINTS = [
+    *auth.endpoints,
+    *sessions.endpoints,
+    *invites.endpoints,
+    *admin.endpoints,
+    *health.endpoints,
+]
 
 
 async def _api_error(_request: Request, exc: Exception) -> Response:
@@ -63,14 +71,22 @@ def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlet
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await bus.start()
+        await services.records.start()
+        await services.rooms.start()
         try:
             yield
         finally:
+            await services.rooms.close()
+            await services.records.close()
             await bus.close()
             await store.close()
 
     app = Starlette(
-        routes=[*api.routes(ENDPOINTS), *page_routes(config.web_dir)],
+        routes=[
+            *api.routes(ENDPOINTS),
+            WebSocketRoute("/ws/sessions/{session_id}", signaling_socket),
+            *page_routes(config.web_dir),
+        ],
         middleware=[
             Middleware(AccessLogMiddleware, metrics=services.metrics),
             Middleware(SecurityHeadersMiddleware, https=config.https),

@@ -21,11 +21,23 @@ CSRF_HEADER = "x-csrf-token"
 
 @dataclass(frozen=True)
 class Principal:
-    user: User
+    """Who is asking. A guest who redeemed an invite is a trainee bound to one session
+    (``scope_session_id``); when the invite named a trainee's account, ``user`` is that account,
+    so what the guest does accrues to the trainee's record."""
+
+    id: str
+    name: str
+    role: Role
+    user: User | None
     session: LoginSession
+    scope_session_id: str | None = None
+
+    @property
+    def is_guest(self) -> bool:
+        return self.scope_session_id is not None
 
     def has_role(self, *roles: Role) -> bool:
-        return self.user.role in roles
+        return self.role in roles
 
 
 def client_ip(connection: HTTPConnection) -> str | None:
@@ -41,16 +53,39 @@ async def authenticate(connection: HTTPConnection) -> Principal | None:
     session = await svc.store.login_sessions.resolve(token, now=time.time())
     if session is None:
         return None
-    user = await svc.store.users.get(session.user_id)
-    if user is None or user.disabled:
+    return await principal_of(connection, session)
+
+
+async def principal_of(connection: HTTPConnection, session: LoginSession) -> Principal | None:
+    user = None
+    if session.user_id is not None:
+        user = await services(connection).store.users.get(session.user_id)
+        if user is None or user.disabled:
+            return None
+    if session.scope_session_id is not None:
+        return Principal(
+            id=user.id if user else str(session.guest_id),
+            name=session.display_name or (user.name if user else "Guest"),
+            role=Role.TRAINEE,
+            user=user,
+            session=session,
+            scope_session_id=session.scope_session_id,
+        )
+    if user is None:
         return None
-    return Principal(user, session)
+    return Principal(user.id, user.name, user.role, user, session)
 
 
-async def require_principal(connection: HTTPConnection, roles: tuple[Role, ...] = ()) -> Principal:
+async def require_principal(
+    connection: HTTPConnection, roles: tuple[Role, ...] = (), *, guests: bool = False
+) -> Principal:
     principal = await authenticate(connection)
     if principal is None:
         raise ApiError(401, "not-authenticated", "sign in first (or your session has expired)")
+    if principal.is_guest:
+        scoped_to = connection.path_params.get("session_id")
+        if not guests or (scoped_to is not None and scoped_to != principal.scope_session_id):
+            raise ApiError(403, "forbidden", "an invite link only opens its own session")
     if roles and not principal.has_role(*roles):
         raise ApiError(403, "forbidden", "your role does not allow this")
     return principal

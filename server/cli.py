@@ -99,19 +99,10 @@ def _serve(config: Config, host: str, port: int) -> int:
 
     from server.app import create_app
     from server.logs import configure_logging
+    from server.serving import uvicorn_config
 
     configure_logging(config.log_level)
-    uvicorn.run(
-        create_app(config),
-        host=host,
-        port=port,
-        # Compression costs most of the memory and tail latency of small signaling frames
-        # (DESIGN.md §5).
-        ws_per_message_deflate=False,
-        access_log=False,
-        log_config=None,
-        proxy_headers=False,
-    )
+    uvicorn.Server(uvicorn_config(create_app(config), host, port)).run()
     return 0
 
 

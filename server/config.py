@@ -63,6 +63,7 @@ class Config:
     login_attempts_per_ip: int = 20
     login_window_s: int = 15 * 60
     log_level: str = "INFO"
+    resume_grace_s: int = 30
     web_dir: Path = _DEFAULT_WEB_DIR
 
     @property
@@ -130,5 +131,6 @@ class Config:
             session_absolute_timeout_s=_positive_int(env, "PRECEPTOR_SESSION_MAX_S", 12 * 60 * 60),
             max_body_bytes=_positive_int(env, "PRECEPTOR_MAX_BODY_BYTES", 1 << 20),
             log_level=log_level,
+            resume_grace_s=_positive_int(env, "PRECEPTOR_RESUME_GRACE_S", 30),
             web_dir=Path(get("PRECEPTOR_WEB_DIR") or _DEFAULT_WEB_DIR),
         )

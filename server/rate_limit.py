@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-__all__ = ["SlidingWindowLimiter"]
+__all__ = ["SlidingWindowLimiter", "TokenBucket"]
 
 
 class SlidingWindowLimiter:
@@ -50,3 +50,21 @@ class SlidingWindowLimiter:
 
     def reset(self, key: str) -> None:
         self._hits.pop(key, None)
+
+
+class TokenBucket:
+    """Allows bursts up to ``capacity`` and ``rate`` per second on average (one per socket)."""
+
+    def __init__(self, rate: float, capacity: float, now: float) -> None:
+        self._rate = rate
+        self._capacity = capacity
+        self._tokens = capacity
+        self._updated = now
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
+        self._updated = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
 from server.accounts import Accounts
-from server.bus import Bus
+from server.bus import Bus, RedisBus
 from server.config import Config
 from server.metrics import Metrics
 from server.passwords import Passwords
 from server.rate_limit import SlidingWindowLimiter
+from server.rooms import MemoryDirectory, RedisDirectory, RoomDirectory, RoomHub, RoomRecords
 from server.storage import Store
 
 __all__ = ["Services", "services"]
@@ -27,21 +29,40 @@ class Services:
     accounts: Accounts
     login_failures_by_account: SlidingWindowLimiter
     login_failures_by_ip: SlidingWindowLimiter
+    records: RoomRecords
+    rooms: RoomHub
 
     @classmethod
     def build(cls, config: Config, store: Store, bus: Bus, passwords: Passwords) -> Services:
+        node_id = uuid.uuid4().hex[:12]
+        directory: RoomDirectory = (
+            RedisDirectory(config.redis_url, node_id)
+            if config.redis_url and isinstance(bus, RedisBus)
+            else MemoryDirectory(node_id)
+        )
+        metrics = Metrics()
+        records = RoomRecords(store)
         return cls(
             config=config,
             store=store,
             bus=bus,
             passwords=passwords,
-            metrics=Metrics(),
+            metrics=metrics,
             accounts=Accounts(store, passwords),
             login_failures_by_account=SlidingWindowLimiter(
                 config.login_attempts_per_account, config.login_window_s
             ),
             login_failures_by_ip=SlidingWindowLimiter(
                 config.login_attempts_per_ip, config.login_window_s
+            ),
+            records=records,
+            rooms=RoomHub(
+                node_id=node_id,
+                bus=bus,
+                directory=directory,
+                records=records,
+                metrics=metrics,
+                grace_s=config.resume_grace_s,
             ),
         )
 

@@ -19,6 +19,7 @@ from server.config import Config
 from server.passwords import Passwords
 from server.roles import Role, User
 from server.services import Services
+from server.serving import uvicorn_config
 from server.storage import Store, migrate
 
 PG_ADMIN_DSN = "postgresql://root@127.0.0.1:5432/test"
@@ -105,17 +106,7 @@ async def running_server(config: Config) -> AsyncIterator[RunningServer]:
     port = free_port()
     config = _with_port(config, port)
     app = create_app(config, passwords=FAST_PASSWORDS)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            access_log=False,
-            ws_per_message_deflate=False,
-            lifespan="on",
-        )
-    )
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
     task = asyncio.create_task(server.serve())
     await wait_for(lambda: _started(server), timeout=10)
     try:

@@ -79,7 +79,7 @@ async def create_user(request: Request, principal: Principal | None) -> Response
             name=body.name,
             role=body.role,
             password=body.password,
-            actor_id=principal.user.id,
+            actor_id=principal.id,
         )
     except AccountError as exc:
         raise _api_error(exc) from None
@@ -89,11 +89,11 @@ async def create_user(request: Request, principal: Principal | None) -> Response
 async def _set_disabled(request: Request, principal: Principal | None, disabled: bool) -> Response:
     assert principal is not None
     user_id = request.path_params["user_id"]
-    if disabled and user_id == principal.user.id:
+    if disabled and user_id == principal.id:
         raise ApiError(409, "conflict", "you cannot disable your own account")
     try:
         user = await services(request).accounts.set_disabled(
-            user_id, disabled, actor_id=principal.user.id
+            user_id, disabled, actor_id=principal.id
         )
     except AccountError as exc:
         raise _api_error(exc) from None
@@ -113,7 +113,7 @@ async def create_assignment(request: Request, principal: Principal | None) -> Re
     body = await read_body(request, Assignment)
     try:
         await services(request).accounts.assign(
-            body.supervisor_id, body.trainee_id, actor_id=principal.user.id
+            body.supervisor_id, body.trainee_id, actor_id=principal.id
         )
     except AccountError as exc:
         raise _api_error(exc) from None
@@ -126,7 +126,7 @@ async def delete_assignment(request: Request, principal: Principal | None) -> Re
         await services(request).accounts.unassign(
             request.path_params["supervisor_id"],
             request.path_params["trainee_id"],
-            actor_id=principal.user.id,
+            actor_id=principal.id,
         )
     except AccountError as exc:
         raise _api_error(exc) from None

@@ -10,7 +10,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api import ANYONE, SIGNED_IN, Access, Endpoint
+from server.api import ANYONE, Access, Endpoint
 from server.auth import (
     Principal,
     authenticate,
@@ -34,6 +34,8 @@ class LoginRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class SessionOut(msgspec.Struct, frozen=True):
     user: UserOut
     csrf_token: str
+    scope_session_id: str | None = None
+    """Set for a guest who came through an invite link: the one session it may open."""
 
 
 async def login(request: Request, _: Principal | None) -> Response:
@@ -95,7 +97,7 @@ async def logout(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
     await svc.store.login_sessions.revoke(principal.session.token_hash, now=time.time())
-    await svc.store.audit.append("logout", actor_id=principal.user.id, ip=client_ip(request))
+    await svc.store.audit.append("logout", actor_id=principal.id, ip=client_ip(request))
     response = Response(status_code=204)
     clear_session_cookie(response, request)
     return response
@@ -103,7 +105,12 @@ async def logout(request: Request, principal: Principal | None) -> Response:
 
 async def me(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    response = json_response(SessionOut(user_out(principal.user), principal.session.csrf_token))
+    user = UserOut(principal.id, "", principal.name, principal.role, False)
+    if principal.user is not None and not principal.is_guest:
+        user = user_out(principal.user)
+    response = json_response(
+        SessionOut(user, principal.session.csrf_token, principal.scope_session_id)
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -125,7 +132,7 @@ endpoints = [
         "End this session.",
         "auth",
         logout,
-        access=Access(),
+        access=Access(guests=True),
         status=204,
     ),
     Endpoint(
@@ -134,7 +141,7 @@ endpoints = [
         "The signed-in user and the CSRF token for state-changing requests.",
         "auth",
         me,
-        access=SIGNED_IN,
+        access=Access(guests=True),
         response=SessionOut,
     ),
 ]

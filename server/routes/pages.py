@@ -9,22 +9,24 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-__all__ = ["page_routes"]
+__all__ = ["PAGES", "page_routes"]
+
+
+PAGES = {"/": "index", "/sessions/{session_id}": "session", "/join/{token}": "join"}
 
 
 def page_routes(web_dir: Path) -> list[BaseRoute]:
-    pages = web_dir / "pages"
-
-    def page(name: str) -> Route:
-        path = pages / f"{name}.html"
+    def page(url: str, name: str) -> Route:
+        path = web_dir / "pages" / f"{name}.html"
 
         async def endpoint(_request: Request) -> Response:
-            return FileResponse(path, headers={"Cache-Control": "no-cache"})
+            # no-store: the join page's URL carries an invite token; no page is worth caching.
+            return FileResponse(path, headers={"Cache-Control": "no-store"})
 
         endpoint.__name__ = f"page_{name}"
-        return Route("/" if name == "index" else f"/{name}", endpoint, methods=["GET"])
+        return Route(url, endpoint, methods=["GET"])
 
     return [
-        page("index"),
+        *(page(url, name) for url, name in PAGES.items()),
         Mount("/static", app=StaticFiles(directory=web_dir / "static"), name="static"),
     ]

@@ -8,16 +8,30 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.storage.audit import AuditLog
 from server.storage.engine import create_engine, ping
-from server.storage.login_sessions import LoginSession, LoginSessionStore
+from server.storage.invites import Invite, InviteProblem, InviteStore
+from server.storage.login_sessions import GuestScope, LoginSession, LoginSessionStore
+from server.storage.marks import MarkRecord, MarkStore
 from server.storage.migrate import migrate
+from server.storage.sessions import Session, SessionStatus, SessionStore
+from server.storage.tickets import TicketStore
 from server.storage.users import DuplicateEmail, UserStore
 
 __all__ = [
     "AuditLog",
     "DuplicateEmail",
+    "GuestScope",
+    "Invite",
+    "InviteProblem",
+    "InviteStore",
     "LoginSession",
     "LoginSessionStore",
+    "MarkRecord",
+    "MarkStore",
+    "Session",
+    "SessionStatus",
+    "SessionStore",
     "Store",
+    "TicketStore",
     "create_engine",
     "migrate",
 ]
@@ -29,6 +43,10 @@ class Store:
     users: UserStore
     login_sessions: LoginSessionStore
     audit: AuditLog
+    sessions: SessionStore
+    invites: InviteStore
+    tickets: TicketStore
+    marks: MarkStore
 
     @classmethod
     def open(cls, url: str, *, idle_timeout_s: float, absolute_timeout_s: float) -> Store:
@@ -40,6 +58,10 @@ class Store:
                 engine, idle_timeout_s=idle_timeout_s, absolute_timeout_s=absolute_timeout_s
             ),
             audit=AuditLog(engine),
+            sessions=SessionStore(engine),
+            invites=InviteStore(engine),
+            tickets=TicketStore(engine),
+            marks=MarkStore(engine),
         )
 
     async def ping(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.roles import UserId
 from server.storage.schema import login_sessions
 
-__all__ = ["LoginSession", "LoginSessionStore", "hash_token"]
+__all__ = ["GuestScope", "LoginSession", "LoginSessionStore", "hash_token"]
 
 # Writing last_seen_at on every request would turn each read into a write; a minute of slack on
 # a 30-minute idle timeout is harmless.
@@ -24,13 +25,26 @@ def hash_token(token: str) -> str:
 
 
 @dataclass(frozen=True)
+class GuestScope:
+    """What an invite grants: one session, under a display name, perhaps as a named trainee."""
+
+    session_id: str
+    display_name: str
+    invite_id: str
+    trainee_id: str | None = None
+
+
+@dataclass(frozen=True)
 class LoginSession:
     token_hash: str
-    user_id: UserId
+    user_id: UserId | None
     csrf_token: str
     created_at: float
     last_seen_at: float
     expires_at: float
+    guest_id: str | None = None
+    scope_session_id: str | None = None
+    display_name: str | None = None
 
 
 class LoginSessionStore:
@@ -42,21 +56,46 @@ class LoginSessionStore:
     async def open(
         self, user_id: str, *, now: float, ip: str | None, user_agent: str | None
     ) -> tuple[str, LoginSession]:
-        """Start a session; returns the cookie token (shown once, never stored) and the row."""
+        """Start an account's session; returns the cookie token (never stored) and the row."""
+        return await self._open(UserId(user_id), None, now=now, ip=ip, user_agent=user_agent)
+
+    async def open_guest(
+        self, scope: GuestScope, *, now: float, ip: str | None, user_agent: str | None
+    ) -> tuple[str, LoginSession]:
+        """Start a guest's session, bound to the one session its invite was for."""
+        trainee = UserId(scope.trainee_id) if scope.trainee_id else None
+        return await self._open(trainee, scope, now=now, ip=ip, user_agent=user_agent)
+
+    async def _open(
+        self,
+        user_id: UserId | None,
+        scope: GuestScope | None,
+        *,
+        now: float,
+        ip: str | None,
+        user_agent: str | None,
+    ) -> tuple[str, LoginSession]:
         token = secrets.token_urlsafe(32)
         session = LoginSession(
             token_hash=hash_token(token),
-            user_id=UserId(user_id),
+            user_id=user_id,
             csrf_token=secrets.token_urlsafe(32),
             created_at=now,
             last_seen_at=now,
             expires_at=now + self._absolute_timeout_s,
+            guest_id=uuid.uuid4().hex if scope else None,
+            scope_session_id=scope.session_id if scope else None,
+            display_name=scope.display_name if scope else None,
         )
         async with self._engine.begin() as connection:
             await connection.execute(
                 login_sessions.insert().values(
                     token_hash=session.token_hash,
                     user_id=session.user_id,
+                    guest_id=session.guest_id,
+                    scope_session_id=session.scope_session_id,
+                    display_name=session.display_name,
+                    invite_id=scope.invite_id if scope else None,
                     csrf_token=session.csrf_token,
                     created_at=now,
                     last_seen_at=now,
@@ -69,7 +108,9 @@ class LoginSessionStore:
 
     async def resolve(self, token: str, *, now: float) -> LoginSession | None:
         """The live session for a cookie token, or ``None`` if unknown, revoked or timed out."""
-        token_hash = hash_token(token)
+        return await self.resolve_hash(hash_token(token), now=now)
+
+    async def resolve_hash(self, token_hash: str, *, now: float) -> LoginSession | None:
         async with self._engine.connect() as connection:
             row = (
                 await connection.execute(
@@ -94,12 +135,28 @@ class LoginSessionStore:
                 )
         return LoginSession(
             token_hash=token_hash,
-            user_id=UserId(str(m["user_id"])),
+            user_id=None if m["user_id"] is None else UserId(str(m["user_id"])),
             csrf_token=str(m["csrf_token"]),
             created_at=float(m["created_at"]),
             last_seen_at=last_seen_at,
             expires_at=float(m["expires_at"]),
+            guest_id=m["guest_id"],
+            scope_session_id=m["scope_session_id"],
+            display_name=m["display_name"],
         )
+
+    async def revoke_scoped(self, session_id: str, *, now: float) -> int:
+        """End every guest session bound to ``session_id`` (the session is over)."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                login_sessions.update()
+                .where(
+                    login_sessions.c.scope_session_id == session_id,
+                    login_sessions.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+            )
+        return int(result.rowcount)
 
     async def revoke(self, token_hash: str, *, now: float) -> None:
         async with self._engine.begin() as connection:

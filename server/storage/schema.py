@@ -10,8 +10,13 @@ import sqlalchemy as sa
 __all__ = [
     "audit_events",
     "audit_head",
+    "invites",
     "login_sessions",
+    "marks",
     "metadata",
+    "session_trainees",
+    "sessions",
+    "socket_tickets",
     "supervisor_assignments",
     "users",
 ]
@@ -60,9 +65,15 @@ login_sessions = sa.Table(
     "login_sessions",
     metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
+    # A signed-in account has user_id; a guest who redeemed an invite has guest_id and is bound to
+    # scope_session_id (with user_id too when the invite named a trainee's account).
     sa.Column(
-        "user_id", sa.String(32), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        "user_id", sa.String(32), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True
     ),
+    sa.Column("guest_id", sa.String(32), nullable=True),
+    sa.Column("scope_session_id", sa.String(32), nullable=True),
+    sa.Column("display_name", sa.String(80), nullable=True),
+    sa.Column("invite_id", sa.String(32), nullable=True),
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("last_seen_at", sa.Double, nullable=False),
@@ -95,4 +106,85 @@ audit_head = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("mentor_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("media_mode", sa.String(16), nullable=False),
+    sa.Column("scheduled_for", sa.Double, nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=True),
+    sa.Column("ended_at", sa.Double, nullable=True),
+    sa.Index("ix_sessions_mentor_id", "mentor_id"),
+)
+
+session_trainees = sa.Table(
+    "session_trainees",
+    metadata,
+    sa.Column(
+        "session_id",
+        sa.String(32),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("trainee_id", sa.String(32), sa.ForeignKey("users.id"), primary_key=True),
+    sa.Index("ix_session_trainees_trainee_id", "trainee_id"),
+)
+
+# Like login tokens, invite tokens are stored only as SHA-256: the link itself is never kept.
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column(
+        "session_id",
+        sa.String(32),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("trainee_id", sa.String(32), sa.ForeignKey("users.id"), nullable=True),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("created_by", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("max_uses", sa.Integer, nullable=False),
+    sa.Column("uses", sa.Integer, nullable=False),
+    sa.Column("revoked_at", sa.Double, nullable=True),
+    sa.Index("ix_invites_session_id", "session_id"),
+)
+
+# Single-use, short-lived tickets for socket clients that cannot send cookies.
+socket_tickets = sa.Table(
+    "socket_tickets",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("login_token_hash", sa.String(64), nullable=False),
+    sa.Column("session_id", sa.String(32), nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("used_at", sa.Double, nullable=True),
+)
+
+marks = sa.Table(
+    "marks",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "session_id",
+        sa.String(32),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("tags", sa.Text, nullable=False),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Column("by_subject", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Index("ix_marks_session_id", "session_id"),
 )

@@ -7,6 +7,7 @@ from dataclasses import replace
 from starlette.routing import Route
 
 from server.config import Config
+from server.routes.pages import PAGES
 from tests.support import RunningServer, running_server
 
 
@@ -49,7 +50,7 @@ async def test_openapi_covers_every_route(server: RunningServer) -> None:
     declared = {(e.method.lower(), e.path) for e in ENDPOINTS}
     documented = {(m, p) for p, ops in document["paths"].items() for m in ops}
     assert declared == documented
-    pages = {"/"}
+    pages = set(PAGES)
     served = {
         (m.lower(), r.path)
         for r in server.app.routes

@@ -1,0 +1,114 @@
+"""One signaling socket's outbound side: a bounded queue drained by its own sender task, so a
+phone that stops reading never delays anyone else (DESIGN.md §5, §6)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from starlette.websockets import WebSocket
+
+from signaling import ConnectionId
+
+__all__ = ["CLOSE_TOO_SLOW", "SocketConnection"]
+
+CLOSE_TOO_SLOW = 1013
+_CLOSE_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class _CloseRequest:
+    code: int
+    reason: str
+
+
+class SocketConnection:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        connection_id: ConnectionId,
+        *,
+        max_frames: int = 256,
+        max_bytes: int = 1 << 20,
+    ) -> None:
+        self.id = connection_id
+        self._websocket = websocket
+        self._queue: asyncio.Queue[str | _CloseRequest] = asyncio.Queue(max_frames)
+        self._max_bytes = max_bytes
+        self._queued_bytes = 0
+        self._closing = False
+        self._aborted = False
+        self._sender: asyncio.Task[None] | None = None
+        self.close_code: int | None = None
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def send(self, text: str) -> None:
+        """Queue a frame; never waits. A full queue means the client stopped reading: 1013."""
+        if self._closing:
+            return
+        # Bounded in frames and in bytes: a few large offers must not pile up megabytes.
+        if self._queued_bytes + len(text) > self._max_bytes:
+            self._abort(CLOSE_TOO_SLOW, "too slow: stopped reading")
+            return
+        try:
+            self._queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self._abort(CLOSE_TOO_SLOW, "too slow: stopped reading")
+            return
+        self._queued_bytes += len(text)
+
+    def close(self, code: int, reason: str) -> None:
+        """Close after the frames already queued (a `welcome` before a 4409, say)."""
+        if self._closing:
+            return
+        self._closing = True
+        self.close_code = code
+        try:
+            self._queue.put_nowait(_CloseRequest(code, reason))
+        except asyncio.QueueFull:
+            self._abort(code, reason)
+
+    def _abort(self, code: int, reason: str) -> None:
+        # Drop what is queued: the client will not read it anyway. The sender is most likely
+        # stuck in a send the client will never drain; interrupt it.
+        self._closing = True
+        self._aborted = True
+        self.close_code = code
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queued_bytes = 0
+        self._queue.put_nowait(_CloseRequest(code, reason))
+        if self._sender is not None:
+            self._sender.cancel()
+
+    def start(self) -> asyncio.Task[None]:
+        """Start the sender task; it ends once the socket is closed from our side."""
+        self._sender = asyncio.create_task(self._send_forever(), name=f"ws-sender-{self.id}")
+        return self._sender
+
+    async def _send_forever(self) -> None:
+        while True:
+            try:
+                item = await self._queue.get()
+                if isinstance(item, _CloseRequest):
+                    await self._close_socket(item)
+                    return
+                self._queued_bytes -= len(item)
+                await self._websocket.send_text(item)
+            except asyncio.CancelledError:
+                if not self._aborted:
+                    raise
+                self._aborted = False  # the close request is next in the queue
+            except Exception:
+                # The peer is gone; the reader notices the disconnect and cleans up.
+                self._closing = True
+                return
+
+    async def _close_socket(self, request: _CloseRequest) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                await self._websocket.close(request.code, request.reason)

@@ -1,0 +1,73 @@
+"""What nodes tell each other about rooms over the bus (channel ``node:<id>``).
+
+Frames travel as the client sent them and are parsed again by the room's node: they were already
+validated once at the edge, and this keeps the envelope free of the message union.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = [
+    "CloseConnection",
+    "Deliver",
+    "EndRoom",
+    "Envelope",
+    "JoinRoom",
+    "LeaveRoom",
+    "RoomFrame",
+    "decode",
+    "encode",
+]
+
+
+class JoinRoom(msgspec.Struct, frozen=True, tag="join"):
+    session: str
+    connection: str
+    subject: str
+    role: str
+    display_name: str
+    needs_admission: bool
+    frame: str
+    ice_servers: str
+
+
+class RoomFrame(msgspec.Struct, frozen=True, tag="frame"):
+    session: str
+    connection: str
+    frame: str
+
+
+class LeaveRoom(msgspec.Struct, frozen=True, tag="disconnect"):
+    session: str
+    connection: str
+
+
+class EndRoom(msgspec.Struct, frozen=True, tag="end"):
+    session: str
+
+
+class Deliver(msgspec.Struct, frozen=True, tag="deliver"):
+    connection: str
+    text: str
+
+
+class CloseConnection(msgspec.Struct, frozen=True, tag="close"):
+    connection: str
+    code: int
+    reason: str
+
+
+Envelope = JoinRoom | RoomFrame | LeaveRoom | EndRoom | Deliver | CloseConnection
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Envelope)
+
+
+def encode(envelope: Envelope) -> bytes:
+    return _encoder.encode(envelope)
+
+
+def decode(data: bytes) -> Envelope:
+    envelope: Envelope = _decoder.decode(data)
+    return envelope

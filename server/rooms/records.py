@@ -1,0 +1,92 @@
+"""What rooms leave in the record — audit events, marks, the session going live — written by
+one background task so a room never waits on the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from server.storage import Store
+
+__all__ = ["RoomRecords"]
+
+log = logging.getLogger("preceptor.rooms")
+
+_QUEUE_SIZE = 10_000
+
+
+class RoomRecords:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._queue: asyncio.Queue[Callable[[], Awaitable[object]]] = asyncio.Queue(_QUEUE_SIZE)
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._write_forever(), name="room-records")
+
+    async def close(self) -> None:
+        """Write what is queued, then stop."""
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def flush(self) -> None:
+        await self._queue.join()
+
+    def _put(self, write: Callable[[], Awaitable[object]]) -> None:
+        try:
+            self._queue.put_nowait(write)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.error("room record queue full; a record was dropped")
+
+    def audit(
+        self, action: str, *, session_id: str, actor_id: str | None, detail: dict[str, str]
+    ) -> None:
+        at = time.time()
+        self._put(
+            lambda: self._store.audit.append(
+                f"room.{action}", actor_id=actor_id, target=session_id, detail=detail, now=at
+            )
+        )
+
+    def mark(
+        self,
+        *,
+        mark_id: str,
+        session_id: str,
+        label: str,
+        tags: tuple[str, ...],
+        at_ms: int,
+        by: str,
+    ) -> None:
+        self._put(
+            lambda: self._store.marks.add(
+                mark_id=mark_id,
+                session_id=session_id,
+                label=label,
+                tags=tags,
+                at_ms=at_ms,
+                by_subject=by,
+            )
+        )
+
+    def session_live(self, session_id: str) -> None:
+        at = time.time()
+        self._put(lambda: self._store.sessions.mark_live(session_id, now=at))
+
+    async def _write_forever(self) -> None:
+        while True:
+            write = await self._queue.get()
+            try:
+                await write()
+            except Exception:
+                log.exception("writing a room record failed")
+            finally:
+                self._queue.task_done()

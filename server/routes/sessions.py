@@ -1,0 +1,192 @@
+"""Sessions: create, list, read, end (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Literal
+
+import msgspec
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from server.api import Access, Endpoint
+from server.auth import Principal
+from server.http import ApiError, json_response, read_body
+from server.policy import can_view
+from server.roles import Role
+from server.services import services
+from server.storage import Session, SessionStatus
+
+__all__ = ["SessionOut", "endpoints", "followed_by", "visible_session"]
+
+MENTOR = Access(roles=(Role.MENTOR,))
+MEMBERS = Access(guests=True)
+
+
+TraineeId = Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class CreateSession(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    trainee_ids: Annotated[list[TraineeId], msgspec.Meta(max_length=20)] = []
+    scheduled_for: float | None = None
+    media_mode: Literal["direct", "routed"] = "direct"
+
+
+class SessionOut(msgspec.Struct, frozen=True):
+    id: str
+    title: str
+    mentor_id: str
+    mentor_name: str
+    trainee_ids: tuple[str, ...]
+    status: SessionStatus
+    media_mode: str
+    scheduled_for: float | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+
+
+async def session_out(connection: HTTPConnection, session: Session) -> SessionOut:
+    mentor = await services(connection).store.users.get(session.mentor_id)
+    return SessionOut(
+        id=session.id,
+        title=session.title,
+        mentor_id=session.mentor_id,
+        mentor_name=mentor.name if mentor else "",
+        trainee_ids=session.trainee_ids,
+        status=session.status,
+        media_mode=session.media_mode,
+        scheduled_for=session.scheduled_for,
+        created_at=session.created_at,
+        started_at=session.started_at,
+        ended_at=session.ended_at,
+    )
+
+
+async def followed_by(connection: HTTPConnection, principal: Principal) -> set[str]:
+    if principal.role is not Role.SUPERVISOR or principal.is_guest:
+        return set()
+    trainees = await services(connection).store.users.trainees_of(principal.id)
+    return {t.id for t in trainees}
+
+
+async def visible_session(connection: HTTPConnection, principal: Principal) -> Session:
+    """The path's session if this principal may see it; 404 either way otherwise, so ids of
+    other people's sessions are not confirmed."""
+    session_id = connection.path_params["session_id"]
+    session = await services(connection).store.sessions.get(session_id)
+    if session is None or not can_view(
+        principal, session, await followed_by(connection, principal)
+    ):
+        raise ApiError(404, "not-found", "no such session")
+    return session
+
+
+async def owned_session(connection: HTTPConnection, principal: Principal) -> Session:
+    session = await visible_session(connection, principal)
+    if session.mentor_id != principal.id:
+        raise ApiError(403, "forbidden", "only the session's mentor may do this")
+    return session
+
+
+async def create_session(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc = services(request)
+    body = await read_body(request, CreateSession)
+    if not body.title.strip():
+        raise ApiError(422, "invalid", "title must not be blank")
+    if body.media_mode == "routed":
+        raise ApiError(422, "invalid", "media_mode 'routed' is not available yet; use 'direct'")
+    for trainee_id in body.trainee_ids:
+        trainee = await svc.store.users.get(trainee_id)
+        if trainee is None or trainee.role is not Role.TRAINEE:
+            raise ApiError(422, "invalid", f"trainee_ids: {trainee_id} is not a trainee")
+    session = await svc.store.sessions.create(
+        title=body.title,
+        mentor_id=principal.id,
+        trainee_ids=body.trainee_ids,
+        media_mode=body.media_mode,
+        scheduled_for=body.scheduled_for,
+    )
+    await svc.store.audit.append("session.created", actor_id=principal.id, target=session.id)
+    return json_response(await session_out(request, session), status=201)
+
+
+async def list_sessions(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    store = services(request).store.sessions
+    if principal.is_guest:
+        found = await store.get(str(principal.scope_session_id))
+        sessions = [found] if found else []
+    elif principal.role is Role.ADMIN:
+        sessions = await store.everything()
+    elif principal.role is Role.MENTOR:
+        sessions = await store.for_mentor(principal.id)
+    elif principal.role is Role.TRAINEE:
+        sessions = await store.for_trainee(principal.id)
+    else:
+        sessions = await store.for_supervisor(principal.id)
+    return json_response([await session_out(request, s) for s in sessions])
+
+
+async def get_session(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    session = await visible_session(request, principal)
+    return json_response(await session_out(request, session))
+
+
+async def end_session(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc = services(request)
+    session = await owned_session(request, principal)
+    now = time.time()
+    if await svc.store.sessions.end(session.id, now=now):
+        await svc.store.login_sessions.revoke_scoped(session.id, now=now)
+        await svc.rooms.end(session.id)
+        await svc.store.audit.append("session.ended", actor_id=principal.id, target=session.id)
+    ended = await svc.store.sessions.get(session.id)
+    assert ended is not None
+    return json_response(await session_out(request, ended))
+
+
+endpoints = [
+    Endpoint(
+        "POST",
+        "/api/sessions",
+        "Create a session (mentors).",
+        "sessions",
+        create_session,
+        access=MENTOR,
+        body=CreateSession,
+        response=SessionOut,
+        status=201,
+    ),
+    Endpoint(
+        "GET",
+        "/api/sessions",
+        "Sessions visible to me.",
+        "sessions",
+        list_sessions,
+        access=MEMBERS,
+        response=list[SessionOut],
+    ),
+    Endpoint(
+        "GET",
+        "/api/sessions/{session_id}",
+        "One session.",
+        "sessions",
+        get_session,
+        access=MEMBERS,
+        response=SessionOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/sessions/{session_id}/end",
+        "End the session: closes the room and every invite guest's access.",
+        "sessions",
+        end_session,
+        access=MENTOR,
+        response=SessionOut,
+    ),
+]

@@ -1,0 +1,204 @@
+"""``/ws/sessions/{session_id}``: the signaling socket (DESIGN.md §2).
+
+The edge checks who is connecting (cookie or single-use ticket), from where (Origin allow-list)
+and how much (frame size, rate), parses each frame once, and hands typed messages to the room hub.
+Every refusal has its close code and is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from starlette.websockets import WebSocket
+
+from server.auth import Principal, authenticate, client_ip, principal_of
+from server.ice import ice_servers_for
+from server.policy import RoomEntry, room_entry
+from server.rate_limit import TokenBucket
+from server.roles import Role
+from server.rooms import SocketConnection
+from server.routes.sessions import followed_by
+from server.services import Services, services
+from server.storage import SessionStatus
+from signaling import (
+    ErrorMessage,
+    Join,
+    Ping,
+    Pong,
+    ProtocolError,
+    parse_client_message,
+    serialize,
+)
+from signaling import Principal as RoomPrincipal
+from signaling import Role as RoomRole
+
+__all__ = ["signaling_socket"]
+
+log = logging.getLogger("preceptor.signaling")
+
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_NOT_ALLOWED = 4403
+CLOSE_NO_SESSION = 4404
+CLOSE_ENDED = 4410
+
+# A burst covers the offer/answer and the first flurry of ICE candidates; the sustained rate is
+# far above what a well-behaved client sends.
+RATE_PER_S = 20.0
+BURST = 120.0
+MAX_PROTOCOL_ERRORS = 10
+
+_ROOM_ROLES = {Role.MENTOR: RoomRole.MENTOR, Role.SUPERVISOR: RoomRole.SUPERVISOR}
+
+
+async def _refuse(
+    svc: Services, websocket: WebSocket, code: int, reason: str, **detail: str
+) -> None:
+    await svc.store.audit.append(
+        "socket.refused",
+        target=websocket.path_params.get("session_id"),
+        ip=client_ip(websocket),
+        detail={"code": str(code), "reason": reason, **detail},
+    )
+    await websocket.close(code, reason)
+
+
+async def _authenticate(svc: Services, websocket: WebSocket, session_id: str) -> Principal | None:
+    ticket = websocket.query_params.get("ticket")
+    if ticket is None:
+        return await authenticate(websocket)
+    if len(ticket) > 200:
+        return None
+    login_hash = await svc.store.tickets.redeem(ticket, session_id=session_id, now=time.time())
+    if login_hash is None:
+        return None
+    login = await svc.store.login_sessions.resolve_hash(login_hash, now=time.time())
+    return None if login is None else await principal_of(websocket, login)
+
+
+async def signaling_socket(websocket: WebSocket) -> None:
+    svc = services(websocket)
+    session_id = websocket.path_params["session_id"]
+    await websocket.accept()
+    origin = websocket.headers.get("origin")
+    if origin not in svc.config.allowed_origins:
+        # Starlette's CORS middleware does not look at WebSocket handshakes (DESIGN.md §5).
+        await _refuse(svc, websocket, CLOSE_NOT_ALLOWED, "origin not allowed", origin=origin or "")
+        return
+    principal = await _authenticate(svc, websocket, session_id)
+    if principal is None:
+        await _refuse(svc, websocket, CLOSE_NOT_AUTHENTICATED, "not authenticated")
+        return
+    session = await svc.store.sessions.get(session_id)
+    if session is None:
+        await _refuse(svc, websocket, CLOSE_NO_SESSION, "no such session", actor=principal.id)
+        return
+    if session.status is SessionStatus.ENDED:
+        await websocket.close(CLOSE_ENDED, "session ended")
+        return
+    entry = room_entry(principal, session, await followed_by(websocket, principal))
+    if entry is RoomEntry.REFUSED:
+        await _refuse(svc, websocket, CLOSE_NOT_ALLOWED, "not a member", actor=principal.id)
+        return
+    room_principal = RoomPrincipal(
+        subject=principal.id,
+        role=_ROOM_ROLES.get(principal.role, RoomRole.TRAINEE),
+        display_name=principal.name[:80] or "Guest",
+        needs_admission=entry is RoomEntry.LOBBY,
+    )
+    await _serve(svc, websocket, session_id, room_principal)
+
+
+async def _serve(
+    svc: Services, websocket: WebSocket, session_id: str, principal: RoomPrincipal
+) -> None:
+    socket = SocketConnection(websocket, svc.rooms.new_connection_id())
+    svc.rooms.attach(socket)
+    gauge = svc.metrics.sockets.labels(endpoint="signaling")
+    gauge.inc()
+    sender = socket.start()
+    state = _Reader(svc, socket, session_id, principal)
+    reader = asyncio.create_task(state.read(websocket), name=f"ws-reader-{socket.id}")
+    try:
+        # The sender finishes when the socket is closed from our side (1013, 4409, 4410, ...):
+        # then stop reading too, even if the client never sends another frame.
+        await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        reader.cancel()
+        try:
+            await reader
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("signaling socket failed", extra={"session": session_id})
+        if state.joined:
+            await svc.rooms.detach(socket, session_id)
+        else:
+            svc.rooms.forget(socket)
+        socket.close(1000, "bye")
+        gauge.dec()
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(sender, 3)
+
+
+class _Reader:
+    """The inbound side of one socket: rate limit, parse once, hand to the hub."""
+
+    def __init__(
+        self, svc: Services, socket: SocketConnection, session_id: str, principal: RoomPrincipal
+    ) -> None:
+        self.svc = svc
+        self.socket = socket
+        self.session_id = session_id
+        self.principal = principal
+        self.joined = False
+        self.errors = 0
+        self.bucket = TokenBucket(RATE_PER_S, BURST, time.monotonic())
+
+    async def read(self, websocket: WebSocket) -> None:
+        while not self.socket.closing:
+            event = await websocket.receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            frame = event.get("text")
+            if frame is None:
+                frame = (event.get("bytes") or b"").decode("utf-8", "replace")
+            await self.frame(frame)
+
+    def _audit(self, action: str, **detail: str) -> None:
+        self.svc.records.audit(
+            action, session_id=self.session_id, actor_id=self.principal.subject, detail=detail
+        )
+
+    async def frame(self, frame: str) -> None:
+        socket = self.socket
+        if not self.bucket.take(time.monotonic()):
+            self._audit("rate-limited")
+            socket.close(CLOSE_POLICY, "too many messages")
+            return
+        try:
+            message = parse_client_message(frame)
+        except ProtocolError as exc:
+            self.errors += 1
+            socket.send(serialize(ErrorMessage(code=exc.code, message=exc.message)))
+            if exc.code == "too-big":
+                socket.close(CLOSE_TOO_BIG, "message too big")
+            elif self.errors >= MAX_PROTOCOL_ERRORS:
+                self._audit("bad-messages", last=exc.code)
+                socket.close(CLOSE_POLICY, "too many bad messages")
+            return
+        rooms = self.svc.rooms
+        if self.joined:
+            await rooms.receive(socket, self.session_id, message, frame)
+        elif isinstance(message, Join):
+            self.joined = True
+            ice = ice_servers_for(self.svc.config, self.principal.subject, now=time.time())
+            await rooms.join(socket, self.session_id, self.principal, message, frame, ice)
+        elif isinstance(message, Ping):
+            socket.send(serialize(Pong(id=message.id)))
+        else:
+            socket.send(serialize(ErrorMessage(code="join-first", message="send `join` first")))

@@ -1,0 +1,69 @@
+"""What the room asks its shell to do. The room never performs I/O; it returns these, in order.
+
+Deliveries name a `ConnectionId`, not a peer: a peer can have a newer connection replacing an older
+one (close 4409), and the shell must not hand the newer one's traffic to the older socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from signaling.ids import ConnectionId, PeerId, RecordingState, SessionId
+from signaling.messages import ServerMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Queue `message` on the connection's bounded outbox (DESIGN.md §6: never await a peer)."""
+
+    to: ConnectionId
+    message: ServerMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the socket with this code (DESIGN.md §2 close codes) after what is queued before it."""
+
+    to: ConnectionId
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """An entry for the audit log (DESIGN.md §5): joins, admissions, consent, recording, and every
+    rejected or suspicious attempt (forged signal target, a trainee sending `admit`, …)."""
+
+    action: str
+    peer: PeerId | None
+    detail: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreMark:
+    """Persist a mentor's mark in the session record (`POST /api/sessions/{id}/marks` does the
+    same over HTTP)."""
+
+    session: SessionId
+    id: str
+    label: str
+    tags: tuple[str, ...]
+    at_ms: int
+    by: PeerId
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingChanged:
+    """The recording state moved: the shell starts or stops the recorder (DESIGN.md §3)."""
+
+    session: SessionId
+    state: RecordingState
+
+
+Effect = Send | Close | Audit | StoreMark | RecordingChanged
+
+CLOSE_NORMAL = 1000
+CLOSE_NOT_ALLOWED = 4403
+CLOSE_REPLACED = 4409
+CLOSE_ENDED = 4410

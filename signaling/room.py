@@ -1,0 +1,397 @@
+"""The signaling room of one session: a sans-I/O state machine (DESIGN.md §1, §2).
+
+Inputs are method calls carrying everything the room needs (the connection, the authenticated
+principal, the parsed message, the monotonic time `now`); outputs are lists of effects for the shell
+to carry out in order. The room reads no clock, draws no randomness and touches no socket, so every
+rule here is tested without an event loop.
+
+Members are admitted (they see and are seen by the room) or in the lobby (they hear only `waiting`,
+`pong` and `error` until a mentor admits them). A member whose connection drops stays, unseen by the
+others, for a grace window, so that a `join {resume}` on a new socket picks up the same peer id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from signaling.effects import (
+    CLOSE_ENDED,
+    CLOSE_NORMAL,
+    CLOSE_NOT_ALLOWED,
+    CLOSE_REPLACED,
+    Audit,
+    Close,
+    Effect,
+    RecordingChanged,
+    Send,
+    StoreMark,
+)
+from signaling.ids import ConnectionId, MediaMode, PeerId, RecordingState, SessionId
+from signaling.messages import (
+    Admit,
+    Chat,
+    ChatPosted,
+    ClientMessage,
+    Consent,
+    Deny,
+    ErrorMessage,
+    IceServer,
+    Join,
+    Leave,
+    Lobby,
+    Mark,
+    MarkAdded,
+    Peer,
+    PeerJoined,
+    PeerLeft,
+    PeerStateChanged,
+    Ping,
+    Pong,
+    RecordingStatus,
+    ServerMessage,
+    Signal,
+    SignalRelay,
+    StateUpdate,
+    Waiting,
+    Welcome,
+)
+from signaling.principal import Principal
+from signaling.roster import Member, Roster
+
+DEFAULT_GRACE = 30.0
+"""Seconds a dropped member keeps its place: long enough for a phone to change networks."""
+
+
+class Room:
+    """The signaling state of one session. Not thread-safe: the shell feeds it from one task."""
+
+    def __init__(
+        self,
+        session: SessionId,
+        *,
+        started_at: float,
+        started_wall: float,
+        new_id: Callable[[], str],
+        new_token: Callable[[], str],
+        grace: float = DEFAULT_GRACE,
+        media_mode: MediaMode = MediaMode.DIRECT,
+    ) -> None:
+        """`started_at` is monotonic time (the clock of every later `now`); `started_wall` is the
+        Unix time of the same instant, from which chat times are derived without reading a clock.
+        `new_id` names peers and marks; `new_token` mints resume tokens (≥ 128 bits, §5)."""
+        self.session = session
+        self.started_at = started_at
+        self.media_mode = media_mode
+        self._started_wall = started_wall
+        self._new_id = new_id
+        self._new_token = new_token
+        self._grace = grace
+        self._roster = Roster()
+        self._recording_wanted = False
+        self._ended = False
+
+    # --- queries -------------------------------------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @property
+    def is_empty(self) -> bool:
+        """No member, connected or within its grace window: the shell may drop the room."""
+        return not self._roster
+
+    def members(self) -> tuple[Peer, ...]:
+        """Admitted members in joining order, including any within their grace window."""
+        return tuple(m.peer for m in self._roster.admitted())
+
+    def lobby(self) -> tuple[Peer, ...]:
+        """Members waiting for a mentor, in arrival order."""
+        return self._roster.waiting()
+
+    def peer_of(self, connection: ConnectionId) -> PeerId | None:
+        member = self._roster.by_connection(connection)
+        return None if member is None else member.peer.id
+
+    def connection_of(self, peer: PeerId) -> ConnectionId | None:
+        member = self._roster.get(peer)
+        return None if member is None else member.connection
+
+    def next_expiry(self) -> float | None:
+        """When `expire` next has work to do, for the shell's timer; None if nobody is lost."""
+        lost = [m.lost_at for m in self._roster if m.lost_at is not None]
+        return min(lost) + self._grace if lost else None
+
+    def recording(self) -> RecordingStatus:
+        return self._roster.recording(self._recording_wanted)
+
+    # --- inputs --------------------------------------------------------------------------------
+
+    def join(
+        self,
+        connection: ConnectionId,
+        principal: Principal,
+        message: Join,
+        now: float,
+        ice_servers: Sequence[IceServer] = (),
+    ) -> list[Effect]:
+        """A socket's first message. `ice_servers` are this member's own (TURN credentials are
+        minted per member) and are kept for the `welcome` it gets if it is admitted later."""
+        if self._ended:
+            return [Close(connection, CLOSE_ENDED, "session ended")]
+        known = self._roster.by_connection(connection)
+        if known is not None:
+            return self._reject(connection, known, "already-joined", "already joined")
+        effects = self.expire(now)
+        member = self._resumable(principal, message.resume, effects)
+        if member is not None:
+            return effects + self._resume(member, connection, tuple(ice_servers))
+        return effects + self._enter(connection, principal, message, tuple(ice_servers))
+
+    def handle(self, connection: ConnectionId, message: ClientMessage, now: float) -> list[Effect]:
+        """Any message after `join`. A connection that is not a member here gets nothing: it may be
+        one that a newer connection replaced and whose last frames are still arriving."""
+        member = self._roster.by_connection(connection)
+        if member is None:
+            return []
+        match message:
+            case Ping(id=ping_id):
+                return [Send(connection, Pong(id=ping_id))]
+            case Leave():
+                return [*self._depart(member, "left"), Close(connection, CLOSE_NORMAL, "left")]
+            case Join():
+                return self._reject(connection, member, "already-joined", "already joined")
+        kind = str(message.__struct_config__.tag)
+        if not member.admitted:
+            text = f"`{kind}` is not allowed until a mentor admits you"
+            return self._reject(connection, member, "not-admitted", text, {"type": kind})
+        match message:
+            case Signal():
+                return self._signal(member, connection, message)
+            case StateUpdate():
+                member.media = message
+                return self._broadcast(_state_of(member.peer.id, message), exclude=member)
+            case Chat(text=text):
+                at = round((self._started_wall + now - self.started_at) * 1000)
+                return self._broadcast(ChatPosted(from_=member.peer.id, text=text, at=at))
+            case Consent(granted=granted):
+                before = self.recording()
+                member.consent = granted
+                audit = Audit("consent", member.peer.id, {"granted": "yes" if granted else "no"})
+                return [audit, *self._recording_changed(before, reply_to=connection)]
+        if not member.is_mentor:
+            text = f"only a mentor may send `{kind}`"
+            return self._reject(connection, member, "forbidden", text, {"type": kind})
+        match message:
+            case Admit(peer=peer) | Deny(peer=peer):
+                target = self._roster.get(peer)
+                if target is None or target.admitted:
+                    text = f"nobody called {peer!r} is waiting"
+                    return self._reject(connection, member, "unknown-peer", text, {"peer": peer})
+                if isinstance(message, Admit):
+                    audit = Audit("admit", member.peer.id, {"peer": peer})
+                    return [audit, *self._admit(target), *self._lobby_changed()]
+                return self._deny(member, target)
+            case Mark():
+                return self._mark(member, message, now)
+        before = self.recording()
+        self._recording_wanted = message.action == "start"
+        return self._recording_changed(before, reply_to=connection)
+
+    def disconnect(self, connection: ConnectionId, now: float) -> list[Effect]:
+        """The socket closed. Its member keeps its place, unannounced, for the grace window; a
+        connection that was replaced or never joined is ignored."""
+        self._roster.detach(connection, now)
+        return []
+
+    def expire(self, now: float) -> list[Effect]:
+        """Drop members whose grace window has passed; the others hear `peer-left {timeout}`."""
+        effects: list[Effect] = []
+        for member in self._roster:
+            if member.lost_at is not None and now - member.lost_at >= self._grace:
+                effects += self._depart(member, "timeout")
+        return effects
+
+    def end(self) -> list[Effect]:
+        """The session ended: close every socket with 4410 and refuse later joins."""
+        before = self.recording()
+        effects: list[Effect] = [
+            Close(m.connection, CLOSE_ENDED, "session ended")
+            for m in self._roster
+            if m.connection is not None
+        ]
+        self._roster.clear()
+        self._recording_wanted = False
+        self._ended = True
+        if before.state is not RecordingState.OFF:
+            effects.append(RecordingChanged(self.session, RecordingState.OFF))
+        return effects
+
+    # --- arriving ------------------------------------------------------------------------------
+
+    def _resumable(
+        self, principal: Principal, token: str | None, effects: list[Effect]
+    ) -> Member | None:
+        member = None if token is None else self._roster.by_token(token)
+        if member is None:
+            # No token, or the token of a member who left or expired: an ordinary fresh join.
+            return None
+        if member.subject != principal.subject:
+            # Someone else's token: never hand them that peer. (The token itself is not logged.)
+            effects.append(Audit("resume-rejected", member.peer.id, {"subject": principal.subject}))
+            return None
+        return member
+
+    def _resume(
+        self, member: Member, connection: ConnectionId, ice_servers: tuple[IceServer, ...]
+    ) -> list[Effect]:
+        effects: list[Effect] = []
+        replaced = self._roster.attach(member, connection)
+        if replaced is not None:
+            effects.append(Close(replaced, CLOSE_REPLACED, "replaced by a newer connection"))
+        member.ice_servers = ice_servers
+        effects.append(Audit("resume", member.peer.id, {}))
+        if member.admitted:
+            return effects + self._welcome(member, connection, resumed=True)
+        return [*effects, Send(connection, Waiting(resume=member.token))]
+
+    def _enter(
+        self,
+        connection: ConnectionId,
+        principal: Principal,
+        message: Join,
+        ice_servers: tuple[IceServer, ...],
+    ) -> list[Effect]:
+        peer = PeerId(self._new_id())
+        name = message.display_name or principal.display_name
+        member = Member(
+            peer=Peer(id=peer, role=principal.role, display_name=name),
+            subject=principal.subject,
+            token=self._new_token(),
+            connection=None,
+            admitted=False,
+            ice_servers=ice_servers,
+        )
+        self._roster.add(member, connection)
+        lobby = principal.needs_admission
+        detail = {"role": str(principal.role), "admission": "lobby" if lobby else "direct"}
+        effects: list[Effect] = [Audit("join", peer, detail)]
+        if lobby:
+            waiting = Waiting(resume=member.token)
+            return [*effects, Send(connection, waiting), *self._lobby_changed()]
+        return effects + self._admit(member)
+
+    def _admit(self, member: Member) -> list[Effect]:
+        before = self.recording()
+        member.admitted = True
+        effects: list[Effect] = []
+        if member.connection is not None:
+            effects += self._welcome(member, member.connection, resumed=False)
+        effects += self._broadcast(PeerJoined(member.peer), exclude=member)
+        # The newcomer's welcome already carries the new status.
+        return effects + self._recording_changed(before, exclude=member)
+
+    def _welcome(self, member: Member, connection: ConnectionId, *, resumed: bool) -> list[Effect]:
+        others = [m for m in self._roster.admitted() if m is not member]
+        welcome = Welcome(
+            peer=member.peer.id,
+            role=member.peer.role,
+            display_name=member.peer.display_name,
+            peers=tuple(m.peer for m in others),
+            ice_servers=member.ice_servers,
+            media_mode=self.media_mode,
+            resume=member.token,
+            recording=self.recording(),
+            resumed=resumed,
+        )
+        effects: list[Effect] = [Send(connection, welcome)]
+        # The newcomer learns the others' media state now; later changes come as they happen.
+        effects += [Send(connection, _state_of(m.peer.id, m.media)) for m in others if m.media]
+        if member.is_mentor:
+            effects.append(Send(connection, Lobby(waiting=self.lobby())))
+        return effects
+
+    # --- leaving -------------------------------------------------------------------------------
+
+    def _depart(self, member: Member, reason: Literal["left", "timeout"]) -> list[Effect]:
+        before = self.recording()
+        self._roster.forget(member)
+        effects: list[Effect] = [Audit("leave", member.peer.id, {"reason": reason})]
+        if not member.admitted:
+            return effects + self._lobby_changed()
+        effects += self._broadcast(PeerLeft(peer=member.peer.id, reason=reason))
+        return effects + self._recording_changed(before)
+
+    # --- messages ------------------------------------------------------------------------------
+
+    def _signal(self, member: Member, connection: ConnectionId, message: Signal) -> list[Effect]:
+        target = self._roster.get(message.to)
+        if target is None or not target.admitted or target is member:
+            # DESIGN.md §2: never forward outside the room's admitted members (nor back to oneself).
+            text = f"no admitted peer {message.to!r} to signal"
+            return self._reject(connection, member, "unknown-peer", text, {"to": message.to})
+        if target.connection is None:
+            # It is within its grace window; on resuming it offers afresh, as a newcomer does.
+            return []
+        relay = SignalRelay(
+            from_=member.peer.id, description=message.description, candidate=message.candidate
+        )
+        return [Send(target.connection, relay)]
+
+    def _deny(self, mentor: Member, target: Member) -> list[Effect]:
+        effects: list[Effect] = [Audit("deny", mentor.peer.id, {"peer": target.peer.id})]
+        if target.connection is not None:
+            effects.append(Close(target.connection, CLOSE_NOT_ALLOWED, "denied by a mentor"))
+        self._roster.forget(target)
+        return effects + self._lobby_changed()
+
+    def _mark(self, mentor: Member, message: Mark, now: float) -> list[Effect]:
+        # An offset from the room's start places the mark on the session timeline and recordings.
+        at_ms = max(0, round((now - self.started_at) * 1000))
+        mark_id = self._new_id()
+        by = mentor.peer.id
+        added = MarkAdded(id=mark_id, label=message.label, tags=message.tags, at_ms=at_ms, by=by)
+        store = StoreMark(self.session, mark_id, message.label, message.tags, at_ms, by)
+        return [*self._roster.send_all(added, where=lambda m: m.sees_marks), store]
+
+    # --- delivery ------------------------------------------------------------------------------
+
+    def _broadcast(self, message: ServerMessage, exclude: Member | None = None) -> list[Effect]:
+        return [*self._roster.send_all(message, where=lambda m: m is not exclude)]
+
+    def _lobby_changed(self) -> list[Effect]:
+        # Only mentors can admit, so only they see the lobby.
+        return [*self._roster.send_all(Lobby(waiting=self.lobby()), where=lambda m: m.is_mentor)]
+
+    def _recording_changed(
+        self,
+        before: RecordingStatus,
+        *,
+        exclude: Member | None = None,
+        reply_to: ConnectionId | None = None,
+    ) -> list[Effect]:
+        after = self.recording()
+        if after == before:
+            # Nothing changed: tell the sender where things stand rather than the whole room.
+            return [] if reply_to is None else [Send(reply_to, after)]
+        effects = self._broadcast(after, exclude=exclude)
+        if after.state is not before.state:
+            effects.append(RecordingChanged(self.session, after.state))
+            effects.append(Audit("recording", None, {"state": str(after.state)}))
+        return effects
+
+    def _reject(
+        self,
+        connection: ConnectionId,
+        member: Member,
+        code: str,
+        text: str,
+        detail: dict[str, str] | None = None,
+    ) -> list[Effect]:
+        error = ErrorMessage(code=code, message=text)
+        return [Send(connection, error), Audit(code, member.peer.id, detail or {})]
+
+
+def _state_of(peer: PeerId, state: StateUpdate) -> PeerStateChanged:
+    return PeerStateChanged(peer=peer, audio=state.audio, video=state.video, screen=state.screen)

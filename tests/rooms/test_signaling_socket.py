@@ -1,0 +1,272 @@
+"""The signaling socket through the real server: lobby, admission, relay, refusals, resume."""
+
+from __future__ import annotations
+
+import asyncio
+
+from signaling import (
+    Admit,
+    Chat,
+    ChatPosted,
+    ErrorMessage,
+    IceCandidate,
+    Join,
+    Lobby,
+    PeerJoined,
+    PeerLeft,
+    Ping,
+    Pong,
+    SessionDescription,
+    Signal,
+    SignalRelay,
+    Waiting,
+    Welcome,
+)
+from tests.rooms.client import signaling
+from tests.rooms.conftest import Scene
+from tests.support import RunningServer, wait_for
+
+
+async def test_guest_waits_in_lobby_until_admitted_then_signals(scene: Scene) -> None:
+    server = scene.server
+    async with signaling(server, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.send(Join())
+        welcome = await mentor.expect(Welcome)
+        assert welcome.role == "mentor"
+        assert welcome.peers == ()
+        assert (await mentor.expect(Lobby)).waiting == ()
+
+        async with signaling(server, scene.session_id, scene.guest_http) as guest:
+            await guest.send(Join(display_name="Sam"))
+            waiting = await guest.expect(Waiting)
+            assert waiting.resume
+            lobby = await mentor.expect(Lobby)
+            assert [(p.display_name, p.role) for p in lobby.waiting] == [("Sam", "trainee")]
+            guest_peer = lobby.waiting[0].id
+
+            # Nothing of the room reaches the lobby.
+            await guest.send(Chat(text="let me in"))
+            assert (await guest.expect(ErrorMessage)).code == "not-admitted"
+
+            await mentor.send(Admit(peer=guest_peer))
+            guest_welcome = await guest.expect(Welcome)
+            assert [p.id for p in guest_welcome.peers] == [welcome.peer]
+            assert (await mentor.expect(PeerJoined)).peer.id == guest_peer
+
+            offer = SessionDescription(type="offer", sdp="v=0\r\n")
+            await guest.send(Signal(to=welcome.peer, description=offer))
+            relayed = await mentor.expect(SignalRelay)
+            assert relayed.from_ == guest_peer
+            assert relayed.description == offer
+            candidate = IceCandidate(candidate="candidate:1 1 udp 1 127.0.0.1 9 typ host")
+            await mentor.send(Signal(to=guest_peer, candidate=candidate))
+            assert (await guest.expect(SignalRelay)).candidate == candidate
+
+            await guest.send(Chat(text="hello"))
+            posted = await mentor.expect(ChatPosted)
+            assert (posted.from_, posted.text) == (guest_peer, "hello")
+    # The session went live and the room's events reached the audit log.
+    session = await server.services.store.sessions.get(scene.session_id)
+    assert session is not None
+    assert session.status == "live"
+
+    async def audited() -> bool:
+        actions = {e.action for e in await server.services.store.audit.recent(50)}
+        return {"room.join", "room.admit"} <= actions
+
+    await wait_for(audited)
+
+
+async def test_a_trainee_cannot_admit_and_a_forged_target_is_refused(scene: Scene) -> None:
+    server = scene.server
+    async with (
+        signaling(server, scene.session_id, scene.mentor_http) as mentor,
+        signaling(server, scene.session_id, scene.guest_http) as guest,
+    ):
+        await mentor.send(Join())
+        await mentor.expect(Welcome)
+        await guest.send(Join())
+        await guest.expect(Waiting)
+        lobby = await mentor.expect(Lobby)
+        while not lobby.waiting:
+            lobby = await mentor.expect(Lobby)
+        await mentor.send(Admit(peer=lobby.waiting[0].id))
+        await guest.expect(Welcome)
+
+        await guest.send(Admit(peer="anyone"))
+        assert (await guest.expect(ErrorMessage)).code == "forbidden"
+        await guest.send(
+            Signal(to="not-in-this-room", description=SessionDescription(type="offer", sdp="x"))
+        )
+        assert (await guest.expect(ErrorMessage)).code == "unknown-peer"
+        # The room carries on for everyone.
+        await guest.send(Ping(id="still-there"))
+        assert (await guest.expect(Pong)).id == "still-there"
+
+
+async def test_bad_frames_get_errors_then_a_policy_close(scene: Scene) -> None:
+    async with signaling(scene.server, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.send_raw("{not json")
+        assert (await mentor.expect(ErrorMessage)).code == "bad-json"
+        await mentor.send_raw('{"type": "teleport"}')
+        assert (await mentor.expect(ErrorMessage)).code == "unknown-type"
+        await mentor.send_raw('{"type": "signal", "to": "x"}')
+        assert (await mentor.expect(ErrorMessage)).code == "invalid"
+        await mentor.send(Chat(text="before join"))
+        assert (await mentor.expect(ErrorMessage)).code == "join-first"
+        for _ in range(10):
+            await mentor.send_raw("[]")
+        assert await mentor.closed() == 1008
+
+
+async def test_oversize_frame_closes_1009(scene: Scene) -> None:
+    async with signaling(scene.server, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.send(Join())
+        await mentor.expect(Welcome)
+        await mentor.send_raw('{"type": "chat", "text": "' + "x" * 70_000 + '"}')
+        assert await mentor.closed() == 1009
+
+
+async def test_a_flood_closes_1008_and_the_room_carries_on(scene: Scene) -> None:
+    server = scene.server
+    async with (
+        signaling(server, scene.session_id, scene.mentor_http) as mentor,
+        signaling(server, scene.session_id, scene.guest_http) as guest,
+    ):
+        await mentor.send(Join())
+        await mentor.expect(Welcome)
+        await guest.send(Join())
+        await guest.expect(Waiting)
+        for i in range(300):
+            await guest.send(Ping(id=str(i)))
+        assert await guest.closed() == 1008
+        await mentor.send(Ping(id="ok"))
+        assert (await mentor.expect(Pong)).id == "ok"
+
+
+async def test_refusals_carry_their_close_codes(scene: Scene) -> None:
+    server = scene.server
+    async with signaling(server, scene.session_id) as anonymous:
+        assert await anonymous.closed() == 4401
+    async with signaling(
+        server, scene.session_id, scene.mentor_http, origin="https://evil.example"
+    ) as foreign:
+        assert await foreign.closed() == 4403
+    async with signaling(server, "no-such-session", scene.mentor_http) as missing:
+        assert await missing.closed() == 4404
+    # A guest of this session cannot reach another session, even one that exists.
+    other = await scene.mentor_http.post("/api/sessions", json={"title": "Another"})
+    async with signaling(server, other.json()["id"], scene.guest_http) as elsewhere:
+        assert await elsewhere.closed() == 4403
+    refused = [
+        e for e in await server.services.store.audit.recent(20) if e.action == "socket.refused"
+    ]
+    assert {e.detail["code"] for e in refused} >= {"4401", "4403", "4404"}
+
+
+async def test_ticket_is_single_use(scene: Scene) -> None:
+    server = scene.server
+    issued = await scene.mentor_http.post("/api/tickets", json={"session_id": scene.session_id})
+    assert issued.status_code == 200
+    ticket = issued.json()["ticket"]
+    async with signaling(server, scene.session_id, query=f"?ticket={ticket}") as first:
+        await first.send(Join())
+        assert (await first.expect(Welcome)).role == "mentor"
+    async with signaling(server, scene.session_id, query=f"?ticket={ticket}") as replay:
+        assert await replay.closed() == 4401
+
+
+async def test_resume_keeps_the_peer_and_a_second_connection_replaces_the_first(
+    scene: Scene,
+) -> None:
+    server = scene.server
+    async with signaling(server, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.send(Join())
+        await mentor.expect(Welcome)
+        async with signaling(server, scene.session_id, scene.guest_http) as guest:
+            await guest.send(Join())
+            token = (await guest.expect(Waiting)).resume
+            lobby = await mentor.expect(Lobby)
+            while not lobby.waiting:
+                lobby = await mentor.expect(Lobby)
+            await mentor.send(Admit(peer=lobby.waiting[0].id))
+            first = await guest.expect(Welcome)
+        # The guest's socket dropped (a phone changing networks); it comes back in time.
+        async with signaling(server, scene.session_id, scene.guest_http) as back:
+            await back.send(Join(resume=token))
+            again = await back.expect(Welcome)
+            assert again.peer == first.peer
+            assert again.resumed
+            async with signaling(server, scene.session_id, scene.guest_http) as newer:
+                await newer.send(Join(resume=token))
+                assert (await newer.expect(Welcome)).peer == first.peer
+                assert await back.closed() == 4409
+        # Nobody was announced as leaving, and there is still exactly one guest.
+        await mentor.send(Ping(id="sync"))
+        await mentor.expect(Pong)
+        assert not any(isinstance(m, PeerLeft) for m in mentor.received)
+        joined = [m for m in mentor.received if isinstance(m, PeerJoined)]
+        assert len(joined) == 1
+
+
+async def test_ending_the_session_closes_sockets_4410_and_invites(scene: Scene) -> None:
+    server = scene.server
+    async with signaling(server, scene.session_id, scene.guest_http) as guest:
+        await guest.send(Join())
+        await guest.expect(Waiting)
+        ended = await scene.mentor_http.post(f"/api/sessions/{scene.session_id}/end")
+        assert ended.status_code == 200
+        assert ended.json()["status"] == "ended"
+        assert await guest.closed() == 4410
+    # The guest's access ended with the session.
+    assert (await scene.guest_http.get("/api/me")).status_code == 401
+    async with signaling(server, scene.session_id, scene.mentor_http) as late:
+        assert await late.closed() == 4410
+
+
+async def test_one_stalled_reader_does_not_delay_the_others(scene: Scene) -> None:
+    """A member who stops reading is closed 1013; the others keep getting their messages."""
+    server = scene.server
+    async with (
+        signaling(server, scene.session_id, scene.mentor_http, receive_buffer=65536) as mentor,
+        signaling(server, scene.session_id, scene.guest_http) as guest,
+    ):
+        await mentor.send(Join())
+        mentor_welcome = await mentor.expect(Welcome)
+        await guest.send(Join())
+        await guest.expect(Waiting)
+        lobby = await mentor.expect(Lobby)
+        while not lobby.waiting:
+            lobby = await mentor.expect(Lobby)
+        await mentor.send(Admit(peer=lobby.waiting[0].id))
+        await guest.expect(Welcome)
+        # The mentor stops reading; the guest sends it large offers (as big as SDP may be),
+        # slowly enough not to trip the rate limit, until the mentor's queue overflows.
+        huge = SessionDescription(type="offer", sdp="a" * 60_000)
+
+        async def guest_talks() -> None:
+            for _ in range(2000):
+                await guest.send(Signal(to=mentor_welcome.peer, description=huge))
+                await asyncio.sleep(0.06)
+
+        async def mentor_socket_closed() -> bool:
+            return open_sockets(server) == 1
+
+        talker = asyncio.create_task(guest_talks())
+        try:
+            await wait_for(mentor_socket_closed, timeout=60)
+        finally:
+            talker.cancel()
+        # The guest was never held up: it still gets answers at once.
+        await guest.send(Ping(id="alive"))
+        assert (await guest.expect(Pong, timeout=2)).id == "alive"
+        # Once the mentor reads again, it finds its socket was closed as too slow.
+        assert await mentor.closed(timeout=30) in (1013, 1006)
+        assert mentor_welcome.peer
+
+
+def open_sockets(server: RunningServer) -> float:
+    for line in server.services.metrics.render().decode().splitlines():
+        if line.startswith('preceptor_websockets_open{endpoint="signaling"}'):
+            return float(line.split()[-1])
+    raise AssertionError("gauge missing")
