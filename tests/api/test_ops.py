@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from starlette.routing import Route
 
 from server.config import Config
 from server.routes.pages import PAGES
-from tests.support import RunningServer, running_server
+from tests.support import RunningServer, free_port, private_redis, running_server, wait_for
 
 
 async def test_health_and_readiness(server: RunningServer) -> None:
@@ -28,6 +32,37 @@ async def test_readiness_degrades_when_the_bus_is_unreachable(config: Config) ->
     assert ready.status_code == 503
     assert ready.json() == {"status": "degraded", "store": True, "bus": False}
     assert alive.status_code == 200
+
+
+@pytest.mark.redis
+async def test_losing_redis_degrades_readiness_until_it_returns(
+    config: Config, tmp_path: Path
+) -> None:
+    port = free_port()
+    with private_redis(port, tmp_path):
+        redis_config = replace(config, redis_url=f"redis://127.0.0.1:{port}/0")
+        async with running_server(redis_config) as server, server.client() as client:
+
+            async def ready() -> bool:
+                return (await client.get("/readyz")).status_code == 200
+
+            await wait_for(ready)
+            await asyncio.to_thread(_stop_redis, port)
+
+            async def degraded() -> bool:
+                return (await client.get("/readyz")).status_code == 503
+
+            await wait_for(degraded)
+            assert (await client.get("/healthz")).status_code == 200
+            with private_redis(port, tmp_path):
+                await wait_for(ready, timeout=10)
+
+
+def _stop_redis(port: int) -> None:
+    import redis
+
+    with contextlib.suppress(redis.ConnectionError):
+        redis.Redis(port=port).shutdown(nosave=True)
 
 
 async def test_metrics_count_requests_by_route_template(server: RunningServer) -> None:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from server.bus import Bus, MemoryBus, RedisBus, Subscription
-from tests.support import free_port, wait_for
+from tests.support import free_port, private_redis, wait_for
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -108,33 +105,6 @@ async def test_ping(bus_pair: tuple[Bus, Bus]) -> None:
     a, b = bus_pair
     assert await a.ping()
     assert await b.ping()
-
-
-@contextlib.contextmanager
-def private_redis(port: int, workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    server = shutil.which("redis-server")
-    assert server, "redis-server is needed"
-    process = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(5)
 
 
 @pytest.mark.redis
