@@ -15,6 +15,7 @@ __all__ = [
     "Envelope",
     "JoinRoom",
     "LeaveRoom",
+    "RevokeSockets",
     "RoomFrame",
     "decode",
     "encode",
@@ -58,7 +59,14 @@ class CloseConnection(msgspec.Struct, frozen=True, tag="close"):
     reason: str
 
 
-Envelope = JoinRoom | RoomFrame | LeaveRoom | EndRoom | Deliver | CloseConnection
+class RevokeSockets(msgspec.Struct, frozen=True, tag="revoke"):
+    """Sent to every node: close the sockets of a signed-out login or a disabled account."""
+
+    subject: str | None = None
+    login: str | None = None
+
+
+Envelope = JoinRoom | RoomFrame | LeaveRoom | EndRoom | Deliver | CloseConnection | RevokeSockets
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Envelope)

@@ -50,6 +50,8 @@ __all__ = ["RoomHub"]
 log = logging.getLogger("preceptor.rooms")
 
 _TICK_S = 1.0
+_REVOCATIONS = "revocations"
+CLOSE_SIGNED_OUT = 4401
 _ice_encoder = msgspec.json.Encoder()
 _ice_decoder = msgspec.json.Decoder(tuple[IceServer, ...])
 
@@ -84,14 +86,17 @@ class RoomHub:
         self._rooms: dict[str, _HostedRoom] = {}
         self._sockets: dict[str, SocketConnection] = {}
         self._owners: dict[str, str] = {}  # connection id → owner node of its room
+        self._holders: dict[str, tuple[str, str]] = {}  # connection id → (subject, login hash)
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         inbox = await self._bus.subscribe(f"node:{self.node_id}", maxsize=10_000)
+        revocations = await self._bus.subscribe(_REVOCATIONS, maxsize=10_000)
         self._tasks = [
             asyncio.create_task(self._read_inbox(inbox), name="rooms-inbox"),
+            asyncio.create_task(self._read_inbox(revocations), name="rooms-revocations"),
             asyncio.create_task(self._tick_forever(), name="rooms-tick"),
         ]
 
@@ -115,12 +120,20 @@ class RoomHub:
 
     # --- from sockets on this node ------------------------------------------------------------
 
-    def attach(self, socket: SocketConnection) -> None:
+    def attach(self, socket: SocketConnection, *, subject: str, login: str) -> None:
+        """A socket opened here by ``subject`` under the login session ``login`` (its hash)."""
         self._sockets[socket.id] = socket
+        self._holders[socket.id] = (subject, login)
+
+    async def revoke(self, *, subject: str | None = None, login: str | None = None) -> None:
+        """Close, on every node, the sockets of a login that ended or an account disabled
+        (DESIGN.md §5: revocation reaches open sockets, not only new requests)."""
+        await self._bus.publish(_REVOCATIONS, env.encode(env.RevokeSockets(subject, login)))
 
     def forget(self, socket: SocketConnection) -> None:
         """A socket that closes before joining any room."""
         self._sockets.pop(socket.id, None)
+        self._holders.pop(socket.id, None)
 
     async def join(
         self,
@@ -161,6 +174,7 @@ class RoomHub:
 
     async def detach(self, socket: SocketConnection, session_id: str) -> None:
         self._sockets.pop(socket.id, None)
+        self._holders.pop(socket.id, None)
         owner = self._owners.pop(socket.id, None)
         if owner == self.node_id:
             self._apply(session_id, lambda room: room.disconnect(socket.id, self._clock()))
@@ -338,6 +352,10 @@ class RoomHub:
                 self._apply(session, lambda room: room.disconnect(conn, self._clock()))
             case env.EndRoom(session=session):
                 self._end_local(session)
+            case env.RevokeSockets(subject=subject, login=login):
+                for connection, (holder, holder_login) in list(self._holders.items()):
+                    if holder == subject or holder_login == login:
+                        self._close(connection, CLOSE_SIGNED_OUT, "signed out")
 
 
 def _node_of(connection: str) -> str:

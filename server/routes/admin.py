@@ -91,12 +91,13 @@ async def _set_disabled(request: Request, principal: Principal | None, disabled:
     user_id = request.path_params["user_id"]
     if disabled and user_id == principal.id:
         raise ApiError(409, "conflict", "you cannot disable your own account")
+    svc = services(request)
     try:
-        user = await services(request).accounts.set_disabled(
-            user_id, disabled, actor_id=principal.id
-        )
+        user = await svc.accounts.set_disabled(user_id, disabled, actor_id=principal.id)
     except AccountError as exc:
         raise _api_error(exc) from None
+    if disabled:
+        await svc.rooms.revoke(subject=user_id)
     return json_response(user_out(user))
 
 

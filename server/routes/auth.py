@@ -97,6 +97,7 @@ async def logout(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
     await svc.store.login_sessions.revoke(principal.session.token_hash, now=time.time())
+    await svc.rooms.revoke(login=principal.session.token_hash)
     await svc.store.audit.append("logout", actor_id=principal.id, ip=client_ip(request))
     response = Response(status_code=204)
     clear_session_cookie(response, request)

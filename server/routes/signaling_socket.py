@@ -110,14 +110,18 @@ async def signaling_socket(websocket: WebSocket) -> None:
         display_name=principal.name[:80] or "Guest",
         needs_admission=entry is RoomEntry.LOBBY,
     )
-    await _serve(svc, websocket, session_id, room_principal)
+    await _serve(svc, websocket, session_id, room_principal, principal.session.token_hash)
 
 
 async def _serve(
-    svc: Services, websocket: WebSocket, session_id: str, principal: RoomPrincipal
+    svc: Services,
+    websocket: WebSocket,
+    session_id: str,
+    principal: RoomPrincipal,
+    login_hash: str,
 ) -> None:
     socket = SocketConnection(websocket, svc.rooms.new_connection_id())
-    svc.rooms.attach(socket)
+    svc.rooms.attach(socket, subject=principal.subject, login=login_hash)
     gauge = svc.metrics.sockets.labels(endpoint="signaling")
     gauge.inc()
     sender = socket.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from server.roles import Role
 from signaling import (
     Admit,
     Chat,
@@ -270,3 +271,30 @@ def open_sockets(server: RunningServer) -> float:
         if line.startswith('preceptor_websockets_open{endpoint="signaling"}'):
             return float(line.split()[-1])
     raise AssertionError("gauge missing")
+
+
+async def test_signing_out_or_being_disabled_closes_open_sockets(scene: Scene) -> None:
+    server = scene.server
+    async with signaling(server, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.send(Join())
+        await mentor.expect(Welcome)
+        await scene.mentor_http.post("/api/auth/logout")
+        assert await mentor.closed() == 4401
+    async with signaling(server, scene.session_id, scene.mentor_http) as again:
+        assert await again.closed() == 4401
+
+    trainee = await server.user(Role.TRAINEE)
+    admin = await server.user(Role.ADMIN)
+    mentor_http = await server.signed_in(scene.mentor)
+    session = (
+        await mentor_http.post("/api/sessions", json={"title": "T", "trainee_ids": [trainee.id]})
+    ).json()
+    trainee_http = await server.signed_in(trainee)
+    admin_http = await server.signed_in(admin)
+    async with signaling(server, session["id"], trainee_http) as connected:
+        await connected.send(Join())
+        await connected.expect(Welcome)
+        await admin_http.post(f"/api/admin/users/{trainee.id}/disable")
+        assert await connected.closed() == 4401
+    for client in (mentor_http, trainee_http, admin_http):
+        await client.aclose()
