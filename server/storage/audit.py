@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.audit_chain import AuditEvent, ChainBreak, event_hash, find_break
+from server.storage.engine import for_writing
 from server.storage.schema import audit_events, audit_head
 
 __all__ = ["AuditLog"]
@@ -35,6 +36,7 @@ def _event(mapping: sa.RowMapping) -> AuditEvent:
 class AuditLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writer = for_writing(engine)
 
     async def append(
         self,
@@ -48,7 +50,7 @@ class AuditLog:
     ) -> AuditEvent:
         at = time.time() if now is None else now
         detail = dict(detail or {})
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             # Locking the head row serialises appenders across connections and nodes.
             head = (
                 await connection.execute(

@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["create_engine", "ping"]
+__all__ = ["create_engine", "for_writing", "ping"]
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -31,8 +31,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # A deferred transaction that later writes fails at once with SQLITE_BUSY when another
         # connection (or the CLI in another process) holds the write lock; busy_timeout does not
-        # cover that upgrade. Taking the write lock up front makes writers queue instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # cover that upgrade. Writers take the lock up front and queue; readers (WAL) never wait.
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_WRITE_OPTION = "preceptor_write"
+
+
+def for_writing(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine and pool, for transactions that write (``BEGIN IMMEDIATE`` on SQLite)."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
 
 
 def create_engine(url: str) -> AsyncEngine:

@@ -11,6 +11,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.storage.engine import for_writing
 from server.storage.login_sessions import hash_token
 from server.storage.schema import invites
 
@@ -69,6 +70,7 @@ def _invite(m: sa.RowMapping) -> Invite:
 class InviteStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writer = for_writing(engine)
 
     async def create(
         self,
@@ -97,7 +99,7 @@ class InviteStore:
             uses=0,
             revoked_at=None,
         )
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             await connection.execute(
                 invites.insert().values(token_hash=hash_token(token), **vars(invite))
             )
@@ -115,7 +117,7 @@ class InviteStore:
     async def use(self, token: str, *, now: float) -> Invite | InviteProblem:
         """Count one redemption, atomically; or say why the link cannot be used."""
         token_hash = hash_token(token)
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             result = await connection.execute(
                 invites.update()
                 .where(
@@ -150,7 +152,7 @@ class InviteStore:
         return [_invite(row._mapping) for row in rows]
 
     async def revoke(self, session_id: str, invite_id: str, *, now: float) -> bool:
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             result = await connection.execute(
                 invites.update()
                 .where(

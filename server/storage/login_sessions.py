@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.roles import UserId
+from server.storage.engine import for_writing
 from server.storage.schema import login_sessions
 
 __all__ = ["GuestScope", "LoginSession", "LoginSessionStore", "hash_token"]
@@ -50,6 +51,7 @@ class LoginSession:
 class LoginSessionStore:
     def __init__(self, engine: AsyncEngine, *, idle_timeout_s: float, absolute_timeout_s: float):
         self._engine = engine
+        self._writer = for_writing(engine)
         self._idle_timeout_s = idle_timeout_s
         self._absolute_timeout_s = absolute_timeout_s
 
@@ -87,7 +89,7 @@ class LoginSessionStore:
             scope_session_id=scope.session_id if scope else None,
             display_name=scope.display_name if scope else None,
         )
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             await connection.execute(
                 login_sessions.insert().values(
                     token_hash=session.token_hash,
@@ -127,7 +129,7 @@ class LoginSessionStore:
         last_seen_at = float(m["last_seen_at"])
         if now - last_seen_at >= _TOUCH_EVERY_S:
             last_seen_at = now
-            async with self._engine.begin() as connection:
+            async with self._writer.begin() as connection:
                 await connection.execute(
                     login_sessions.update()
                     .where(login_sessions.c.token_hash == token_hash)
@@ -147,7 +149,7 @@ class LoginSessionStore:
 
     async def revoke_scoped(self, session_id: str, *, now: float) -> int:
         """End every guest session bound to ``session_id`` (the session is over)."""
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             result = await connection.execute(
                 login_sessions.update()
                 .where(
@@ -159,7 +161,7 @@ class LoginSessionStore:
         return int(result.rowcount)
 
     async def revoke(self, token_hash: str, *, now: float) -> None:
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             await connection.execute(
                 login_sessions.update()
                 .where(
@@ -169,7 +171,7 @@ class LoginSessionStore:
             )
 
     async def revoke_all(self, user_id: str, *, now: float) -> int:
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             result = await connection.execute(
                 login_sessions.update()
                 .where(login_sessions.c.user_id == user_id, login_sessions.c.revoked_at.is_(None))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.storage.engine import for_writing
 from server.storage.schema import marks
 
 __all__ = ["MarkRecord", "MarkStore"]
@@ -29,6 +30,7 @@ class MarkRecord:
 class MarkStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writer = for_writing(engine)
 
     async def add(
         self,
@@ -41,7 +43,7 @@ class MarkStore:
         by_subject: str,
     ) -> MarkRecord:
         record = MarkRecord(mark_id, session_id, label, tuple(tags), at_ms, by_subject, time.time())
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             await connection.execute(
                 marks.insert().values(
                     id=record.id,

@@ -9,6 +9,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.storage.engine import for_writing
+
 __all__ = ["migrate"]
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -22,5 +24,5 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    async with engine.begin() as connection:
+    async with for_writing(engine).begin() as connection:
         await connection.run_sync(_upgrade)

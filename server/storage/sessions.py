@@ -11,6 +11,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from server.storage.engine import for_writing
 from server.storage.schema import session_trainees, sessions, supervisor_assignments
 
 __all__ = ["Session", "SessionStatus", "SessionStore"]
@@ -39,6 +40,7 @@ class Session:
 class SessionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writer = for_writing(engine)
 
     async def create(
         self,
@@ -61,7 +63,7 @@ class SessionStore:
             started_at=None,
             ended_at=None,
         )
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             await connection.execute(
                 sessions.insert().values(
                     id=session.id,
@@ -107,7 +109,7 @@ class SessionStore:
 
     async def mark_live(self, session_id: str, *, now: float) -> None:
         """The first member entered the room; a no-op unless the session was scheduled."""
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             await connection.execute(
                 sessions.update()
                 .where(sessions.c.id == session_id, sessions.c.status == SessionStatus.SCHEDULED)
@@ -116,7 +118,7 @@ class SessionStore:
 
     async def end(self, session_id: str, *, now: float) -> bool:
         """End the session; False when it had already ended."""
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             result = await connection.execute(
                 sessions.update()
                 .where(sessions.c.id == session_id, sessions.c.status != SessionStatus.ENDED)

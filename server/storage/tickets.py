@@ -7,6 +7,7 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.storage.engine import for_writing
 from server.storage.login_sessions import hash_token
 from server.storage.schema import socket_tickets
 
@@ -18,13 +19,14 @@ TICKET_LIFETIME_S = 60.0
 class TicketStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writer = for_writing(engine)
 
     async def issue(
         self, *, login_token_hash: str, session_id: str, now: float
     ) -> tuple[str, float]:
         token = secrets.token_urlsafe(32)
         expires_at = now + TICKET_LIFETIME_S
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             # Old tickets are useless; sweep them while we are writing anyway.
             await connection.execute(
                 socket_tickets.delete().where(socket_tickets.c.expires_at < now - 3600)
@@ -42,7 +44,7 @@ class TicketStore:
     async def redeem(self, token: str, *, session_id: str, now: float) -> str | None:
         """The login session behind a valid, unused ticket for ``session_id``; marks it used."""
         token_hash = hash_token(token)
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             result = await connection.execute(
                 socket_tickets.update()
                 .where(

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.roles import Role, User, UserId
+from server.storage.engine import for_writing
 from server.storage.schema import supervisor_assignments, users
 
 __all__ = ["DuplicateEmail", "UserStore"]
@@ -47,12 +48,13 @@ _USER_COLUMNS = (
 class UserStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._writer = for_writing(engine)
 
     async def create(self, *, email: str, name: str, role: Role, password_hash: str) -> User:
         now = time.time()
         user_id = uuid.uuid4().hex
         try:
-            async with self._engine.begin() as connection:
+            async with self._writer.begin() as connection:
                 await connection.execute(
                     users.insert().values(
                         id=user_id,
@@ -99,7 +101,7 @@ class UserStore:
         return [_user(row._mapping) for row in rows]
 
     async def set_disabled(self, user_id: str, disabled: bool) -> bool:
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             result = await connection.execute(
                 users.update()
                 .where(users.c.id == user_id)
@@ -108,7 +110,7 @@ class UserStore:
         return result.rowcount == 1
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             await connection.execute(
                 users.update()
                 .where(users.c.id == user_id)
@@ -118,7 +120,7 @@ class UserStore:
     async def assign(self, supervisor_id: str, trainee_id: str) -> bool:
         """Record that a supervisor follows a trainee; False when it was already so."""
         try:
-            async with self._engine.begin() as connection:
+            async with self._writer.begin() as connection:
                 await connection.execute(
                     supervisor_assignments.insert().values(
                         supervisor_id=supervisor_id, trainee_id=trainee_id, created_at=time.time()
@@ -129,7 +131,7 @@ class UserStore:
         return True
 
     async def unassign(self, supervisor_id: str, trainee_id: str) -> bool:
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             result = await connection.execute(
                 supervisor_assignments.delete().where(
                     supervisor_assignments.c.supervisor_id == supervisor_id,

@@ -1,0 +1,333 @@
+"""Signaling benchmark: N rooms x 2 members exchanging `signal` messages through one Preceptor
+process, beside a bare `websockets` relay of the same messages measured in the same run.
+
+Prints join→welcome and relay latency (p50/p99) and server RSS per socket for both, for a busy
+phase (ROOMS rooms relaying) and an idle phase (IDLE_ROOMS rooms connected, nothing sent).
+
+    .venv/bin/python bench/signaling.py [--rooms 500] [--idle-rooms 2000] [--messages 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from server.roles import Role
+from server.storage import Store, migrate
+from tests.support import FAST_PASSWORDS, free_port
+
+PASSWORD = "bench-password-123"
+JOIN_CONCURRENCY = int(os.environ.get("JOIN_CONCURRENCY", "100"))
+
+
+@dataclass
+class Result:
+    name: str
+    join_ms: list[float]
+    relay_ms: list[float]
+    busy_rss_per_socket_kib: float
+    idle_rss_per_socket_kib: float
+    idle_sockets: int
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def wait_port(port: int) -> None:
+    for _ in range(200):
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+# --- the two servers --------------------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    """How a client joins a room on one of the two servers."""
+
+    name: str
+    pid: int
+    url: Callable[[int], str]
+    headers: Callable[[int], dict[str, str]]
+    join_frame: Callable[[int, int], str]
+    to_field: Callable[[str], str]
+
+
+async def preceptor_target(stack: contextlib.AsyncExitStack, rooms: int, workdir: Path) -> Target:
+    port = free_port()
+    env = {
+        **os.environ,
+        "PRECEPTOR_DATA_DIR": str(workdir),
+        "PRECEPTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PRECEPTOR_LOG_LEVEL": "WARNING",
+        "PRECEPTOR_SECRET_KEY": "bench-secret-key-0123456789",
+    }
+    env.pop("PRECEPTOR_DATABASE_URL", None)
+    env.pop("PRECEPTOR_REDIS_URL", None)
+    store = Store.open(
+        f"sqlite+aiosqlite:///{workdir}/preceptor.db",
+        idle_timeout_s=86400,
+        absolute_timeout_s=86400,
+    )
+    await migrate(store.engine)
+    from server.accounts import Accounts
+
+    accounts = Accounts(store, FAST_PASSWORDS)
+    mentor = await accounts.create_user(
+        email="m@bench", name="Mentor", role=Role.MENTOR, password=PASSWORD, actor_id=None
+    )
+    trainee = await accounts.create_user(
+        email="t@bench", name="Trainee", role=Role.TRAINEE, password=PASSWORD, actor_id=None
+    )
+    session_ids = []
+    for i in range(rooms):
+        session = await store.sessions.create(
+            title=f"room {i}",
+            mentor_id=mentor.id,
+            trainee_ids=[trainee.id],
+            media_mode="direct",
+            scheduled_for=None,
+        )
+        session_ids.append(session.id)
+    await store.close()
+    process = subprocess.Popen(
+        [str(ROOT / ".venv/bin/preceptor"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stack.callback(stop, process)
+    await wait_port(port)
+    cookies = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        for email in ("m@bench", "t@bench"):
+            r = await http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+            r.raise_for_status()
+            cookies.append(f"preceptor_session={r.cookies['preceptor_session']}")
+            http.cookies.clear()
+    origin = f"http://127.0.0.1:{port}"
+    return Target(
+        name="preceptor",
+        pid=process.pid,
+        url=lambda room: f"ws://127.0.0.1:{port}/ws/sessions/{session_ids[room]}",
+        headers=lambda member: {"Cookie": cookies[member], "Origin": origin},
+        join_frame=lambda _room, _member: '{"type":"join"}',
+        to_field=lambda peer: peer,
+    )
+
+
+async def bare_target(stack: contextlib.AsyncExitStack) -> Target:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench/bare_relay.py"), str(port)],
+        stdout=subprocess.DEVNULL,
+    )
+    stack.callback(stop, process)
+    await wait_port(port)
+    return Target(
+        name="bare websockets",
+        pid=process.pid,
+        url=lambda _room: f"ws://127.0.0.1:{port}/",
+        headers=lambda _member: {},
+        join_frame=lambda room, _member: f'{{"room":"{room}"}}',
+        to_field=lambda peer: peer,
+    )
+
+
+# --- the load ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Member:
+    ws: ClientConnection
+    peer: str
+
+
+async def join(target: Target, room: int, member: int, join_ms: list[float]) -> Member:
+    ws = await connect(
+        target.url(room),
+        additional_headers=target.headers(member),
+        compression=None,
+        open_timeout=30,
+        max_size=2**20,
+    )
+    started = time.perf_counter()
+    await ws.send(target.join_frame(room, member))
+    while True:
+        frame = await ws.recv()
+        if '"type":"welcome"' in str(frame):
+            break
+    join_ms.append((time.perf_counter() - started) * 1000)
+    peer = ""
+    marker = '"peer":"'
+    if marker in str(frame):
+        peer = str(frame).split(marker, 1)[1].split('"', 1)[0]
+    return Member(ws, peer)
+
+
+async def join_rooms(target: Target, rooms: int, join_ms: list[float]) -> list[list[Member]]:
+    pairs: list[list[Member]] = []
+    semaphore = asyncio.Semaphore(JOIN_CONCURRENCY)
+
+    async def one(room: int) -> list[Member]:
+        async with semaphore:
+            first = await join(target, room, 0, join_ms)
+            second = await join(target, room, 1, join_ms)
+            return [first, second]
+
+    pairs = list(await asyncio.gather(*(one(r) for r in range(rooms))))
+    return pairs
+
+
+async def relay(pairs: list[list[Member]], messages: int, interval_s: float) -> list[float]:
+    latencies: list[float] = []
+
+    async def sender(me: Member, other: Member) -> None:
+        for _ in range(messages):
+            stamp = time.perf_counter()
+            candidate = f"candidate:{stamp!r} 1 udp 2122260223 127.0.0.1 50000 typ host"
+            await me.ws.send(
+                f'{{"type":"signal","to":"{other.peer}","candidate":{{"candidate":"{candidate}",'
+                '"sdpMid":"0","sdpMLineIndex":0}}'
+            )
+            await asyncio.sleep(interval_s)
+
+    async def receiver(me: Member) -> None:
+        got = 0
+        while got < messages:
+            frame = str(await me.ws.recv())
+            if '"signal"' not in frame:
+                continue
+            stamp = float(frame.split("candidate:", 1)[1].split(" ", 1)[0])
+            latencies.append((time.perf_counter() - stamp) * 1000)
+            got += 1
+
+    # The peers learn each other's ids from welcome; for the bare relay any id will do.
+    tasks: list[Awaitable[None]] = []
+    for a, b in pairs:
+        tasks += [sender(a, b), sender(b, a), receiver(a), receiver(b)]
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+async def run_target(
+    make: Callable[[contextlib.AsyncExitStack], Awaitable[Target]],
+    rooms: int,
+    idle_rooms: int,
+    messages: int,
+    interval_s: float,
+) -> Result:
+    async with contextlib.AsyncExitStack() as stack:
+        target = await make(stack)
+        await asyncio.sleep(0.5)
+        base_rss = rss_kib(target.pid)
+        join_ms: list[float] = []
+        pairs = await join_rooms(target, rooms, join_ms)
+        relay_ms = await relay(pairs, messages, interval_s)
+        busy_rss = (rss_kib(target.pid) - base_rss) / (2 * rooms)
+        more = await join_rooms_offset(target, rooms, idle_rooms - rooms, join_ms)
+        await asyncio.sleep(1.0)
+        idle_rss = (rss_kib(target.pid) - base_rss) / (2 * idle_rooms)
+        for members in [*pairs, *more]:
+            for m in members:
+                await m.ws.close()
+        return Result(target.name, join_ms, relay_ms, busy_rss, idle_rss, 2 * idle_rooms)
+
+
+async def join_rooms_offset(
+    target: Target, offset: int, count: int, join_ms: list[float]
+) -> list[list[Member]]:
+    shifted = Target(
+        target.name,
+        target.pid,
+        lambda room: target.url(room + offset),
+        target.headers,
+        lambda room, member: target.join_frame(room + offset, member),
+        target.to_field,
+    )
+    return await join_rooms(shifted, count, join_ms)
+
+
+def report(results: list[Result], rooms: int) -> None:
+    print(f"\nSignaling: {rooms} busy rooms x 2 members; then idle rooms up to the total below.")
+    header = f"{'server':<18}{'join p50':>10}{'join p99':>10}{'relay p50':>11}{'relay p99':>11}"
+    header += f"{'KiB/socket busy':>17}{'KiB/socket idle':>17}{'idle sockets':>14}"
+    print(header)
+    for r in results:
+        print(
+            f"{r.name:<18}{pct(r.join_ms, 0.5):>9.2f}m{pct(r.join_ms, 0.99):>9.2f}m"
+            f"{pct(r.relay_ms, 0.5):>10.2f}m{pct(r.relay_ms, 0.99):>10.2f}m"
+            f"{r.busy_rss_per_socket_kib:>17.1f}{r.idle_rss_per_socket_kib:>17.1f}"
+            f"{r.idle_sockets:>14}"
+        )
+    ours, bare = results
+    ratio = pct(ours.relay_ms, 0.99) / pct(bare.relay_ms, 0.99)
+    print(f"relay p99 ratio preceptor / bare = {ratio:.2f} (goal ≤ 1.5)")
+    print(
+        f"idle RSS per socket = {ours.idle_rss_per_socket_kib:.1f} KiB (goal ≤ 100) "
+        f"over {ours.idle_sockets} sockets; mean relay {statistics.fmean(ours.relay_ms):.2f} ms"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rooms", type=int, default=500)
+    parser.add_argument("--idle-rooms", type=int, default=2000)
+    parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument("--interval", type=float, default=0.2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        ours = await run_target(
+            lambda stack: preceptor_target(stack, args.idle_rooms, Path(workdir)),
+            args.rooms,
+            args.idle_rooms,
+            args.messages,
+            args.interval,
+        )
+    bare = await run_target(bare_target, args.rooms, args.idle_rooms, args.messages, args.interval)
+    report([ours, bare], args.rooms)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
