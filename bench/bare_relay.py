@@ -36,4 +36,10 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1])))
+    # The same event loop uvicorn picks (uvloop when installed), so the two compare fairly.
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main(int(sys.argv[1])))
+    else:
+        uvloop.run(main(int(sys.argv[1])))

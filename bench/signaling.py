@@ -257,6 +257,7 @@ async def run_target(
     idle_rooms: int,
     messages: int,
     interval_s: float,
+    settle_s: float,
 ) -> Result:
     async with contextlib.AsyncExitStack() as stack:
         target = await make(stack)
@@ -264,6 +265,8 @@ async def run_target(
         base_rss = rss_kib(target.pid)
         join_ms: list[float] = []
         pairs = await join_rooms(target, rooms, join_ms)
+        # Let the join phase's record writes finish, so the relay phase measures relaying.
+        await asyncio.sleep(settle_s)
         relay_ms = await relay(pairs, messages, interval_s)
         busy_rss = (rss_kib(target.pid) - base_rss) / (2 * rooms)
         more = await join_rooms_offset(target, rooms, idle_rooms - rooms, join_ms)
@@ -316,6 +319,7 @@ async def main() -> None:
     parser.add_argument("--idle-rooms", type=int, default=2000)
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.2)
+    parser.add_argument("--settle", type=float, default=2.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         ours = await run_target(
@@ -324,8 +328,11 @@ async def main() -> None:
             args.idle_rooms,
             args.messages,
             args.interval,
+            args.settle,
         )
-    bare = await run_target(bare_target, args.rooms, args.idle_rooms, args.messages, args.interval)
+    bare = await run_target(
+        bare_target, args.rooms, args.idle_rooms, args.messages, args.interval, args.settle
+    )
     report([ours, bare], args.rooms)
 
 

@@ -18,8 +18,9 @@ from server.bus import open_bus
 from server.config import Config
 from server.http import ApiError, error_response
 from server.middleware import AccessLogMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
+from server.notes.socket import notes_socket
 from server.passwords import Passwords
-from server.routes import admin, auth, health, invites, sessions
+from server.routes import admin, auth, health, invites, notes, sessions
 from server.routes.pages import page_routes
 from server.routes.signaling_socket import signaling_socket
 from server.services import Services
@@ -33,6 +34,7 @@ ENDPOINTS = [
     *auth.endpoints,
     *sessions.endpoints,
     *invites.endpoints,
+    *notes.endpoints,
     *admin.endpoints,
     *health.endpoints,
 ]
@@ -76,6 +78,7 @@ def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlet
         try:
             yield
         finally:
+            await services.notes.close()
             await services.rooms.close()
             await services.records.close()
             await bus.close()
@@ -85,6 +88,7 @@ def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlet
         routes=[
             *api.routes(ENDPOINTS),
             WebSocketRoute("/ws/sessions/{session_id}", signaling_socket),
+            WebSocketRoute("/ws/notes/{session_id}", notes_socket),
             *page_routes(config.web_dir),
         ],
         middleware=[

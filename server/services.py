@@ -11,10 +11,13 @@ from server.accounts import Accounts
 from server.bus import Bus, RedisBus
 from server.config import Config
 from server.metrics import Metrics
+from server.notes.hub import NotesHub
 from server.passwords import Passwords
 from server.rate_limit import SlidingWindowLimiter
 from server.rooms import MemoryDirectory, RedisDirectory, RoomDirectory, RoomHub, RoomRecords
 from server.storage import Store
+from server.storage.engine import for_writing
+from session_notes import NotesStore, SqlNotesStore
 
 __all__ = ["Services", "services"]
 
@@ -31,6 +34,8 @@ class Services:
     login_failures_by_ip: SlidingWindowLimiter
     records: RoomRecords
     rooms: RoomHub
+    notes_store: NotesStore
+    notes: NotesHub
 
     @classmethod
     def build(cls, config: Config, store: Store, bus: Bus, passwords: Passwords) -> Services:
@@ -42,6 +47,7 @@ class Services:
         )
         metrics = Metrics()
         records = RoomRecords(store)
+        notes_store = SqlNotesStore(store.engine, for_writing(store.engine))
         return cls(
             config=config,
             store=store,
@@ -63,6 +69,13 @@ class Services:
                 records=records,
                 metrics=metrics,
                 grace_s=config.resume_grace_s,
+            ),
+            notes_store=notes_store,
+            notes=NotesHub(
+                store=notes_store,
+                bus=bus,
+                node_id=node_id,
+                multi_node=isinstance(bus, RedisBus),
             ),
         )
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import uvicorn
 from starlette.applications import Starlette
 
-from signaling import MAX_FRAME
-
 __all__ = ["uvicorn_config"]
 
 
@@ -18,8 +16,9 @@ def uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
         # Compression costs most of the memory and tail latency of small signaling frames
         # (DESIGN.md §5).
         ws_per_message_deflate=False,
-        # Larger frames are refused by uvicorn itself with 1009 (DESIGN.md §2).
-        ws_max_size=MAX_FRAME,
+        # uvicorn refuses larger frames with 1009. Each socket enforces its own, smaller limit
+        # (signaling 64 KiB, notes 512 KiB) with the same close code.
+        ws_max_size=1 << 20,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         access_log=False,

@@ -1,4 +1,56 @@
-"""The session record: shared notes, feedback instruments, marks, progress (DESIGN.md §1).
+"""The session record: shared notes (a CRDT per session, y-websocket protocol) and their history.
 
-Not built yet.
+Feedback instruments, marks and progress join this package as they are built (DESIGN.md §1).
 """
+
+from __future__ import annotations
+
+from session_notes.authorship import AuthoredRun, StoredUpdate, Version, authored_runs, versions
+from session_notes.document import InvalidUpdate, NotesDocument, check_update
+from session_notes.protocol import (
+    AwarenessEntry,
+    AwarenessUpdate,
+    NotesMessage,
+    NotesProtocolError,
+    QueryAwareness,
+    SyncStep1,
+    SyncStep2,
+    SyncUpdate,
+    awareness_frame,
+    encode_awareness,
+    parse_awareness,
+    parse_frame,
+    sync_step1_frame,
+    sync_step2_frame,
+    update_frame,
+)
+from session_notes.store import NotesStore, Snapshot, SqlNotesStore
+
+__all__ = [
+    "AuthoredRun",
+    "AwarenessEntry",
+    "AwarenessUpdate",
+    "InvalidUpdate",
+    "NotesDocument",
+    "NotesMessage",
+    "NotesProtocolError",
+    "NotesStore",
+    "QueryAwareness",
+    "Snapshot",
+    "SqlNotesStore",
+    "StoredUpdate",
+    "SyncStep1",
+    "SyncStep2",
+    "SyncUpdate",
+    "Version",
+    "authored_runs",
+    "awareness_frame",
+    "check_update",
+    "encode_awareness",
+    "parse_awareness",
+    "parse_frame",
+    "sync_step1_frame",
+    "sync_step2_frame",
+    "update_frame",
+    "versions",
+]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from server.config import Config
-from tests.support import RunningServer, postgres_database, running_server
+from tests.support import RunningServer, Scene, make_scene, postgres_database, running_server
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -32,3 +32,11 @@ def config(tmp_path: Path) -> Config:
 async def server(config: Config) -> AsyncIterator[RunningServer]:
     async with running_server(config) as running:
         yield running
+
+
+@pytest.fixture
+async def scene(server: RunningServer) -> AsyncIterator[Scene]:
+    made = await make_scene(server)
+    yield made
+    await made.mentor_http.aclose()
+    await made.guest_http.aclose()

@@ -34,7 +34,7 @@ class SocketConnection:
     ) -> None:
         self.id = connection_id
         self._websocket = websocket
-        self._queue: asyncio.Queue[str | _CloseRequest] = asyncio.Queue(max_frames)
+        self._queue: asyncio.Queue[str | bytes | _CloseRequest] = asyncio.Queue(max_frames)
         self._max_bytes = max_bytes
         self._queued_bytes = 0
         self._closing = False
@@ -46,20 +46,21 @@ class SocketConnection:
     def closing(self) -> bool:
         return self._closing
 
-    def send(self, text: str) -> None:
-        """Queue a frame; never waits. A full queue means the client stopped reading: 1013."""
+    def send(self, frame: str | bytes) -> None:
+        """Queue a frame (text or binary); never waits. A full queue means the client stopped
+        reading: 1013."""
         if self._closing:
             return
         # Bounded in frames and in bytes: a few large offers must not pile up megabytes.
-        if self._queued_bytes + len(text) > self._max_bytes:
+        if self._queued_bytes + len(frame) > self._max_bytes:
             self._abort(CLOSE_TOO_SLOW, "too slow: stopped reading")
             return
         try:
-            self._queue.put_nowait(text)
+            self._queue.put_nowait(frame)
         except asyncio.QueueFull:
             self._abort(CLOSE_TOO_SLOW, "too slow: stopped reading")
             return
-        self._queued_bytes += len(text)
+        self._queued_bytes += len(frame)
 
     def close(self, code: int, reason: str) -> None:
         """Close after the frames already queued (a `welcome` before a 4409, say)."""
@@ -98,7 +99,10 @@ class SocketConnection:
                     await self._close_socket(item)
                     return
                 self._queued_bytes -= len(item)
-                await self._websocket.send_text(item)
+                if isinstance(item, str):
+                    await self._websocket.send_text(item)
+                else:
+                    await self._websocket.send_bytes(item)
             except asyncio.CancelledError:
                 if not self._aborted:
                     raise

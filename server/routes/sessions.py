@@ -144,6 +144,7 @@ async def end_session(request: Request, principal: Principal | None) -> Response
     if await svc.store.sessions.end(session.id, now=now):
         await svc.store.login_sessions.revoke_scoped(session.id, now=now)
         await svc.rooms.end(session.id)
+        await svc.notes.compact(session.id)
         await svc.store.audit.append("session.ended", actor_id=principal.id, target=session.id)
     ended = await svc.store.sessions.get(session.id)
     assert ended is not None

@@ -14,15 +14,13 @@ import time
 
 from starlette.websockets import WebSocket
 
-from server.auth import Principal, authenticate, client_ip, principal_of
 from server.ice import ice_servers_for
-from server.policy import RoomEntry, room_entry
+from server.policy import RoomEntry
 from server.rate_limit import TokenBucket
 from server.roles import Role
 from server.rooms import SocketConnection
-from server.routes.sessions import followed_by
 from server.services import Services, services
-from server.storage import SessionStatus
+from server.socket_gate import CLOSE_POLICY, CLOSE_TOO_BIG, admit_socket
 from signaling import (
     ErrorMessage,
     Join,
@@ -39,13 +37,6 @@ __all__ = ["signaling_socket"]
 
 log = logging.getLogger("preceptor.signaling")
 
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_NOT_AUTHENTICATED = 4401
-CLOSE_NOT_ALLOWED = 4403
-CLOSE_NO_SESSION = 4404
-CLOSE_ENDED = 4410
-
 # A burst covers the offer/answer and the first flurry of ICE candidates; the sustained rate is
 # far above what a well-behaved client sends.
 RATE_PER_S = 20.0
@@ -55,62 +46,19 @@ MAX_PROTOCOL_ERRORS = 10
 _ROOM_ROLES = {Role.MENTOR: RoomRole.MENTOR, Role.SUPERVISOR: RoomRole.SUPERVISOR}
 
 
-async def _refuse(
-    svc: Services, websocket: WebSocket, code: int, reason: str, **detail: str
-) -> None:
-    await svc.store.audit.append(
-        "socket.refused",
-        target=websocket.path_params.get("session_id"),
-        ip=client_ip(websocket),
-        detail={"code": str(code), "reason": reason, **detail},
-    )
-    await websocket.close(code, reason)
-
-
-async def _authenticate(svc: Services, websocket: WebSocket, session_id: str) -> Principal | None:
-    ticket = websocket.query_params.get("ticket")
-    if ticket is None:
-        return await authenticate(websocket)
-    if len(ticket) > 200:
-        return None
-    login_hash = await svc.store.tickets.redeem(ticket, session_id=session_id, now=time.time())
-    if login_hash is None:
-        return None
-    login = await svc.store.login_sessions.resolve_hash(login_hash, now=time.time())
-    return None if login is None else await principal_of(websocket, login)
-
-
 async def signaling_socket(websocket: WebSocket) -> None:
     svc = services(websocket)
-    session_id = websocket.path_params["session_id"]
-    await websocket.accept()
-    origin = websocket.headers.get("origin")
-    if origin not in svc.config.allowed_origins:
-        # Starlette's CORS middleware does not look at WebSocket handshakes (DESIGN.md §5).
-        await _refuse(svc, websocket, CLOSE_NOT_ALLOWED, "origin not allowed", origin=origin or "")
+    admitted = await admit_socket(svc, websocket)
+    if admitted is None:
         return
-    principal = await _authenticate(svc, websocket, session_id)
-    if principal is None:
-        await _refuse(svc, websocket, CLOSE_NOT_AUTHENTICATED, "not authenticated")
-        return
-    session = await svc.store.sessions.get(session_id)
-    if session is None:
-        await _refuse(svc, websocket, CLOSE_NO_SESSION, "no such session", actor=principal.id)
-        return
-    if session.status is SessionStatus.ENDED:
-        await websocket.close(CLOSE_ENDED, "session ended")
-        return
-    entry = room_entry(principal, session, await followed_by(websocket, principal))
-    if entry is RoomEntry.REFUSED:
-        await _refuse(svc, websocket, CLOSE_NOT_ALLOWED, "not a member", actor=principal.id)
-        return
+    principal = admitted.principal
     room_principal = RoomPrincipal(
         subject=principal.id,
         role=_ROOM_ROLES.get(principal.role, RoomRole.TRAINEE),
         display_name=principal.name[:80] or "Guest",
-        needs_admission=entry is RoomEntry.LOBBY,
+        needs_admission=admitted.entry is RoomEntry.LOBBY,
     )
-    await _serve(svc, websocket, session_id, room_principal, principal.session.token_hash)
+    await _serve(svc, websocket, admitted.session.id, room_principal, principal.session.token_hash)
 
 
 async def _serve(

@@ -8,9 +8,8 @@ import pytest
 
 from signaling import Admit, Join, Lobby, Waiting, Welcome
 from tests.rooms.client import SignalingClient, signaling
-from tests.rooms.conftest import Scene
 from tests.rooms.media_peer import MediaPeer, loopback_ice
-from tests.support import wait_for
+from tests.support import Scene, wait_for
 
 
 async def admit_guest(mentor: SignalingClient, guest: SignalingClient) -> Welcome:

@@ -11,10 +11,9 @@ import pytest
 from server.config import Config
 from signaling import Chat, ChatPosted, Join, PeerLeft, Ping, Pong, Waiting, Welcome
 from tests.rooms.client import signaling
-from tests.rooms.conftest import make_scene
 from tests.rooms.media_peer import loopback_ice
 from tests.rooms.test_call_aiortc import admit_guest, call
-from tests.support import RunningServer, postgres_database, running_server
+from tests.support import RunningServer, make_scene, postgres_database, running_server
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

@@ -24,8 +24,7 @@ from signaling import (
     Welcome,
 )
 from tests.rooms.client import signaling
-from tests.rooms.conftest import Scene
-from tests.support import RunningServer, wait_for
+from tests.support import RunningServer, Scene, wait_for
 
 
 async def test_guest_waits_in_lobby_until_admitted_then_signals(scene: Scene) -> None:

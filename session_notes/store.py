@@ -1,0 +1,164 @@
+"""Where notes live: an append-only log of updates, each with its author and time, plus a
+snapshot that makes loading fast. The log is never trimmed: it is the history the record
+shows. Tables are created by the server's migrations (0003)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from session_notes.authorship import StoredUpdate
+
+__all__ = ["NotesStore", "SqlNotesStore", "notes_snapshots", "notes_updates"]
+
+_metadata = sa.MetaData()
+
+notes_updates = sa.Table(
+    "notes_updates",
+    _metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("session_id", sa.String(32), nullable=False),
+    sa.Column("update", sa.LargeBinary, nullable=False),
+    sa.Column("author_id", sa.String(64), nullable=False),
+    sa.Column("author_name", sa.String(80), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+)
+
+notes_snapshots = sa.Table(
+    "notes_snapshots",
+    _metadata,
+    sa.Column("session_id", sa.String(32), primary_key=True),
+    sa.Column("snapshot", sa.LargeBinary, nullable=False),
+    sa.Column("upto_id", sa.BigInteger, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    data: bytes
+    upto_id: int
+
+
+class NotesStore(Protocol):
+    async def append(
+        self, session_id: str, update: bytes, *, author_id: str, author_name: str, at: float
+    ) -> int:
+        """Store an update durably; its id orders it."""
+
+    async def load(self, session_id: str) -> tuple[Snapshot | None, list[StoredUpdate]]:
+        """The snapshot (if any) and the updates stored after it."""
+
+    async def updates_after(self, session_id: str, after_id: int) -> list[StoredUpdate]: ...
+
+    async def history(self, session_id: str) -> list[StoredUpdate]:
+        """Every update ever stored, in order."""
+
+    async def save_snapshot(
+        self, session_id: str, snapshot: bytes, upto_id: int, at: float
+    ) -> None: ...
+
+
+def _stored(row: sa.RowMapping) -> StoredUpdate:
+    return StoredUpdate(
+        int(row["id"]), bytes(row["update"]), row["author_id"], row["author_name"], row["at"]
+    )
+
+
+_COLUMNS = (
+    notes_updates.c.id,
+    notes_updates.c.update,
+    notes_updates.c.author_id,
+    notes_updates.c.author_name,
+    notes_updates.c.at,
+)
+
+
+class SqlNotesStore:
+    def __init__(self, engine: AsyncEngine, writer: AsyncEngine) -> None:
+        """``writer``: the same engine set up for write transactions (SQLite BEGIN IMMEDIATE)."""
+        self._engine = engine
+        self._writer = writer
+
+    async def append(
+        self, session_id: str, update: bytes, *, author_id: str, author_name: str, at: float
+    ) -> int:
+        async with self._writer.begin() as connection:
+            result = await connection.execute(
+                notes_updates.insert().values(
+                    session_id=session_id,
+                    update=update,
+                    author_id=author_id,
+                    author_name=author_name[:80],
+                    at=at,
+                )
+            )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    async def load(self, session_id: str) -> tuple[Snapshot | None, list[StoredUpdate]]:
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(notes_snapshots.c.snapshot, notes_snapshots.c.upto_id).where(
+                        notes_snapshots.c.session_id == session_id
+                    )
+                )
+            ).first()
+            snapshot = None if row is None else Snapshot(bytes(row[0]), int(row[1]))
+            rows = (
+                await connection.execute(
+                    sa.select(*_COLUMNS)
+                    .where(
+                        notes_updates.c.session_id == session_id,
+                        notes_updates.c.id > (snapshot.upto_id if snapshot else 0),
+                    )
+                    .order_by(notes_updates.c.id)
+                )
+            ).all()
+        return snapshot, [_stored(r._mapping) for r in rows]
+
+    async def updates_after(self, session_id: str, after_id: int) -> list[StoredUpdate]:
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    sa.select(*_COLUMNS)
+                    .where(notes_updates.c.session_id == session_id, notes_updates.c.id > after_id)
+                    .order_by(notes_updates.c.id)
+                )
+            ).all()
+        return [_stored(r._mapping) for r in rows]
+
+    async def history(self, session_id: str) -> list[StoredUpdate]:
+        return await self.updates_after(session_id, 0)
+
+    async def save_snapshot(
+        self, session_id: str, snapshot: bytes, upto_id: int, at: float
+    ) -> None:
+        async with self._writer.begin() as connection:
+            updated = await connection.execute(
+                notes_snapshots.update()
+                .where(
+                    notes_snapshots.c.session_id == session_id,
+                    notes_snapshots.c.upto_id < upto_id,
+                )
+                .values(snapshot=snapshot, upto_id=upto_id, at=at)
+            )
+            if updated.rowcount == 0:
+                exists = (
+                    await connection.execute(
+                        sa.select(notes_snapshots.c.upto_id).where(
+                            notes_snapshots.c.session_id == session_id
+                        )
+                    )
+                ).first()
+                if exists is None:
+                    await connection.execute(
+                        notes_snapshots.insert().values(
+                            session_id=session_id, snapshot=snapshot, upto_id=upto_id, at=at
+                        )
+                    )

@@ -1,0 +1,150 @@
+"""Notes survive a killed server, and two nodes joined by Redis serve one document."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from server.config import Config
+from tests.notes.pyclient import yclient
+from tests.support import (
+    RunningServer,
+    free_port,
+    make_scene,
+    postgres_database,
+    running_server,
+    wait_for,
+)
+
+
+@contextlib.contextmanager
+def serve_process(config: Config, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "PRECEPTOR_DATA_DIR": str(config.data_dir),
+        "PRECEPTOR_DATABASE_URL": config.database_url,
+        "PRECEPTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PRECEPTOR_SECRET_KEY": config.secret_key,
+        "PRECEPTOR_LOG_LEVEL": "WARNING",
+    }
+    env.pop("PRECEPTOR_REDIS_URL", None)
+    process = subprocess.Popen(
+        [".venv/bin/preceptor", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+async def wait_listening(port: int) -> None:
+    async def listening() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        return True
+
+    await wait_for(listening, timeout=20)
+
+
+@pytest.mark.timeout(120)
+async def test_kill_9_mid_typing_loses_nothing_that_was_relayed(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """Updates are stored before they are relayed: whatever the watcher saw survives kill -9."""
+    scene = await make_scene(server)
+    port = free_port()
+    with serve_process(server.config, port) as process:
+        await wait_listening(port)
+        process_server = RunningServer(f"http://127.0.0.1:{port}", server.config, server.app)
+        async with (
+            yclient(process_server, scene.session_id, scene.mentor_http) as typist,
+            yclient(process_server, scene.session_id, scene.guest_http) as watcher,
+        ):
+
+            async def type_forever() -> None:
+                for i in range(100_000):
+                    await typist.type(f"{i % 10}")
+                    await asyncio.sleep(0.005)
+
+            typing = asyncio.create_task(type_forever())
+
+            async def watcher_saw_plenty() -> bool:
+                return len(str(watcher.text)) >= 200
+
+            await wait_for(watcher_saw_plenty, timeout=20)
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(10)
+            seen = str(watcher.text)
+            typing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await typing
+    assert len(seen) >= 200
+    # The in-process server reads the same database: everything the watcher saw is there.
+    async with yclient(server, scene.session_id, scene.mentor_http) as reader:
+        await reader.start()
+        text = str(reader.text)
+    assert text.startswith(seen), (len(text), len(seen))
+
+
+@pytest.fixture
+async def nodes(tmp_path: Path) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
+    async with postgres_database() as url:
+        config = Config(
+            data_dir=tmp_path,
+            database_url=url,
+            redis_url="redis://127.0.0.1:6379/0",
+            secret_key="shared-secret-key-0123456789",
+        )
+        async with running_server(config) as a, running_server(config) as b:
+            yield a, b
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_two_nodes_serve_one_document(nodes: tuple[RunningServer, RunningServer]) -> None:
+    a, b = nodes
+    scene = await make_scene(a)
+    async with (
+        yclient(a, scene.session_id, scene.mentor_http) as on_a,
+        yclient(b, scene.session_id, scene.guest_http) as on_b,
+    ):
+        await on_a.type("written on A. ")
+        await on_b.wait_text("written on A. ")
+        await on_b.type("Written on B.")
+        await on_a.wait_text("written on A. Written on B.")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_a_node_that_missed_the_bus_catches_up_from_the_store(
+    nodes: tuple[RunningServer, RunningServer],
+) -> None:
+    a, b = nodes
+    scene = await make_scene(a)
+    async with yclient(b, scene.session_id, scene.guest_http) as on_b:
+        # An update that reached the store but never the bus (as if Redis dropped it).
+        from pycrdt import Doc, Text
+
+        doc: Doc[object] = Doc()
+        text = doc.get("notes", type=Text)
+        text += "from the log"
+        await a.services.notes_store.append(
+            scene.session_id, doc.get_update(), author_id="x", author_name="X", at=0.0
+        )
+        assert await b.services.notes.catch_up(scene.session_id) == 1
+        await on_b.wait_text("from the log")

@@ -1,0 +1,72 @@
+"""The notes store contract, on SQLite and on the machine's PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from pycrdt import Doc, Text
+
+from server.storage import Store
+from server.storage.engine import for_writing
+from session_notes import NotesDocument, SqlNotesStore, authored_runs
+from tests.support import migrated_store
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    store = await migrated_store(database_url)
+    yield store
+    await store.close()
+
+
+def edits(*chunks: str) -> list[bytes]:
+    doc: Doc[object] = Doc()
+    text = doc.get("notes", type=Text)
+    updates = []
+    for chunk in chunks:
+        before = doc.get_state()
+        text += chunk
+        updates.append(doc.get_update(before))
+    return updates
+
+
+async def test_log_snapshot_and_history(store: Store) -> None:
+    notes = SqlNotesStore(store.engine, for_writing(store.engine))
+    updates = edits("a", "b", "c")
+    ids = [
+        await notes.append("s1", u, author_id=f"u{i}", author_name=f"U{i}", at=float(i))
+        for i, u in enumerate(updates)
+    ]
+    assert ids == sorted(ids)
+    await notes.append("s2", edits("other")[0], author_id="x", author_name="X", at=0.0)
+    snapshot, rows = await notes.load("s1")
+    assert snapshot is None
+    assert [r.update for r in rows] == updates
+    document = NotesDocument.load(None, [r.update for r in rows])
+    assert document.text == "abc"
+    await notes.save_snapshot("s1", document.snapshot(), ids[1], at=5.0)
+    # An older snapshot never replaces a newer one.
+    await notes.save_snapshot("s1", b"stale", ids[0], at=6.0)
+    snapshot, rows = await notes.load("s1")
+    assert snapshot is not None
+    assert snapshot.upto_id == ids[1]
+    assert [r.id for r in rows] == [ids[2]]
+    assert NotesDocument.load(snapshot.data, [r.update for r in rows]).text == "abc"
+    # The history keeps every update and its author, snapshot or not.
+    history = await notes.history("s1")
+    assert [(r.author_name, r.text) for r in authored_runs(history)] == [
+        ("U0", "a"),
+        ("U1", "b"),
+        ("U2", "c"),
+    ]
+
+
+def test_pending_updates_block_compaction() -> None:
+    first, second = edits("x", "y")
+    document = NotesDocument()
+    document.apply(second)  # depends on `first`, which has not arrived
+    assert document.has_pending([second])
+    document.apply(first)
+    assert not document.has_pending([first, second])
+    assert document.text == "xy"
