@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import subprocess
@@ -193,3 +194,43 @@ async def make_scene(server: RunningServer) -> Scene:
     assert redeemed.status_code == 200, redeemed.text
     guest_http.headers["X-CSRF-Token"] = redeemed.json()["csrf_token"]
     return Scene(server, mentor, mentor_http, guest_http, session_id)
+
+
+@contextlib.contextmanager
+def serve_process(config: Config, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """``preceptor serve`` as its own OS process, as an operator runs it."""
+    env = {
+        **os.environ,
+        "PRECEPTOR_DATA_DIR": str(config.data_dir),
+        "PRECEPTOR_DATABASE_URL": config.database_url,
+        "PRECEPTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PRECEPTOR_SECRET_KEY": config.secret_key,
+        "PRECEPTOR_LOG_LEVEL": "WARNING",
+    }
+    env.pop("PRECEPTOR_REDIS_URL", None)
+    if config.redis_url:
+        env["PRECEPTOR_REDIS_URL"] = config.redis_url
+    process = subprocess.Popen(
+        [".venv/bin/preceptor", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+async def wait_listening(port: int) -> None:
+    async def listening() -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        return True
+
+    await wait_for(listening, timeout=20)

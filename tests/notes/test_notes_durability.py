@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,45 +19,10 @@ from tests.support import (
     make_scene,
     postgres_database,
     running_server,
+    serve_process,
     wait_for,
+    wait_listening,
 )
-
-
-@contextlib.contextmanager
-def serve_process(config: Config, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "PRECEPTOR_DATA_DIR": str(config.data_dir),
-        "PRECEPTOR_DATABASE_URL": config.database_url,
-        "PRECEPTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "PRECEPTOR_SECRET_KEY": config.secret_key,
-        "PRECEPTOR_LOG_LEVEL": "WARNING",
-    }
-    env.pop("PRECEPTOR_REDIS_URL", None)
-    process = subprocess.Popen(
-        [".venv/bin/preceptor", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
-
-
-async def wait_listening(port: int) -> None:
-    async def listening() -> bool:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            return False
-        writer.close()
-        return True
-
-    await wait_for(listening, timeout=20)
 
 
 @pytest.mark.timeout(120)
