@@ -20,7 +20,17 @@ from server.http import ApiError, error_response
 from server.middleware import AccessLogMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
 from server.notes.socket import notes_socket
 from server.passwords import Passwords
-from server.routes import admin, auth, health, invites, notes, sessions
+from server.routes import (
+    admin,
+    auth,
+    feedback,
+    health,
+    instruments,
+    invites,
+    notes,
+    record,
+    sessions,
+)
 from server.routes.pages import page_routes
 from server.routes.signaling_socket import signaling_socket
 from server.services import Services
@@ -35,6 +45,9 @@ ENDPOINTS = [
     *sessions.endpoints,
     *invites.endpoints,
     *notes.endpoints,
+    *instruments.endpoints,
+    *feedback.endpoints,
+    *record.endpoints,
     *admin.endpoints,
     *health.endpoints,
 ]
@@ -42,7 +55,7 @@ ENDPOINTS = [
 
 async def _api_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.error, exc.message, exc.headers)
+    return error_response(exc.status, exc.error, exc.message, exc.headers, exc.fields)
 
 
 async def _http_error(_request: Request, exc: Exception) -> Response:

@@ -22,13 +22,21 @@ class ApiError(Exception):
     """A client error with a machine-readable code and a sentence a person can act on."""
 
     def __init__(
-        self, status: int, error: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        error: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        fields: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
         self.headers = headers or {}
+        self.fields = fields
+        """Every field-level problem (field → reason) when there are several to show."""
 
 
 def json_response(
@@ -43,9 +51,16 @@ def json_response(
 
 
 def error_response(
-    status: int, error: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    error: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    fields: dict[str, str] | None = None,
 ) -> Response:
-    return json_response({"error": error, "message": message}, status, headers)
+    body: dict[str, object] = {"error": error, "message": message}
+    if fields:
+        body["fields"] = fields
+    return json_response(body, status, headers)
 
 
 async def read_body(request: Request, schema: type[T]) -> T:

@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 from server.accounts import Accounts
 from server.bus import Bus, RedisBus
 from server.config import Config
+from server.instruments import Instruments
 from server.metrics import Metrics
 from server.notes.hub import NotesHub
 from server.passwords import Passwords
@@ -18,6 +19,7 @@ from server.rooms import MemoryDirectory, RedisDirectory, RoomDirectory, RoomHub
 from server.storage import Store
 from server.storage.engine import for_writing
 from session_notes import NotesStore, SqlNotesStore
+from session_notes.instruments import FeedbackStore, TemplateStore
 
 __all__ = ["Services", "services"]
 
@@ -36,6 +38,9 @@ class Services:
     rooms: RoomHub
     notes_store: NotesStore
     notes: NotesHub
+    template_store: TemplateStore
+    instruments: Instruments
+    feedback: FeedbackStore
 
     @classmethod
     def build(cls, config: Config, store: Store, bus: Bus, passwords: Passwords) -> Services:
@@ -47,7 +52,9 @@ class Services:
         )
         metrics = Metrics()
         records = RoomRecords(store)
-        notes_store = SqlNotesStore(store.engine, for_writing(store.engine))
+        writer = for_writing(store.engine)
+        notes_store = SqlNotesStore(store.engine, writer)
+        template_store = TemplateStore(store.engine, writer)
         return cls(
             config=config,
             store=store,
@@ -77,6 +84,9 @@ class Services:
                 node_id=node_id,
                 multi_node=isinstance(bus, RedisBus),
             ),
+            template_store=template_store,
+            instruments=Instruments(template_store),
+            feedback=FeedbackStore(store.engine, writer),
         )
 
 

@@ -1,0 +1,416 @@
+"""Structured feedback: draft → submit → acknowledge (trainee) → countersign (supervisor).
+
+Submitted forms never change; a correction is an amendment (a new draft that names the form
+it amends). Every step records who and when, and is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.api import Access, Endpoint
+from server.auth import Principal
+from server.http import ApiError, json_response, read_body
+from server.roles import Role
+from server.routes.sessions import visible_session
+from server.services import Services, services
+from server.storage import Session
+from session_notes.instruments import FeedbackForm, FieldError, Template, check_responses
+
+__all__ = ["FeedbackOut", "endpoints", "visible_forms"]
+
+Answer = int | float | str | bool | list[str] | None
+Evidence = dict[
+    str, Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=20)]
+]
+MEMBERS = Access(guests=True)
+
+
+class NewFeedback(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    instrument_id: str
+    trainee_id: str
+    responses: dict[str, Answer] = {}
+    evidence: Evidence = {}
+    instrument_version: str | None = None
+
+
+class DraftChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    responses: dict[str, Answer]
+    evidence: Evidence = {}
+
+
+class Acknowledgement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    reply: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
+    responses: dict[str, Answer] = {}
+
+
+class FeedbackOut(msgspec.Struct, frozen=True):
+    id: str
+    session_id: str
+    instrument_id: str
+    instrument_version: str
+    trainee_id: str
+    author_id: str
+    author_name: str
+    status: str
+    responses: dict[str, Answer]
+    evidence: dict[str, list[str]]
+    trainee_responses: dict[str, Answer]
+    amends_id: str | None
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    acknowledged_at: float | None
+    ack_reply: str | None
+    countersigned_at: float | None
+    countersigned_by: str | None
+
+
+def feedback_out(form: FeedbackForm) -> FeedbackOut:
+    return FeedbackOut(
+        form.id,
+        form.session_id,
+        form.instrument_id,
+        form.instrument_version,
+        form.trainee_id,
+        form.author_id,
+        form.author_name,
+        form.status,
+        form.responses,
+        form.evidence,
+        form.trainee_responses,
+        form.amends_id,
+        form.created_at,
+        form.updated_at,
+        form.submitted_at,
+        form.acknowledged_at,
+        form.ack_reply,
+        form.countersigned_at,
+        form.countersigned_by,
+    )
+
+
+def _invalid(errors: list[FieldError]) -> ApiError:
+    first = errors[0]
+    return ApiError(
+        422,
+        "invalid",
+        f"responses.{first.field}: {first.reason}",
+        fields={e.field: e.reason for e in errors},
+    )
+
+
+def _respondent(form: FeedbackForm) -> Literal["mentor", "trainee"]:
+    return "trainee" if form.respondent == "trainee" else "mentor"
+
+
+async def _template_of(svc: Services, form: FeedbackForm) -> Template:
+    template = await svc.instruments.get(form.instrument_id, form.instrument_version)
+    if template is None:  # templates are never deleted; this is a broken database
+        raise ApiError(409, "conflict", f"instrument {form.instrument_id} is missing")
+    return template
+
+
+async def _check_evidence(
+    svc: Services, session: Session, template: Template, evidence: dict[str, list[str]]
+) -> None:
+    if not evidence:
+        return
+    marks = {m.id for m in await svc.store.marks.for_session(session.id)}
+    for item_id, cited in evidence.items():
+        if template.item(item_id) is None:
+            raise ApiError(422, "invalid", f"evidence.{item_id}: no such item")
+        unknown = [m for m in cited if m not in marks]
+        if unknown:
+            raise ApiError(
+                422, "invalid", f"evidence.{item_id}: no mark {unknown[0]!r} in this session"
+            )
+
+
+def _may_see(
+    principal: Principal, session: Session, form: FeedbackForm, followed: set[str]
+) -> bool:
+    if principal.id == form.author_id or principal.role is Role.ADMIN:
+        return True
+    if principal.role is Role.MENTOR and session.mentor_id == principal.id:
+        return True
+    if form.status != "submitted":
+        return False  # drafts are their author's (and the session mentor's) alone
+    if principal.id == form.trainee_id:
+        return True
+    return principal.role is Role.SUPERVISOR and form.trainee_id in followed
+
+
+async def _followed(svc: Services, principal: Principal) -> set[str]:
+    if principal.role is not Role.SUPERVISOR or principal.is_guest:
+        return set()
+    return {t.id for t in await svc.store.users.trainees_of(principal.id)}
+
+
+async def visible_forms(
+    svc: Services, principal: Principal, session: Session
+) -> list[FeedbackForm]:
+    followed = await _followed(svc, principal)
+    return [
+        f
+        for f in await svc.feedback.for_session(session.id)
+        if _may_see(principal, session, f, followed)
+    ]
+
+
+async def _form_for(
+    request: Request, principal: Principal
+) -> tuple[Services, FeedbackForm, Session]:
+    svc = services(request)
+    form = await svc.feedback.get(request.path_params["feedback_id"])
+    session = None if form is None else await svc.store.sessions.get(form.session_id)
+    if (
+        form is None
+        or session is None
+        or not _may_see(principal, session, form, await _followed(svc, principal))
+    ):
+        raise ApiError(404, "not-found", "no such feedback")
+    if principal.is_guest and principal.scope_session_id != session.id:
+        raise ApiError(404, "not-found", "no such feedback")
+    return svc, form, session
+
+
+async def create_feedback(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc = services(request)
+    session = await visible_session(request, principal)
+    body = await read_body(request, NewFeedback)
+    template = await svc.instruments.get(body.instrument_id, body.instrument_version)
+    if template is None:
+        raise ApiError(422, "invalid", f"instrument_id: no instrument {body.instrument_id!r}")
+    if body.trainee_id not in session.trainee_ids:
+        raise ApiError(422, "invalid", "trainee_id: not a trainee of this session")
+    if template.respondent == "trainee":
+        if principal.id != body.trainee_id:
+            raise ApiError(403, "forbidden", f"{template.short_name} is filled by the trainee")
+    elif (
+        principal.role is not Role.MENTOR or session.mentor_id != principal.id or principal.is_guest
+    ):
+        raise ApiError(403, "forbidden", f"{template.short_name} is filled by the session's mentor")
+    errors = check_responses(
+        template, body.responses, respondent=template.respondent, complete=False
+    )
+    if errors:
+        raise _invalid(errors)
+    await _check_evidence(svc, session, template, body.evidence)
+    form = await svc.feedback.create(
+        session_id=session.id,
+        template=template,
+        trainee_id=body.trainee_id,
+        author_id=principal.id,
+        author_name=principal.name,
+        respondent=template.respondent,
+        responses=dict(body.responses),
+        evidence=dict(body.evidence),
+    )
+    await svc.store.audit.append(
+        "feedback.drafted",
+        actor_id=principal.id,
+        target=form.id,
+        detail={"session": session.id, "instrument": template.id},
+    )
+    return json_response(feedback_out(form), status=201)
+
+
+async def update_feedback(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc, form, session = await _form_for(request, principal)
+    if form.author_id != principal.id:
+        raise ApiError(403, "forbidden", "only the form's author edits it")
+    body = await read_body(request, DraftChange)
+    if form.status != "draft":
+        raise ApiError(409, "submitted", "submitted feedback never changes; amend it instead")
+    template = await _template_of(svc, form)
+    errors = check_responses(template, body.responses, respondent=_respondent(form), complete=False)
+    if errors:
+        raise _invalid(errors)
+    await _check_evidence(svc, session, template, body.evidence)
+    saved = await svc.feedback.update_draft(form, dict(body.responses), dict(body.evidence))
+    if saved is None:
+        raise ApiError(409, "submitted", "submitted feedback never changes; amend it instead")
+    return json_response(feedback_out(saved))
+
+
+async def submit_feedback(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc, form, _session = await _form_for(request, principal)
+    if form.author_id != principal.id:
+        raise ApiError(403, "forbidden", "only the form's author submits it")
+    if form.status != "draft":
+        raise ApiError(409, "submitted", "this feedback was already submitted")
+    template = await _template_of(svc, form)
+    errors = check_responses(template, form.responses, respondent=_respondent(form), complete=True)
+    if errors:
+        raise _invalid(errors)
+    submitted = await svc.feedback.submit(form)
+    if submitted is None:
+        raise ApiError(409, "submitted", "this feedback was already submitted")
+    await svc.store.audit.append("feedback.submitted", actor_id=principal.id, target=form.id)
+    return json_response(feedback_out(submitted))
+
+
+async def acknowledge_feedback(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc, form, _session = await _form_for(request, principal)
+    if principal.id != form.trainee_id:
+        raise ApiError(403, "forbidden", "only the trainee acknowledges their feedback")
+    if form.status != "submitted" or form.respondent != "mentor":
+        raise ApiError(409, "conflict", "only submitted feedback from a mentor is acknowledged")
+    body = await read_body(request, Acknowledgement)
+    template = await _template_of(svc, form)
+    errors = check_responses(template, body.responses, respondent="trainee", complete=False)
+    if errors:
+        raise _invalid(errors)
+    done = await svc.feedback.acknowledge(
+        form, by=principal.id, reply=body.reply, trainee_responses=dict(body.responses)
+    )
+    if done is None:
+        raise ApiError(409, "conflict", "this feedback was already acknowledged")
+    await svc.store.audit.append("feedback.acknowledged", actor_id=principal.id, target=form.id)
+    return json_response(feedback_out(done))
+
+
+async def countersign_feedback(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc, form, _session = await _form_for(request, principal)
+    if principal.role is not Role.SUPERVISOR or form.trainee_id not in await _followed(
+        svc, principal
+    ):
+        raise ApiError(403, "forbidden", "only a supervisor assigned to this trainee countersigns")
+    if form.status != "submitted":
+        raise ApiError(409, "conflict", "only submitted feedback is countersigned")
+    done = await svc.feedback.countersign(form, by=principal.id)
+    if done is None:
+        raise ApiError(409, "conflict", "this feedback was already countersigned")
+    await svc.store.audit.append("feedback.countersigned", actor_id=principal.id, target=form.id)
+    return json_response(feedback_out(done))
+
+
+async def amend_feedback(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc, form, session = await _form_for(request, principal)
+    if form.author_id != principal.id or form.status != "submitted":
+        raise ApiError(409, "conflict", "only the author amends, and only submitted feedback")
+    template = await _template_of(svc, form)
+    amendment = await svc.feedback.create(
+        session_id=session.id,
+        template=template,
+        trainee_id=form.trainee_id,
+        author_id=principal.id,
+        author_name=principal.name,
+        respondent=form.respondent,
+        responses=form.responses,
+        evidence=form.evidence,
+        amends_id=form.id,
+    )
+    await svc.store.audit.append(
+        "feedback.amended",
+        actor_id=principal.id,
+        target=form.id,
+        detail={"amendment": amendment.id},
+    )
+    return json_response(feedback_out(amendment), status=201)
+
+
+async def get_feedback(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    _svc, form, _session = await _form_for(request, principal)
+    return json_response(feedback_out(form), headers={"Cache-Control": "no-store"})
+
+
+async def list_feedback(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc = services(request)
+    session = await visible_session(request, principal)
+    forms = await visible_forms(svc, principal, session)
+    return json_response([feedback_out(f) for f in forms], headers={"Cache-Control": "no-store"})
+
+
+endpoints = [
+    Endpoint(
+        "POST",
+        "/api/sessions/{session_id}/feedback",
+        "Start a feedback form (a draft) for a trainee of the session.",
+        "feedback",
+        create_feedback,
+        access=MEMBERS,
+        body=NewFeedback,
+        response=FeedbackOut,
+        status=201,
+    ),
+    Endpoint(
+        "GET",
+        "/api/sessions/{session_id}/feedback",
+        "The session's forms I may see.",
+        "feedback",
+        list_feedback,
+        access=MEMBERS,
+        response=list[FeedbackOut],
+    ),
+    Endpoint(
+        "GET",
+        "/api/feedback/{feedback_id}",
+        "One form.",
+        "feedback",
+        get_feedback,
+        access=MEMBERS,
+        response=FeedbackOut,
+    ),
+    Endpoint(
+        "PUT",
+        "/api/feedback/{feedback_id}",
+        "Save a draft's answers (autosave).",
+        "feedback",
+        update_feedback,
+        access=MEMBERS,
+        body=DraftChange,
+        response=FeedbackOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/feedback/{feedback_id}/submit",
+        "Submit: checked against the template; afterwards it never changes.",
+        "feedback",
+        submit_feedback,
+        access=MEMBERS,
+        response=FeedbackOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/feedback/{feedback_id}/acknowledge",
+        "The trainee has read it (optional reply and trainee items).",
+        "feedback",
+        acknowledge_feedback,
+        access=MEMBERS,
+        body=Acknowledgement,
+        response=FeedbackOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/feedback/{feedback_id}/countersign",
+        "An assigned supervisor countersigns.",
+        "feedback",
+        countersign_feedback,
+        access=Access(roles=(Role.SUPERVISOR,)),
+        response=FeedbackOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/feedback/{feedback_id}/amend",
+        "Correct submitted feedback: a new draft that names the one it amends.",
+        "feedback",
+        amend_feedback,
+        access=Access(roles=(Role.MENTOR,)),
+        response=FeedbackOut,
+        status=201,
+    ),
+]

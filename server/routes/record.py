@@ -1,0 +1,160 @@
+"""Marks on the session timeline, and the session's FHIR export."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.api import Access, Endpoint
+from server.auth import Principal
+from server.http import ApiError, json_response, read_body
+from server.roles import Role
+from server.routes.feedback import visible_forms
+from server.routes.sessions import visible_session
+from server.services import services
+from server.storage import SessionStatus
+from session_notes.instruments import FormForExport, bundle
+
+__all__ = ["endpoints"]
+
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+
+class NewMark(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    label: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    tags: Annotated[list[Tag], msgspec.Meta(max_length=10)] = []
+    at_ms: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class MarkOut(msgspec.Struct, frozen=True):
+    id: str
+    label: str
+    tags: tuple[str, ...]
+    at_ms: int
+    by: str
+    created_at: float
+
+
+async def add_mark(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc = services(request)
+    session = await visible_session(request, principal)
+    if session.mentor_id != principal.id:
+        raise ApiError(403, "forbidden", "only the session's mentor marks moments")
+    if session.status is not SessionStatus.LIVE or session.started_at is None:
+        raise ApiError(409, "not-live", "marks are taken while the session is live")
+    body = await read_body(request, NewMark)
+    # The offset into the session; recordings map it onto their own timeline (DESIGN.md §3).
+    at_ms = (
+        body.at_ms if body.at_ms is not None else round((time.time() - session.started_at) * 1000)
+    )
+    mark = await svc.store.marks.add(
+        mark_id=uuid.uuid4().hex[:12],
+        session_id=session.id,
+        label=body.label.strip(),
+        tags=body.tags,
+        at_ms=at_ms,
+        by_subject=principal.id,
+    )
+    await svc.store.audit.append(
+        "mark.added", actor_id=principal.id, target=session.id, detail={"mark": mark.id}
+    )
+    return json_response(
+        MarkOut(mark.id, mark.label, mark.tags, mark.at_ms, mark.by_subject, mark.created_at),
+        status=201,
+    )
+
+
+async def list_marks(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    session = await visible_session(request, principal)
+    if principal.role not in (Role.MENTOR, Role.SUPERVISOR, Role.ADMIN) or principal.is_guest:
+        raise ApiError(403, "forbidden", "marks are the mentor's; you see those cited as evidence")
+    marks = await services(request).store.marks.for_session(session.id)
+    return json_response(
+        [MarkOut(m.id, m.label, m.tags, m.at_ms, m.by_subject, m.created_at) for m in marks]
+    )
+
+
+async def fhir_record(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc = services(request)
+    session = await visible_session(request, principal)
+    forms = [f for f in await visible_forms(svc, principal, session) if f.status == "submitted"]
+    marks = {m.id: m for m in await svc.store.marks.for_session(session.id)}
+    exports = []
+    for form in forms:
+        template = await svc.instruments.get(form.instrument_id, form.instrument_version)
+        trainee = await svc.store.users.get(form.trainee_id)
+        if template is None:
+            continue
+        evidence = {
+            item: [
+                f"{m} at {marks[m].at_ms / 1000:.0f} s: {marks[m].label}" if m in marks else m
+                for m in cited
+            ]
+            for item, cited in form.evidence.items()
+        }
+        exports.append(
+            FormForExport(
+                id=form.id,
+                template=template,
+                status=form.status,
+                responses={**form.responses, **form.trainee_responses},
+                trainee_id=form.trainee_id,
+                trainee_name=trainee.name if trainee else "",
+                author_id=form.author_id,
+                author_name=form.author_name,
+                authored_at=form.submitted_at or form.updated_at,
+                evidence=evidence,
+            )
+        )
+    await svc.store.audit.append(
+        "record.exported", actor_id=principal.id, target=session.id, detail={"format": "fhir"}
+    )
+    document = bundle(svc.config.public_url, f"session-{session.id}", exports, time.time())
+    return Response(
+        msgspec.json.encode(document),
+        media_type="application/fhir+json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+endpoints = [
+    Endpoint(
+        "POST",
+        "/api/sessions/{session_id}/marks",
+        "Mark a moment of the live session (the mentor).",
+        "record",
+        add_mark,
+        access=Access(roles=(Role.MENTOR,)),
+        body=NewMark,
+        response=MarkOut,
+        status=201,
+    ),
+    Endpoint(
+        "GET",
+        "/api/sessions/{session_id}/marks",
+        "The session's marks.",
+        "record",
+        list_marks,
+        access=Access(guests=True),
+        response=list[MarkOut],
+    ),
+    Endpoint(
+        "GET",
+        "/api/sessions/{session_id}/record.fhir.json",
+        "Submitted feedback as a FHIR R4 Bundle of QuestionnaireResponses with their "
+        "Questionnaires.",
+        "record",
+        fhir_record,
+        access=Access(guests=True),
+        response=dict[str, Any],
+        response_media_type="application/fhir+json",
+    ),
+]

@@ -1,0 +1,244 @@
+"""Storage of programs' own templates and of feedback forms (tables: migration 0004)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, replace
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from session_notes.instruments.template import Template, load_template
+
+__all__ = ["DuplicateVersion", "FeedbackForm", "FeedbackStore", "TemplateStore"]
+
+_metadata = sa.MetaData()
+
+instrument_templates = sa.Table(
+    "instrument_templates",
+    _metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(32), primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+feedback = sa.Table(
+    "feedback",
+    _metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("session_id", sa.String(32), nullable=False),
+    sa.Column("instrument_id", sa.String(64), nullable=False),
+    sa.Column("instrument_version", sa.String(32), nullable=False),
+    sa.Column("trainee_id", sa.String(64), nullable=False),
+    sa.Column("author_id", sa.String(64), nullable=False),
+    sa.Column("author_name", sa.String(200), nullable=False),
+    sa.Column("respondent", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("responses", sa.Text, nullable=False),
+    sa.Column("evidence", sa.Text, nullable=False),
+    sa.Column("trainee_responses", sa.Text, nullable=False),
+    sa.Column("amends_id", sa.String(32), nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("submitted_at", sa.Double, nullable=True),
+    sa.Column("acknowledged_at", sa.Double, nullable=True),
+    sa.Column("acknowledged_by", sa.String(64), nullable=True),
+    sa.Column("ack_reply", sa.Text, nullable=True),
+    sa.Column("countersigned_at", sa.Double, nullable=True),
+    sa.Column("countersigned_by", sa.String(64), nullable=True),
+)
+
+
+class DuplicateVersion(Exception):
+    """That template id and version exist already: make a new version instead."""
+
+
+class TemplateStore:
+    def __init__(self, engine: AsyncEngine, writer: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = writer
+
+    async def add(self, template: Template, *, created_by: str) -> None:
+        try:
+            async with self._writer.begin() as connection:
+                await connection.execute(
+                    instrument_templates.insert().values(
+                        id=template.id,
+                        version=template.template_version,
+                        body=msgspec.json.encode(template).decode(),
+                        created_by=created_by,
+                        created_at=time.time(),
+                    )
+                )
+        except IntegrityError:
+            raise DuplicateVersion(f"{template.id} {template.template_version}") from None
+
+    async def all(self) -> list[Template]:
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    sa.select(instrument_templates.c.body).order_by(
+                        instrument_templates.c.id, instrument_templates.c.created_at
+                    )
+                )
+            ).all()
+        return [load_template(row[0].encode()) for row in rows]
+
+
+@dataclass(frozen=True)
+class FeedbackForm:
+    id: str
+    session_id: str
+    instrument_id: str
+    instrument_version: str
+    trainee_id: str
+    author_id: str
+    author_name: str
+    respondent: str
+    status: str
+    responses: dict[str, Any]
+    evidence: dict[str, list[str]]
+    trainee_responses: dict[str, Any]
+    amends_id: str | None
+    created_at: float
+    updated_at: float
+    submitted_at: float | None = None
+    acknowledged_at: float | None = None
+    acknowledged_by: str | None = None
+    ack_reply: str | None = None
+    countersigned_at: float | None = None
+    countersigned_by: str | None = None
+
+
+def _form(m: sa.RowMapping) -> FeedbackForm:
+    return FeedbackForm(
+        **{
+            **dict(m),
+            "responses": json.loads(m["responses"]),
+            "evidence": json.loads(m["evidence"]),
+            "trainee_responses": json.loads(m["trainee_responses"]),
+        }
+    )
+
+
+class FeedbackStore:
+    def __init__(self, engine: AsyncEngine, writer: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = writer
+
+    async def create(
+        self,
+        *,
+        session_id: str,
+        template: Template,
+        trainee_id: str,
+        author_id: str,
+        author_name: str,
+        respondent: str,
+        responses: dict[str, Any],
+        evidence: dict[str, list[str]],
+        amends_id: str | None = None,
+    ) -> FeedbackForm:
+        now = time.time()
+        form = FeedbackForm(
+            id=uuid.uuid4().hex,
+            session_id=session_id,
+            instrument_id=template.id,
+            instrument_version=template.template_version,
+            trainee_id=trainee_id,
+            author_id=author_id,
+            author_name=author_name,
+            respondent=respondent,
+            status="draft",
+            responses=responses,
+            evidence=evidence,
+            trainee_responses={},
+            amends_id=amends_id,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._writer.begin() as connection:
+            await connection.execute(feedback.insert().values(**_row(form)))
+        return form
+
+    async def get(self, form_id: str) -> FeedbackForm | None:
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(sa.select(feedback).where(feedback.c.id == form_id))
+            ).first()
+        return None if row is None else _form(row._mapping)
+
+    async def for_session(self, session_id: str) -> list[FeedbackForm]:
+        return await self._where(feedback.c.session_id == session_id)
+
+    async def for_trainee(self, trainee_id: str) -> list[FeedbackForm]:
+        return await self._where(feedback.c.trainee_id == trainee_id)
+
+    async def _where(self, condition: sa.ColumnElement[bool]) -> list[FeedbackForm]:
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    sa.select(feedback).where(condition).order_by(feedback.c.created_at)
+                )
+            ).all()
+        return [_form(r._mapping) for r in rows]
+
+    async def update_draft(
+        self, form: FeedbackForm, responses: dict[str, Any], evidence: dict[str, list[str]]
+    ) -> FeedbackForm | None:
+        """Save a draft's answers; None when it is no longer a draft (it was submitted)."""
+        updated = replace(form, responses=responses, evidence=evidence, updated_at=time.time())
+        return await self._transition(form.id, "draft", updated)
+
+    async def submit(self, form: FeedbackForm) -> FeedbackForm | None:
+        now = time.time()
+        return await self._transition(
+            form.id, "draft", replace(form, status="submitted", submitted_at=now, updated_at=now)
+        )
+
+    async def acknowledge(
+        self, form: FeedbackForm, *, by: str, reply: str | None, trainee_responses: dict[str, Any]
+    ) -> FeedbackForm | None:
+        now = time.time()
+        done = replace(
+            form,
+            acknowledged_at=now,
+            acknowledged_by=by,
+            ack_reply=reply,
+            trainee_responses=trainee_responses,
+            updated_at=now,
+        )
+        return await self._transition(form.id, "submitted", done, unset="acknowledged_at")
+
+    async def countersign(self, form: FeedbackForm, *, by: str) -> FeedbackForm | None:
+        now = time.time()
+        done = replace(form, countersigned_at=now, countersigned_by=by, updated_at=now)
+        return await self._transition(form.id, "submitted", done, unset="countersigned_at")
+
+    async def _transition(
+        self, form_id: str, status: str, new: FeedbackForm, unset: str | None = None
+    ) -> FeedbackForm | None:
+        # Compare-and-set on the status (and on the step not being done yet): two racing
+        # submits or acknowledgements cannot both win, and a submitted form never changes.
+        conditions = [feedback.c.id == form_id, feedback.c.status == status]
+        if unset is not None:
+            conditions.append(feedback.c[unset].is_(None))
+        values = _row(new)
+        del values["id"]
+        async with self._writer.begin() as connection:
+            result = await connection.execute(feedback.update().where(*conditions).values(**values))
+        return new if result.rowcount == 1 else None
+
+
+def _row(form: FeedbackForm) -> dict[str, Any]:
+    values = dict(vars(form))
+    for key in ("responses", "evidence", "trainee_responses"):
+        values[key] = json.dumps(values[key], sort_keys=True)
+    return values
