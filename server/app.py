@@ -88,6 +88,7 @@ def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlet
         await bus.start()
         await services.records.start()
         await services.rooms.start()
+        services.notes.start()
         try:
             yield
         finally:

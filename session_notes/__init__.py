@@ -24,13 +24,14 @@ from session_notes.protocol import (
     sync_step2_frame,
     update_frame,
 )
-from session_notes.store import NotesStore, Snapshot, SqlNotesStore
+from session_notes.store import NewUpdate, NotesStore, Snapshot, SqlNotesStore
 
 __all__ = [
     "AuthoredRun",
     "AwarenessEntry",
     "AwarenessUpdate",
     "InvalidUpdate",
+    "NewUpdate",
     "NotesDocument",
     "NotesMessage",
     "NotesProtocolError",

@@ -12,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from session_notes.authorship import StoredUpdate
 
-__all__ = ["NotesStore", "SqlNotesStore", "notes_snapshots", "notes_updates"]
+__all__ = [
+    "NewUpdate",
+    "NotesStore",
+    "Snapshot",
+    "SqlNotesStore",
+    "notes_snapshots",
+    "notes_updates",
+]
 
 _metadata = sa.MetaData()
 
@@ -38,6 +45,15 @@ notes_snapshots = sa.Table(
 
 
 @dataclass(frozen=True)
+class NewUpdate:
+    session_id: str
+    update: bytes
+    author_id: str
+    author_name: str
+    at: float
+
+
+@dataclass(frozen=True)
 class Snapshot:
     data: bytes
     upto_id: int
@@ -48,6 +64,9 @@ class NotesStore(Protocol):
         self, session_id: str, update: bytes, *, author_id: str, author_name: str, at: float
     ) -> int:
         """Store an update durably; its id orders it."""
+
+    async def append_many(self, rows: list[NewUpdate]) -> list[int]:
+        """Store several updates in one durable transaction (group commit); their ids, in order."""
 
     async def load(self, session_id: str) -> tuple[Snapshot | None, list[StoredUpdate]]:
         """The snapshot (if any) and the updates stored after it."""
@@ -99,6 +118,25 @@ class SqlNotesStore:
         key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
+
+    async def append_many(self, rows: list[NewUpdate]) -> list[int]:
+        if not rows:
+            return []
+        async with self._writer.begin() as connection:
+            result = await connection.execute(
+                notes_updates.insert().returning(notes_updates.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "session_id": r.session_id,
+                        "update": r.update,
+                        "author_id": r.author_id,
+                        "author_name": r.author_name[:80],
+                        "at": r.at,
+                    }
+                    for r in rows
+                ],
+            )
+            return [int(row[0]) for row in result]
 
     async def load(self, session_id: str) -> tuple[Snapshot | None, list[StoredUpdate]]:
         async with self._engine.connect() as connection:

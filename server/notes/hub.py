@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 import msgspec
 
 from server.bus import Bus, Subscription
+from server.notes.group_commit import GroupCommit
 from server.rooms.connection import SocketConnection
 from session_notes import (
     AwarenessEntry,
     AwarenessUpdate,
+    NewUpdate,
     NotesDocument,
     NotesMessage,
     NotesStore,
@@ -105,6 +107,10 @@ class NotesHub:
         self._clock = clock
         self._rooms: dict[str, _NotesRoom] = {}
         self._opening: dict[str, asyncio.Lock] = {}
+        self._commits = GroupCommit(store)
+
+    def start(self) -> None:
+        self._commits.start()
 
     # --- rooms ---------------------------------------------------------------------------------
 
@@ -205,12 +211,10 @@ class NotesHub:
     async def _accept_update(self, room: _NotesRoom, member: _Member, update: bytes) -> None:
         check_update(update)
         async with room.lock:
-            update_id = await self._store.append(
-                room.session_id,
-                update,
-                author_id=member.author.id,
-                author_name=member.author.name,
-                at=self._clock(),
+            update_id = await self._commits.append(
+                NewUpdate(
+                    room.session_id, update, member.author.id, member.author.name, self._clock()
+                )
             )
             # Stored first: a store that fails raises here and nobody sees the change.
             room.document.apply(update)
@@ -352,3 +356,4 @@ class NotesHub:
         for room in list(self._rooms.values()):
             with contextlib.suppress(Exception):
                 await self._unload(room)
+        await self._commits.close()
