@@ -27,10 +27,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Third-party browser libraries come from npm and are bundled with esbuild (DESIGN.md §1).
-web:
-	@if [ -f web/package.json ]; then \
-		cd web && { [ -f node_modules/.package-lock.json ] || npm ci --no-audit --no-fund; } && npm run --silent build; \
-	fi
+web: $(if $(wildcard web/package.json),$(WEB_STAMP))
+	@if [ -f web/package.json ]; then cd web && npm run --silent build; fi
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
 
 # PostgreSQL and Redis are the machine's own; start them when they are down.
 services:
@@ -52,8 +54,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install services
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+bench: install web services
+	cd bench/node && npm ci --no-audit --no-fund
+	$(BIN)/python bench/signaling.py
+	$(BIN)/python bench/notes.py
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist .pytest_cache .mypy_cache .ruff_cache

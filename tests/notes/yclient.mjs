@@ -68,7 +68,8 @@ let WebSocket;
 try {
   ({ Y, WebsocketProvider, WebSocket } = await import(deps.href));
 } catch (err) {
-  process.stderr.write(`yclient: cannot load yjs/y-websocket/ws from web/node_modules (run \`make web\`): ${err.message}\n`);
+  const hint = "cannot load yjs/y-websocket/ws from web/node_modules (run `make web`)";
+  process.stderr.write(`yclient: ${hint}: ${err.message}\n`);
   process.exit(2);
 }
 
@@ -119,7 +120,7 @@ function main({ script }) {
   const provider = new WebsocketProvider(script.url, script.room, doc, {
     WebSocketPolyfill: WS,
     disableBc: true,
-    connect: script.connect ?? true,
+    connect: false, // below, once the listeners are on
   });
   provider.awareness.setLocalStateField("user", {
     name: script.name ?? "yclient",
@@ -136,12 +137,15 @@ function main({ script }) {
   doc.on("update", (_update, origin) => {
     if (origin === provider) emit({ event: "remote", length: ytext.length });
   });
+  if (script.connect ?? true) provider.connect();
 
   const text = () => ytext.toString();
   const waitUntil = async (condition, what, timeout) => {
     const deadline = performance.now() + (timeout ?? defaultTimeout);
     while (!condition()) {
-      if (performance.now() > deadline) fail(`timed out after ${timeout ?? defaultTimeout} ms waiting for ${what}`);
+      if (performance.now() > deadline) {
+        fail(`timed out after ${timeout ?? defaultTimeout} ms waiting for ${what}`);
+      }
       await sleep(10);
     }
   };
@@ -166,7 +170,10 @@ function main({ script }) {
     const deadline = performance.now() + (action.timeout_ms ?? defaultTimeout);
     for (;;) {
       const fresh = new Y.Doc();
-      const other = new WebsocketProvider(script.url, script.room, fresh, { WebSocketPolyfill: WS, disableBc: true });
+      const other = new WebsocketProvider(script.url, script.room, fresh, {
+        WebSocketPolyfill: WS,
+        disableBc: true,
+      });
       other.awareness.setLocalState(null);
       try {
         await waitUntil(() => other.synced, "the probe to sync", deadline - performance.now());
@@ -179,13 +186,16 @@ function main({ script }) {
         other.destroy();
         fresh.destroy();
       }
-      if (performance.now() > deadline) fail(`timed out: the server's text does not include ${JSON.stringify(action.includes)}`);
+      if (performance.now() > deadline) {
+        fail(`timed out: the server's text does not include ${JSON.stringify(action.includes)}`);
+      }
       await sleep(100);
     }
   }
 
   const handlers = {
-    wait_synced: (a) => waitUntil(() => provider.wsconnected && provider.synced, "sync with the server", a.timeout_ms),
+    wait_synced: (a) =>
+      waitUntil(() => provider.wsconnected && provider.synced, "sync with the server", a.timeout_ms),
     insert: (a) => ytext.insert(position(a.index), String(a.text ?? "")),
     delete: (a) => ytext.delete(position(a.index), a.length ?? 1),
     async type(a) {
@@ -214,7 +224,8 @@ function main({ script }) {
     sleep: (a) => sleep(a.ms ?? 0),
     print: () => emit({ event: "text", text: text() }),
     probe,
-    wait_closed: (a) => waitUntil(() => closes.includes(a.code), `the server to close with ${a.code}`, a.timeout_ms),
+    wait_closed: (a) =>
+      waitUntil(() => closes.includes(a.code), `the server to close with ${a.code}`, a.timeout_ms),
     set_awareness: (a) => provider.awareness.setLocalState(a.state ?? null),
     wait_awareness: (a) =>
       waitUntil(

@@ -3,6 +3,7 @@
 
 import { api, ApiError, setCsrfToken } from "/static/api.js";
 import { LevelMeter, LocalMedia, PROBLEM_TEXT } from "/static/call/media.js";
+import { disableNotes, enableNotes } from "/static/call/notes.js";
 import { PeerMesh } from "/static/call/peers.js";
 import { SignalingSocket } from "/static/call/socket.js";
 import * as ui from "/static/call/ui.js";
@@ -203,6 +204,7 @@ function welcome(message) {
   ui.showScreen("room");
   mesh.welcome(message);
   for (const peer of message.peers) ui.renameTile(peer.id, peer.display_name);
+  enableNotes({ sessionId, userName: message.display_name });
   sendState();
 }
 
@@ -211,6 +213,7 @@ function sendState() {
 }
 
 function teardown() {
+  disableNotes();
   mesh?.close();
   media.stop();
   meter.close();
