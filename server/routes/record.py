@@ -14,8 +14,8 @@ from server.api import Access, Endpoint
 from server.auth import Principal
 from server.http import ApiError, json_response, read_body
 from server.roles import Role
-from server.routes.feedback import visible_forms
-from server.routes.sessions import visible_session
+from server.routes.feedback import FeedbackOut, feedback_out, visible_forms
+from server.routes.sessions import SessionOut, session_out, visible_session
 from server.services import services
 from server.storage import SessionStatus
 from session_notes.instruments import FormForExport, bundle
@@ -81,6 +81,37 @@ async def list_marks(request: Request, principal: Principal | None) -> Response:
     )
 
 
+class SessionRecord(msgspec.Struct, frozen=True):
+    session: SessionOut
+    notes: str
+    marks: list[MarkOut]
+    feedback: list[FeedbackOut]
+
+
+async def session_record(request: Request, principal: Principal | None) -> Response:
+    """The session's record as this principal may see it (DESIGN.md §2; recordings and the
+    timeline of joins arrive with routed media)."""
+    assert principal is not None
+    svc = services(request)
+    session = await visible_session(request, principal)
+    forms = await visible_forms(svc, principal, session)
+    marks = await svc.store.marks.for_session(session.id)
+    if principal.role not in (Role.MENTOR, Role.SUPERVISOR, Role.ADMIN) or principal.is_guest:
+        # Marks are the mentor's working notes; a trainee sees those cited in their feedback.
+        cited = {
+            m for f in forms if f.status == "submitted" for ms in f.evidence.values() for m in ms
+        }
+        marks = [m for m in marks if m.id in cited]
+    await svc.store.audit.append("record.viewed", actor_id=principal.id, target=session.id)
+    record = SessionRecord(
+        session=await session_out(request, session),
+        notes=await svc.notes.text(session.id),
+        marks=[MarkOut(m.id, m.label, m.tags, m.at_ms, m.by_subject, m.created_at) for m in marks],
+        feedback=[feedback_out(f) for f in forms],
+    )
+    return json_response(record, headers={"Cache-Control": "no-store"})
+
+
 async def fhir_record(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
@@ -126,6 +157,15 @@ async def fhir_record(request: Request, principal: Principal | None) -> Response
 
 
 endpoints = [
+    Endpoint(
+        "GET",
+        "/api/sessions/{session_id}/record",
+        "The session's record: notes, marks and feedback I may see.",
+        "record",
+        session_record,
+        access=Access(guests=True),
+        response=SessionRecord,
+    ),
     Endpoint(
         "POST",
         "/api/sessions/{session_id}/marks",

@@ -17,7 +17,7 @@ from server.roles import Role
 from server.services import services
 from server.storage import Session, SessionStatus
 
-__all__ = ["SessionOut", "endpoints", "followed_by", "visible_session"]
+__all__ = ["PersonOut", "SessionOut", "endpoints", "followed_by", "session_out", "visible_session"]
 
 MENTOR = Access(roles=(Role.MENTOR,))
 MEMBERS = Access(guests=True)
@@ -33,12 +33,18 @@ class CreateSession(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     media_mode: Literal["direct", "routed"] = "direct"
 
 
+class PersonOut(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+
+
 class SessionOut(msgspec.Struct, frozen=True):
     id: str
     title: str
     mentor_id: str
     mentor_name: str
     trainee_ids: tuple[str, ...]
+    trainees: tuple[PersonOut, ...]
     status: SessionStatus
     media_mode: str
     scheduled_for: float | None
@@ -48,13 +54,19 @@ class SessionOut(msgspec.Struct, frozen=True):
 
 
 async def session_out(connection: HTTPConnection, session: Session) -> SessionOut:
-    mentor = await services(connection).store.users.get(session.mentor_id)
+    users = services(connection).store.users
+    mentor = await users.get(session.mentor_id)
+    trainees = []
+    for trainee_id in session.trainee_ids:
+        trainee = await users.get(trainee_id)
+        trainees.append(PersonOut(trainee_id, trainee.name if trainee else ""))
     return SessionOut(
         id=session.id,
         title=session.title,
         mentor_id=session.mentor_id,
         mentor_name=mentor.name if mentor else "",
         trainee_ids=session.trainee_ids,
+        trainees=tuple(trainees),
         status=session.status,
         media_mode=session.media_mode,
         scheduled_for=session.scheduled_for,

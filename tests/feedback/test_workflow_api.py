@@ -292,3 +292,37 @@ async def test_valid_answers_round_trip_through_the_api_and_fhir(
     assert submitted.status_code == 200, submitted.text
     export = await cast.mentor.get(f"/api/sessions/{cast.session_id}/record.fhir.json")
     Bundle.model_validate(export.json())
+
+
+async def test_the_record_shows_each_person_what_is_theirs(
+    server: RunningServer, cast: Cast
+) -> None:
+    sid = cast.session_id
+    await go_live(server, sid)
+    cited = (await cast.mentor.post(f"/api/sessions/{sid}/marks", json={"label": "cited"})).json()
+    await cast.mentor.post(f"/api/sessions/{sid}/marks", json={"label": "private"})
+    form = (
+        await cast.mentor.post(
+            f"/api/sessions/{sid}/feedback",
+            json={
+                "instrument_id": "mini-cex-abim",
+                "trainee_id": cast.trainee_user.id,
+                "responses": MINI_CEX_OK,
+                "evidence": {"counseling": [cited["id"]]},
+            },
+        )
+    ).json()
+    trainee_view = (await cast.trainee.get(f"/api/sessions/{sid}/record")).json()
+    assert trainee_view["feedback"] == []  # a draft is the mentor's alone
+    assert trainee_view["marks"] == []
+    assert trainee_view["session"]["trainees"] == [
+        {"id": cast.trainee_user.id, "name": cast.trainee_user.name}
+    ]
+    await cast.mentor.post(f"/api/feedback/{form['id']}/submit")
+    trainee_view = (await cast.trainee.get(f"/api/sessions/{sid}/record")).json()
+    assert [f["id"] for f in trainee_view["feedback"]] == [form["id"]]
+    assert [m["label"] for m in trainee_view["marks"]] == ["cited"]
+    mentor_view = (await cast.mentor.get(f"/api/sessions/{sid}/record")).json()
+    assert sorted(m["label"] for m in mentor_view["marks"]) == ["cited", "private"]
+    outsider = await cast.other_supervisor.get(f"/api/sessions/{sid}/record")
+    assert outsider.status_code == 404
