@@ -25,16 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pycrdt import Doc, Text
 from websockets.asyncio.client import ClientConnection, connect
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.signaling import rss_kib, stop, wait_port
-from server.roles import Role
-from server.storage import Store, migrate
+from bench.processes import ROOT, rss_kib, start_preceptor, stop, wait_port
 from session_notes import (
     SyncStep1,
     SyncStep2,
@@ -44,7 +40,7 @@ from session_notes import (
     sync_step2_frame,
     update_frame,
 )
-from tests.support import FAST_PASSWORDS, free_port
+from tests.support import free_port
 
 TOKEN = re.compile(r"<(\d+):(\d+)>")
 PASSWORD = "bench-password-123"
@@ -157,57 +153,12 @@ async def run(target: Target, docs: int, updates: int, interval: float) -> dict[
 
 
 async def preceptor(stack: contextlib.AsyncExitStack, docs: int, workdir: Path) -> Target:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PRECEPTOR_DATA_DIR": str(workdir),
-        "PRECEPTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "PRECEPTOR_LOG_LEVEL": "WARNING",
-        "PRECEPTOR_SECRET_KEY": "bench-secret-key-0123456789",
-    }
-    env.pop("PRECEPTOR_DATABASE_URL", None)
-    env.pop("PRECEPTOR_REDIS_URL", None)
-    store = Store.open(
-        f"sqlite+aiosqlite:///{workdir}/preceptor.db",
-        idle_timeout_s=86400,
-        absolute_timeout_s=86400,
-    )
-    await migrate(store.engine)
-    from server.accounts import Accounts
-
-    mentor = await Accounts(store, FAST_PASSWORDS).create_user(
-        email="m@bench", name="Mentor", role=Role.MENTOR, password=PASSWORD, actor_id=None
-    )
-    session_ids = [
-        (
-            await store.sessions.create(
-                title=f"doc {d}",
-                mentor_id=mentor.id,
-                trainee_ids=[],
-                media_mode="direct",
-                scheduled_for=None,
-            )
-        ).id
-        for d in range(docs)
-    ]
-    await store.close()
-    process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/preceptor"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    stack.callback(stop, process)
-    await wait_port(port)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        r = await http.post("/api/auth/login", json={"email": "m@bench", "password": PASSWORD})
-        r.raise_for_status()
-        cookie = f"preceptor_session={r.cookies['preceptor_session']}"
+    server = await start_preceptor(stack, workdir, sessions=docs)
     return Target(
         "preceptor (durable)",
-        process.pid,
-        lambda d: f"ws://127.0.0.1:{port}/ws/notes/{session_ids[d]}",
-        {"Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"},
+        server.pid,
+        lambda d: f"ws://127.0.0.1:{server.port}/ws/notes/{server.session_ids[d]}",
+        {"Cookie": server.mentor_cookie, "Origin": server.origin},
     )
 
 

@@ -22,17 +22,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.roles import Role
-from server.storage import Store, migrate
-from tests.support import FAST_PASSWORDS, free_port
+from bench.processes import ROOT, rss_kib, start_preceptor, stop, wait_port
+from tests.support import free_port
 
-PASSWORD = "bench-password-123"
 JOIN_CONCURRENCY = int(os.environ.get("JOIN_CONCURRENCY", "100"))
 
 
@@ -53,32 +49,6 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-async def wait_port(port: int) -> None:
-    for _ in range(200):
-        with contextlib.suppress(OSError):
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
 # --- the two servers --------------------------------------------------------------------------
 
 
@@ -95,63 +65,13 @@ class Target:
 
 
 async def preceptor_target(stack: contextlib.AsyncExitStack, rooms: int, workdir: Path) -> Target:
-    port = free_port()
-    env = {
-        **os.environ,
-        "PRECEPTOR_DATA_DIR": str(workdir),
-        "PRECEPTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "PRECEPTOR_LOG_LEVEL": "WARNING",
-        "PRECEPTOR_SECRET_KEY": "bench-secret-key-0123456789",
-    }
-    env.pop("PRECEPTOR_DATABASE_URL", None)
-    env.pop("PRECEPTOR_REDIS_URL", None)
-    store = Store.open(
-        f"sqlite+aiosqlite:///{workdir}/preceptor.db",
-        idle_timeout_s=86400,
-        absolute_timeout_s=86400,
-    )
-    await migrate(store.engine)
-    from server.accounts import Accounts
-
-    accounts = Accounts(store, FAST_PASSWORDS)
-    mentor = await accounts.create_user(
-        email="m@bench", name="Mentor", role=Role.MENTOR, password=PASSWORD, actor_id=None
-    )
-    trainee = await accounts.create_user(
-        email="t@bench", name="Trainee", role=Role.TRAINEE, password=PASSWORD, actor_id=None
-    )
-    session_ids = []
-    for i in range(rooms):
-        session = await store.sessions.create(
-            title=f"room {i}",
-            mentor_id=mentor.id,
-            trainee_ids=[trainee.id],
-            media_mode="direct",
-            scheduled_for=None,
-        )
-        session_ids.append(session.id)
-    await store.close()
-    process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/preceptor"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    stack.callback(stop, process)
-    await wait_port(port)
-    cookies = []
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        for email in ("m@bench", "t@bench"):
-            r = await http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
-            r.raise_for_status()
-            cookies.append(f"preceptor_session={r.cookies['preceptor_session']}")
-            http.cookies.clear()
-    origin = f"http://127.0.0.1:{port}"
+    server = await start_preceptor(stack, workdir, sessions=rooms)
+    cookies = [server.mentor_cookie, server.trainee_cookie]
     return Target(
         name="preceptor",
-        pid=process.pid,
-        url=lambda room: f"ws://127.0.0.1:{port}/ws/sessions/{session_ids[room]}",
-        headers=lambda member: {"Cookie": cookies[member], "Origin": origin},
+        pid=server.pid,
+        url=lambda room: f"ws://127.0.0.1:{server.port}/ws/sessions/{server.session_ids[room]}",
+        headers=lambda member: {"Cookie": cookies[member], "Origin": server.origin},
         join_frame=lambda _room, _member: '{"type":"join"}',
         to_field=lambda peer: peer,
     )

@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 
 from server.config import Config
-from tests.support import RunningServer, Scene, make_scene, postgres_database, running_server
+from tests.support import (
+    RunningServer,
+    Scene,
+    make_scene,
+    multi_node_config,
+    postgres_database,
+    running_server,
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -40,3 +47,14 @@ async def scene(server: RunningServer) -> AsyncIterator[Scene]:
     yield made
     await made.mentor_http.aclose()
     await made.guest_http.aclose()
+
+
+@pytest.fixture
+async def nodes(tmp_path: Path) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
+    """Two server nodes (separate apps, node ids and connections) joined by the machine's
+    PostgreSQL and Redis."""
+    async with postgres_database() as url:
+        config = multi_node_config(tmp_path, url)
+        async with running_server(config) as a, running_server(config) as b:
+            assert a.services.rooms.node_id != b.services.rooms.node_id
+            yield a, b

@@ -234,3 +234,13 @@ async def wait_listening(port: int) -> None:
         return True
 
     await wait_for(listening, timeout=20)
+
+
+def multi_node_config(data_dir: Path, database_url: str) -> Config:
+    """What every node of a multi-node deployment shares: database, Redis, secret, data dir."""
+    return Config(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url="redis://127.0.0.1:6379/0",
+        secret_key="shared-secret-key-0123456789",
+    )

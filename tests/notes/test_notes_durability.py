@@ -6,19 +6,15 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from server.config import Config
 from tests.notes.pyclient import yclient
 from tests.support import (
     RunningServer,
     free_port,
     make_scene,
-    postgres_database,
-    running_server,
     serve_process,
     wait_for,
     wait_listening,
@@ -63,19 +59,6 @@ async def test_kill_9_mid_typing_loses_nothing_that_was_relayed(
         await reader.start()
         text = str(reader.text)
     assert text.startswith(seen), (len(text), len(seen))
-
-
-@pytest.fixture
-async def nodes(tmp_path: Path) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
-    async with postgres_database() as url:
-        config = Config(
-            data_dir=tmp_path,
-            database_url=url,
-            redis_url="redis://127.0.0.1:6379/0",
-            secret_key="shared-secret-key-0123456789",
-        )
-        async with running_server(config) as a, running_server(config) as b:
-            yield a, b
 
 
 @pytest.mark.postgres

@@ -3,33 +3,15 @@ different nodes see each other, signal each other and get each other's video."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from server.config import Config
 from signaling import Chat, ChatPosted, Join, PeerLeft, Ping, Pong, Waiting, Welcome
 from tests.rooms.client import signaling
 from tests.rooms.media_peer import loopback_ice
 from tests.rooms.test_call_aiortc import admit_guest, call
-from tests.support import RunningServer, make_scene, postgres_database, running_server
+from tests.support import RunningServer, make_scene
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-@pytest.fixture
-async def nodes(tmp_path: Path) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
-    async with postgres_database() as url:
-        config = Config(
-            data_dir=tmp_path,
-            database_url=url,
-            redis_url="redis://127.0.0.1:6379/0",
-            secret_key="shared-secret-key-0123456789",
-        )
-        async with running_server(config) as a, running_server(config) as b:
-            assert a.services.rooms.node_id != b.services.rooms.node_id
-            yield a, b
 
 
 async def test_members_on_two_nodes_share_one_room(

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from server.config import Config
 from signaling import Join, Welcome
 from tests.rooms.client import signaling
 from tests.rooms.media_peer import loopback_ice
@@ -16,6 +15,7 @@ from tests.support import (
     RunningServer,
     free_port,
     make_scene,
+    multi_node_config,
     postgres_database,
     running_server,
     serve_process,
@@ -27,12 +27,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(120)]
 
 async def test_a_call_across_two_server_processes(tmp_path: Path) -> None:
     async with postgres_database() as url:
-        config = Config(
-            data_dir=tmp_path,
-            database_url=url,
-            redis_url="redis://127.0.0.1:6379/0",
-            secret_key="shared-secret-key-0123456789",
-        )
+        config = multi_node_config(tmp_path, url)
         # An in-process node only to set the scene up (accounts, session, invite).
         async with running_server(config) as setup:
             scene = await make_scene(setup)

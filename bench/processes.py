@@ -1,0 +1,124 @@
+"""What both benchmarks need: a Preceptor process with accounts and sessions made for it, and
+the small helpers to start, watch and stop server processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from server.accounts import Accounts
+from server.roles import Role
+from server.storage import Store, migrate
+from tests.support import FAST_PASSWORDS, free_port
+
+__all__ = ["ROOT", "PreceptorProcess", "rss_kib", "start_preceptor", "stop", "wait_port"]
+
+PASSWORD = "bench-password-123"
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def wait_port(port: int) -> None:
+    for _ in range(200):
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@dataclass(frozen=True)
+class PreceptorProcess:
+    port: int
+    pid: int
+    session_ids: list[str]
+    mentor_cookie: str
+    trainee_cookie: str
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+async def start_preceptor(
+    stack: contextlib.AsyncExitStack, workdir: Path, *, sessions: int
+) -> PreceptorProcess:
+    """`preceptor serve` on SQLite in ``workdir``, with a mentor and a trainee signed in and
+    ``sessions`` sessions (each listing the trainee) made beforehand."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PRECEPTOR_DATA_DIR": str(workdir),
+        "PRECEPTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PRECEPTOR_LOG_LEVEL": "WARNING",
+        "PRECEPTOR_SECRET_KEY": "bench-secret-key-0123456789",
+    }
+    env.pop("PRECEPTOR_DATABASE_URL", None)
+    env.pop("PRECEPTOR_REDIS_URL", None)
+    store = Store.open(
+        f"sqlite+aiosqlite:///{workdir}/preceptor.db",
+        idle_timeout_s=86400,
+        absolute_timeout_s=86400,
+    )
+    await migrate(store.engine)
+    accounts = Accounts(store, FAST_PASSWORDS)
+    mentor = await accounts.create_user(
+        email="m@bench", name="Mentor", role=Role.MENTOR, password=PASSWORD, actor_id=None
+    )
+    trainee = await accounts.create_user(
+        email="t@bench", name="Trainee", role=Role.TRAINEE, password=PASSWORD, actor_id=None
+    )
+    session_ids = [
+        (
+            await store.sessions.create(
+                title=f"session {i}",
+                mentor_id=mentor.id,
+                trainee_ids=[trainee.id],
+                media_mode="direct",
+                scheduled_for=None,
+            )
+        ).id
+        for i in range(sessions)
+    ]
+    await store.close()
+    process = subprocess.Popen(
+        [str(ROOT / ".venv/bin/preceptor"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stack.callback(stop, process)
+    await wait_port(port)
+    cookies = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        for email in ("m@bench", "t@bench"):
+            r = await http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+            r.raise_for_status()
+            cookies.append(f"preceptor_session={r.cookies['preceptor_session']}")
+            http.cookies.clear()
+    return PreceptorProcess(port, process.pid, session_ids, cookies[0], cookies[1])
