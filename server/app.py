@@ -95,6 +95,8 @@ def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlet
             await services.notes.close()
             await services.rooms.close()
             await services.records.close()
+            await services.login_failures_by_account.close()
+            await services.login_failures_by_ip.close()
             await bus.close()
             await store.close()
 

@@ -14,10 +14,10 @@ from server.instruments import Instruments
 from server.metrics import Metrics
 from server.notes.hub import NotesHub
 from server.passwords import Passwords
-from server.rate_limit import SlidingWindowLimiter
 from server.rooms import MemoryDirectory, RedisDirectory, RoomDirectory, RoomHub, RoomRecords
 from server.storage import Store
 from server.storage.engine import for_writing
+from server.throttle import MemoryThrottle, RedisThrottle, Throttle
 from session_notes import NotesStore, SqlNotesStore
 from session_notes.instruments import FeedbackStore, TemplateStore
 
@@ -32,8 +32,8 @@ class Services:
     passwords: Passwords
     metrics: Metrics
     accounts: Accounts
-    login_failures_by_account: SlidingWindowLimiter
-    login_failures_by_ip: SlidingWindowLimiter
+    login_failures_by_account: Throttle
+    login_failures_by_ip: Throttle
     records: RoomRecords
     rooms: RoomHub
     notes_store: NotesStore
@@ -62,12 +62,10 @@ class Services:
             passwords=passwords,
             metrics=metrics,
             accounts=Accounts(store, passwords),
-            login_failures_by_account=SlidingWindowLimiter(
-                config.login_attempts_per_account, config.login_window_s
+            login_failures_by_account=_throttle(
+                config, config.login_attempts_per_account, "account"
             ),
-            login_failures_by_ip=SlidingWindowLimiter(
-                config.login_attempts_per_ip, config.login_window_s
-            ),
+            login_failures_by_ip=_throttle(config, config.login_attempts_per_ip, "ip"),
             records=records,
             rooms=RoomHub(
                 node_id=node_id,
@@ -88,6 +86,12 @@ class Services:
             instruments=Instruments(template_store),
             feedback=FeedbackStore(store.engine, writer),
         )
+
+
+def _throttle(config: Config, limit: int, name: str) -> Throttle:
+    if config.redis_url:
+        return RedisThrottle(config.redis_url, limit, config.login_window_s, name=name)
+    return MemoryThrottle(limit, config.login_window_s)
 
 
 def services(connection: HTTPConnection) -> Services:

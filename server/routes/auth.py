@@ -43,10 +43,10 @@ async def login(request: Request, _: Principal | None) -> Response:
     body = await read_body(request, LoginRequest)
     email = normalize_email(body.email)
     ip = client_ip(request) or "unknown"
-    now = time.monotonic()
+    now = time.time()
     wait = max(
-        svc.login_failures_by_account.retry_after(email, now),
-        svc.login_failures_by_ip.retry_after(ip, now),
+        await svc.login_failures_by_account.retry_after(email, now),
+        await svc.login_failures_by_ip.retry_after(ip, now),
     )
     if wait > 0:
         svc.metrics.logins.labels(outcome="throttled").inc()
@@ -60,8 +60,8 @@ async def login(request: Request, _: Principal | None) -> Response:
     found = await svc.store.users.credentials(email)
     user, password_hash = found if found is not None else (None, None)
     if not await svc.passwords.verify(password_hash, body.password) or user is None:
-        svc.login_failures_by_account.hit(email, now)
-        svc.login_failures_by_ip.hit(ip, now)
+        await svc.login_failures_by_account.hit(email, now)
+        await svc.login_failures_by_ip.hit(ip, now)
         svc.metrics.logins.labels(outcome="failed").inc()
         await svc.store.audit.append(
             "login.failed",
@@ -75,7 +75,7 @@ async def login(request: Request, _: Principal | None) -> Response:
         svc.metrics.logins.labels(outcome="disabled").inc()
         await svc.store.audit.append("login.disabled", actor_id=user.id, target=email, ip=ip)
         raise ApiError(403, "account-disabled", "this account is disabled; ask an administrator")
-    svc.login_failures_by_account.reset(email)
+    await svc.login_failures_by_account.reset(email)
     if password_hash is not None and svc.passwords.needs_rehash(password_hash):
         await svc.store.users.set_password_hash(user.id, await svc.passwords.hash(body.password))
     # Rotation: whatever session this browser had before is ended, and a fresh token issued.
