@@ -1,5 +1,6 @@
 """Two `preceptor serve` processes, joined by the machine's Redis and PostgreSQL: a mentor on
-one and a trainee on the other go through the lobby and get each other's video (aiortc)."""
+one and a trainee on the other go through the lobby and get each other's video (aiortc), then
+write one notes document together."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from signaling import Join, Welcome
+from tests.notes.pyclient import yclient
 from tests.rooms.client import signaling
 from tests.rooms.media_peer import loopback_ice
 from tests.rooms.test_call_aiortc import call
@@ -46,5 +48,14 @@ async def test_a_call_across_two_server_processes(tmp_path: Path) -> None:
                     await mentor.send(Join())
                     await mentor.expect(Welcome)
                     await call(mentor, guest)
+            # The same two processes serve one notes document.
+            async with (
+                yclient(node_a, scene.session_id, scene.mentor_http) as notes_a,
+                yclient(node_b, scene.session_id, scene.guest_http) as notes_b,
+            ):
+                await notes_a.type("typed on process A. ")
+                await notes_b.wait_text("typed on process A. ")
+                await notes_b.type("Typed on process B.")
+                await notes_a.wait_text("typed on process A. Typed on process B.")
         await scene.mentor_http.aclose()
         await scene.guest_http.aclose()
