@@ -117,7 +117,8 @@ class Chat(_Client, frozen=True, tag="chat"):
 
 
 class Mark(_Client, frozen=True, tag="mark"):
-    label: Label
+    # One tap marks a moment; the label is optional (DESIGN.md §2, issue "marks").
+    label: Label = ""
     tags: Tags = ()
 
 

@@ -31,6 +31,7 @@ class JoinRoom(msgspec.Struct, frozen=True, tag="join"):
     needs_admission: bool
     frame: str
     ice_servers: str
+    session_started_at: float | None = None
 
 
 class RoomFrame(msgspec.Struct, frozen=True, tag="frame"):

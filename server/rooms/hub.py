@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import time
@@ -33,6 +34,7 @@ from signaling import (
     Effect,
     IceServer,
     Join,
+    MarkAdded,
     ProtocolError,
     RecordingChanged,
     Role,
@@ -143,11 +145,16 @@ class RoomHub:
         message: Join,
         frame: str,
         ice_servers: Sequence[IceServer],
+        session_started_at: float | None = None,
     ) -> None:
+        """``session_started_at``: when the session went live (wall clock), so that offsets
+        (marks) count from the session's start even if its room is rebuilt."""
         owner = await self._directory.owner(session_id)
         self._owners[socket.id] = owner
         if owner == self.node_id:
-            self._join_local(socket.id, session_id, principal, message, tuple(ice_servers))
+            self._join_local(
+                socket.id, session_id, principal, message, tuple(ice_servers), session_started_at
+            )
             return
         await self._publish(
             owner,
@@ -160,6 +167,7 @@ class RoomHub:
                 needs_admission=principal.needs_admission,
                 frame=frame,
                 ice_servers=_ice_encoder.encode(tuple(ice_servers)).decode(),
+                session_started_at=session_started_at,
             ),
         )
 
@@ -202,14 +210,16 @@ class RoomHub:
         principal: RoomPrincipal,
         message: Join,
         ice_servers: tuple[IceServer, ...],
+        session_started_at: float | None = None,
     ) -> None:
         hosted = self._rooms.get(session_id)
         if hosted is None:
-            now = self._clock()
+            now, wall = self._clock(), self._wall_clock()
+            started_wall = wall if session_started_at is None else min(wall, session_started_at)
             room = Room(
                 SessionId(session_id),
-                started_at=now,
-                started_wall=self._wall_clock(),
+                started_at=now - (wall - started_wall),
+                started_wall=started_wall,
                 new_id=lambda: uuid.uuid4().hex[:12],
                 new_token=lambda: secrets.token_urlsafe(24),
                 grace=self._grace_s,
@@ -236,7 +246,12 @@ class RoomHub:
             self._carry_out(session_id, hosted, hosted.room.end())
 
     def _carry_out(self, session_id: str, hosted: _HostedRoom, effects: list[Effect]) -> None:
+        # A mark is announced only once it is stored: whoever sees it may cite it at once.
+        marks = {e.id for e in effects if isinstance(e, StoreMark)}
+        held = [e for e in effects if isinstance(e, Send) and _mark_id(e) in marks]
         for effect in effects:
+            if effect in held:
+                continue
             match effect:
                 case Send(to=to, message=message):
                     self._deliver(to, serialize(message))
@@ -249,6 +264,7 @@ class RoomHub:
                         action, session_id=session_id, actor_id=subject, detail={**extra, **detail}
                     )
                 case StoreMark():
+                    announce = [s for s in held if _mark_id(s) == effect.id]
                     self._records.mark(
                         mark_id=effect.id,
                         session_id=session_id,
@@ -256,6 +272,7 @@ class RoomHub:
                         tags=effect.tags,
                         at_ms=effect.at_ms,
                         by=hosted.subjects.get(effect.by, effect.by),
+                        then=functools.partial(self._announce, announce),
                     )
                 case RecordingChanged():
                     # Recording media arrives with routed mode (DESIGN.md §3); the room's
@@ -266,6 +283,10 @@ class RoomHub:
             self._metrics.rooms.set(len(self._rooms))
             task = asyncio.get_running_loop().create_task(self._directory.release(session_id))
             task.add_done_callback(_log_failure)
+
+    def _announce(self, sends: list[Send]) -> None:
+        for send in sends:
+            self._deliver(send.to, serialize(send.message))
 
     def _deliver(self, connection: str, text: str) -> None:
         socket = self._sockets.get(connection)
@@ -356,6 +377,12 @@ class RoomHub:
                 for connection, (holder, holder_login) in list(self._holders.items()):
                     if holder == subject or holder_login == login:
                         self._close(connection, CLOSE_SIGNED_OUT, "signed out")
+
+
+def _mark_id(effect: Effect) -> str | None:
+    if isinstance(effect, Send) and isinstance(effect.message, MarkAdded):
+        return effect.message.id
+    return None
 
 
 def _node_of(connection: str) -> str:

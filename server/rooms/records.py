@@ -65,9 +65,13 @@ class RoomRecords:
         tags: tuple[str, ...],
         at_ms: int,
         by: str,
+        then: Callable[[], None] = lambda: None,
     ) -> None:
-        self._put(
-            lambda: self._store.marks.add(
+        """Store a mark; ``then`` runs once it is stored (the mentor is told only then, so a
+        form can cite the mark at once)."""
+
+        async def write() -> None:
+            await self._store.marks.add(
                 mark_id=mark_id,
                 session_id=session_id,
                 label=label,
@@ -75,7 +79,9 @@ class RoomRecords:
                 at_ms=at_ms,
                 by_subject=by,
             )
-        )
+            then()
+
+        self._put(write)
 
     def session_live(self, session_id: str) -> None:
         at = time.time()

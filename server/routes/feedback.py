@@ -56,6 +56,7 @@ class FeedbackOut(msgspec.Struct, frozen=True):
     trainee_id: str
     author_id: str
     author_name: str
+    respondent: str
     status: str
     responses: dict[str, Answer]
     evidence: dict[str, list[str]]
@@ -79,6 +80,7 @@ def feedback_out(form: FeedbackForm) -> FeedbackOut:
         form.trainee_id,
         form.author_id,
         form.author_name,
+        form.respondent,
         form.status,
         form.responses,
         form.evidence,
@@ -286,8 +288,8 @@ async def countersign_feedback(request: Request, principal: Principal | None) ->
         svc, principal
     ):
         raise ApiError(403, "forbidden", "only a supervisor assigned to this trainee countersigns")
-    if form.status != "submitted":
-        raise ApiError(409, "conflict", "only submitted feedback is countersigned")
+    if form.status != "submitted" or form.respondent != "mentor":
+        raise ApiError(409, "conflict", "only submitted feedback from a mentor is countersigned")
     done = await svc.feedback.countersign(form, by=principal.id)
     if done is None:
         raise ApiError(409, "conflict", "this feedback was already countersigned")

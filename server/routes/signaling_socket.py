@@ -58,22 +58,22 @@ async def signaling_socket(websocket: WebSocket) -> None:
         display_name=principal.name[:80] or "Guest",
         needs_admission=admitted.entry is RoomEntry.LOBBY,
     )
-    await _serve(svc, websocket, admitted.session.id, room_principal, principal.session.token_hash)
+    await _serve(
+        svc,
+        websocket,
+        _Reader(svc, admitted.session.id, room_principal, admitted.session.started_at),
+        principal.session.token_hash,
+    )
 
 
-async def _serve(
-    svc: Services,
-    websocket: WebSocket,
-    session_id: str,
-    principal: RoomPrincipal,
-    login_hash: str,
-) -> None:
+async def _serve(svc: Services, websocket: WebSocket, state: _Reader, login_hash: str) -> None:
+    session_id = state.session_id
     socket = SocketConnection(websocket, svc.rooms.new_connection_id())
-    svc.rooms.attach(socket, subject=principal.subject, login=login_hash)
+    state.socket = socket
+    svc.rooms.attach(socket, subject=state.principal.subject, login=login_hash)
     gauge = svc.metrics.sockets.labels(endpoint="signaling")
     gauge.inc()
     sender = socket.start()
-    state = _Reader(svc, socket, session_id, principal)
     reader = asyncio.create_task(state.read(websocket), name=f"ws-reader-{socket.id}")
     try:
         # The sender finishes when the socket is closed from our side (1013, 4409, 4410, ...):
@@ -100,13 +100,19 @@ async def _serve(
 class _Reader:
     """The inbound side of one socket: rate limit, parse once, hand to the hub."""
 
+    socket: SocketConnection
+
     def __init__(
-        self, svc: Services, socket: SocketConnection, session_id: str, principal: RoomPrincipal
+        self,
+        svc: Services,
+        session_id: str,
+        principal: RoomPrincipal,
+        session_started_at: float | None,
     ) -> None:
         self.svc = svc
-        self.socket = socket
         self.session_id = session_id
         self.principal = principal
+        self.session_started_at = session_started_at
         self.joined = False
         self.errors = 0
         self.bucket = TokenBucket(RATE_PER_S, BURST, time.monotonic())
@@ -149,7 +155,15 @@ class _Reader:
         elif isinstance(message, Join):
             self.joined = True
             ice = ice_servers_for(self.svc.config, self.principal.subject, now=time.time())
-            await rooms.join(socket, self.session_id, self.principal, message, frame, ice)
+            await rooms.join(
+                socket,
+                self.session_id,
+                self.principal,
+                message,
+                frame,
+                ice,
+                session_started_at=self.session_started_at,
+            )
         elif isinstance(message, Ping):
             socket.send(serialize(Pong(id=message.id)))
         else:

@@ -107,3 +107,11 @@ async def test_sign_in_page_is_served(server: RunningServer) -> None:
     assert page.status_code == 200
     assert "Sign in" in page.text
     assert script.headers["content-type"].startswith("text/javascript")
+
+
+async def test_static_assets_are_compressed_and_api_answers_are_not(server: RunningServer) -> None:
+    async with server.client() as client:
+        script = await client.get("/static/home.js", headers={"Accept-Encoding": "gzip"})
+        me = await client.get("/api/me", headers={"Accept-Encoding": "gzip"})
+    assert script.headers.get("content-encoding") == "gzip"
+    assert "content-encoding" not in me.headers

@@ -13,6 +13,8 @@ from signaling import (
     IceCandidate,
     Join,
     Lobby,
+    Mark,
+    MarkAdded,
     PeerJoined,
     PeerLeft,
     Ping,
@@ -297,3 +299,17 @@ async def test_signing_out_or_being_disabled_closes_open_sockets(scene: Scene) -
         assert await connected.closed() == 4401
     for client in (mentor_http, trainee_http, admin_http):
         await client.aclose()
+
+
+async def test_a_mark_is_stored_before_the_mentor_hears_of_it(scene: Scene) -> None:
+    server = scene.server
+    async with signaling(server, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.send(Join())
+        await mentor.expect(Welcome)
+        for label in ("", "missed red flag"):
+            await mentor.send(Mark(label=label, tags=("safety",)))
+            added = await mentor.expect(MarkAdded)
+            # Citable at once: the record already has it.
+            stored = await server.services.store.marks.for_session(scene.session_id)
+            assert added.id in {m.id for m in stored}
+            assert added.label == label

@@ -142,7 +142,12 @@ function sessionItem(session) {
   open.href = `/sessions/${encodeURIComponent(session.id)}`;
   open.textContent = "Open";
   open.setAttribute("aria-describedby", titleId);
-  actions.append(open);
+  const record = document.createElement("a");
+  record.className = "button secondary-link";
+  record.href = `/review/sessions/${encodeURIComponent(session.id)}`;
+  record.textContent = "Record";
+  record.setAttribute("aria-describedby", titleId);
+  actions.append(open, record);
   item.append(head, meta, actions);
 
   if (mine && session.status !== "ended") {

@@ -2,6 +2,8 @@
 // socket, the peer connections, our media and the DOM together; each lives in its own module.
 
 import { api, ApiError, setCsrfToken } from "/static/api.js";
+import { enableFeedback } from "/static/call/feedback.js";
+import { disableMarks, enableMarks, markReceived, marks } from "/static/call/marks.js";
 import { LevelMeter, LocalMedia, PROBLEM_TEXT } from "/static/call/media.js";
 import { disableNotes, enableNotes } from "/static/call/notes.js";
 import { PeerMesh } from "/static/call/peers.js";
@@ -18,6 +20,8 @@ const remoteStates = new Map(); // peer id → last `peer-state`
 let socket = null;
 let mesh = null;
 let selfId = null;
+let me = null; // GET /api/me
+let session = null; // GET /api/sessions/{id}, when we may see it
 const state = { audio: false, video: false, screen: false };
 
 const FATAL_SCREENS = {
@@ -52,7 +56,6 @@ window.__preceptor = {
 // --- loading and the device check ---------------------------------------------------------------
 
 async function load() {
-  let me;
   try {
     me = await api("GET", "/api/me");
     setCsrfToken(me.csrf_token);
@@ -64,7 +67,6 @@ async function load() {
     }
     return;
   }
-  let session = null;
   try {
     session = await api("GET", `/api/sessions/${encodeURIComponent(sessionId)}`);
   } catch (err) {
@@ -74,7 +76,11 @@ async function load() {
     }
     // Otherwise the socket has the last word on whether we may join.
   }
-  if (session?.status === "ended") return ui.showEnded(...FATAL_SCREENS.ended);
+  ui.setRecordLink(`/review/sessions/${encodeURIComponent(sessionId)}`);
+  if (session?.status === "ended") {
+    const [title, detail] = FATAL_SCREENS.ended;
+    return ui.showEnded(title, detail, { record: true });
+  }
   ui.setTitle(session?.title ?? "Session");
   $("check-session").textContent = session
     ? `${session.title} · with ${session.mentor_name}`
@@ -154,7 +160,7 @@ function onStatus(status) {
 function onFatal(reason) {
   teardown();
   const [title, detail, options] = FATAL_SCREENS[reason] ?? ["Disconnected", "", { rejoin: true }];
-  ui.showEnded(title, detail, options);
+  ui.showEnded(title, detail, { ...options, record: reason === "ended" });
 }
 
 function onMessage(message) {
@@ -190,10 +196,12 @@ function onMessage(message) {
         at: message.at,
         mine: message.from === selfId,
       });
+    case "mark":
+      return markReceived(message, { mine: message.by === selfId });
     case "error":
       return ui.toast(message.message);
     default:
-    // media-mode, recording, mark: later features.
+    // media-mode, recording: later features.
   }
 }
 
@@ -205,6 +213,10 @@ function welcome(message) {
   mesh.welcome(message);
   for (const peer of message.peers) ui.renameTile(peer.id, peer.display_name);
   enableNotes({ sessionId, userName: message.display_name });
+  if (session && me?.user && session.mentor_id === me.user.id) {
+    enableMarks({ sessionId, send: (frame) => socket.send(frame, { queue: false }) });
+  }
+  enableFeedback({ sessionId, session, me, marks });
   sendState();
 }
 
@@ -214,6 +226,7 @@ function sendState() {
 
 function teardown() {
   disableNotes();
+  disableMarks();
   mesh?.close();
   media.stop();
   meter.close();
@@ -282,7 +295,7 @@ function stopScreen() {
 function leave() {
   socket?.leave();
   teardown();
-  ui.showEnded("You left the session", "", { rejoin: true });
+  ui.showEnded("You left the session", "", { rejoin: true, record: true });
 }
 
 $("ctl-leave").addEventListener("click", leave);

@@ -42,12 +42,18 @@ export function toast(text) {
   }, 6000);
 }
 
-export function showEnded(title, detail = "", { rejoin = false, home = true } = {}) {
+/** `record`: offer the session's record (after leaving, or once the session ended). */
+export function showEnded(title, detail = "", { rejoin = false, home = true, record = false } = {}) {
   $("ended-title").textContent = title;
   $("ended-detail").textContent = detail;
   $("rejoin").hidden = !rejoin;
   $("home-link").hidden = !home;
+  $("record-link").hidden = !record || !$("record-link").getAttribute("href");
   showScreen("ended");
+}
+
+export function setRecordLink(href) {
+  $("record-link").href = href;
 }
 
 // --- pre-join check -----------------------------------------------------------------------------

@@ -1,0 +1,304 @@
+// /review/sessions/{id}: a session's record, phone-first. The notes as text, and each feedback
+// form read-only in its instrument's words, with the marks it cites. The trainee acknowledges a
+// form (with an optional reply and the items the trainee answers, e.g. the Mini-CEX satisfaction
+// score); an assigned supervisor countersigns it; mentors and supervisors download it as FHIR.
+
+import { api, ApiError, setCsrfToken } from "/static/api.js";
+import { markName, moment, timeElement } from "/static/clock.js";
+import { buildField, el, newPrefix } from "/static/feedback/fields.js";
+import { template } from "/static/feedback/instruments.js";
+import { mountFeedbackPanel } from "/static/feedback/panel.js";
+import { referenceNote, renderAnswers } from "/static/feedback/view.js";
+
+const $ = (id) => document.getElementById(id);
+const sessionId = decodeURIComponent(location.pathname.split("/")[3] ?? "");
+const base = `/api/sessions/${encodeURIComponent(sessionId)}`;
+
+let me = null;
+let record = null;
+let marks = new Map();
+let panelShown = false;
+
+function show(id) {
+  for (const section of ["loading", "problem", "record"]) $(section).hidden = section !== id;
+}
+
+function problem(title, detail) {
+  $("problem-title").textContent = title;
+  $("problem-detail").textContent = detail;
+  show("problem");
+}
+
+function failure(err) {
+  return err instanceof ApiError ? err.message : "Could not reach the server. Check your connection and try again.";
+}
+
+async function load() {
+  try {
+    me = await api("GET", "/api/me");
+    setCsrfToken(me.csrf_token);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      return problem("You are not signed in", "Sign in, or open your invite link again, to see this record.");
+    }
+    return problem("Could not reach the server", "Check your connection and reload the page.");
+  }
+  $("whoami").textContent = me.user.name;
+  $("whoami").hidden = false;
+  try {
+    record = await api("GET", `${base}/record`);
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 404 || err.status === 403)) {
+      return problem("No such record", "This session does not exist, or its record is not yours to see.");
+    }
+    return problem("Could not load the record", failure(err));
+  }
+  render();
+}
+
+// --- the page ------------------------------------------------------------------------------------
+
+function isGuest() {
+  return Boolean(me.scope_session_id);
+}
+
+function canExport() {
+  return !isGuest() && ["mentor", "supervisor", "admin"].includes(me.user.role);
+}
+
+function traineeName(id) {
+  return record.session.trainees?.find((t) => t.id === id)?.name || "the trainee";
+}
+
+function render() {
+  const { session } = record;
+  document.title = `${session.title} · Record · Preceptor`;
+  $("record-title").textContent = session.title;
+  const names = (session.trainees ?? []).map((t) => t.name).filter(Boolean);
+  const meta = [`Mentor ${session.mentor_name}`];
+  if (names.length) meta.push(`Trainee${names.length > 1 ? "s" : ""} ${names.join(", ")}`);
+  if (session.status === "ended" && session.ended_at) meta.push(`ended ${moment(session.ended_at)}`);
+  else if (session.status === "live") meta.push("live now");
+  else if (session.started_at) meta.push(`started ${moment(session.started_at)}`);
+  $("record-meta").textContent = meta.join(" · ");
+
+  const fhir = $("fhir-link");
+  fhir.hidden = !canExport();
+  fhir.href = `${base}/record.fhir.json`;
+  fhir.setAttribute("download", `session-${session.id}.fhir.json`);
+  const call = $("call-link");
+  call.hidden = session.status === "ended";
+  call.href = `/sessions/${encodeURIComponent(session.id)}`;
+
+  const notes = $("notes-text");
+  notes.textContent = record.notes?.trim() ? record.notes : "";
+  notes.classList.toggle("empty", !record.notes?.trim());
+  if (!record.notes?.trim()) notes.textContent = "No notes were written.";
+
+  marks = new Map(record.marks.map((m) => [m.id, m]));
+  renderMarks();
+  renderForms();
+  renderPanel();
+  show("record");
+}
+
+/** The moments the mentor marked (a trainee sees those cited in their feedback). */
+function renderMarks() {
+  const list = [...marks.values()].sort((a, b) => a.at_ms - b.at_ms);
+  $("marks-card").hidden = list.length === 0;
+  const trainee = me.user.role === "trainee" || isGuest();
+  $("marks-note").textContent = trainee
+    ? "The moments your feedback cites."
+    : "Moments the mentor marked during the call.";
+  $("record-marks").replaceChildren(
+    ...list.map((m) => el("li", "", markName(m) + (m.tags?.length ? ` [${m.tags.join(", ")}]` : ""))),
+  );
+}
+
+async function renderForms() {
+  const list = $("feedback-list");
+  const status = $("feedback-status");
+  const forms = record.feedback
+    .filter((f) => f.status !== "draft")
+    .sort((a, b) => (a.submitted_at ?? 0) - (b.submitted_at ?? 0));
+  const drafts = record.feedback.filter((f) => f.status === "draft" && f.author_id === me.user.id);
+  const parts = [];
+  if (forms.length === 0) parts.push("No feedback has been submitted yet.");
+  if (drafts.length) {
+    parts.push(
+      drafts.length === 1
+        ? "You have 1 draft not yet submitted."
+        : `You have ${drafts.length} drafts not yet submitted.`,
+    );
+  }
+  status.textContent = parts.join(" ");
+  const cards = await Promise.all(
+    forms.map(async (form) => {
+      try {
+        return formCard(form, await template(form.instrument_id, form.instrument_version));
+      } catch {
+        return el("p", "notice", "A form could not be shown: its instrument did not load.");
+      }
+    }),
+  );
+  list.replaceChildren(...cards);
+}
+
+function renderPanel() {
+  if (panelShown) return;
+  const mentor = me.user.id === record.session.mentor_id;
+  // A trainee who has submitted the self-assessment finds it in the list above.
+  if (!mentor && record.feedback.some((f) => f.author_id === me.user.id && f.status !== "draft")) return;
+  const source = { list: () => [...marks.values()].sort((a, b) => a.at_ms - b.at_ms), subscribe: () => () => {} };
+  const shown = mountFeedbackPanel($("give-panel"), {
+    sessionId,
+    session: record.session,
+    me,
+    marks: source,
+    onSubmitted: refresh,
+    inRecord: true,
+  });
+  if (!shown) return;
+  panelShown = true;
+  $("give-title").textContent = mentor ? "Give feedback" : "Your self-assessment";
+  $("give-feedback").hidden = false;
+}
+
+async function refresh() {
+  try {
+    record = await api("GET", `${base}/record`);
+    marks = new Map(record.marks.map((m) => [m.id, m]));
+    renderMarks();
+    await renderForms();
+  } catch {
+    /* the page keeps what it shows */
+  }
+}
+
+// --- one form --------------------------------------------------------------------------------------
+
+function formCard(form, t) {
+  const card = el("article", "fb-record");
+  card.dataset.form = form.id;
+  const titleId = `form-${form.id}-title`;
+  card.setAttribute("aria-labelledby", titleId);
+  const about = form.author_id === form.trainee_id ? "" : ` · ${traineeName(form.trainee_id)}`;
+  const heading = el("h3", "", `${t.short_name || t.name}${about}`);
+  heading.id = titleId;
+  const by = el("p", "small muted");
+  by.append(`By ${form.author_name} · submitted `, timeElement(form.submitted_at));
+  card.append(heading, by);
+
+  const states = el("div", "fb-states");
+  states.setAttribute("role", "status");
+  states.tabIndex = -1;
+  if (form.acknowledged_at) states.append(el("p", "fb-state", `Acknowledged on ${moment(form.acknowledged_at)}`));
+  if (form.countersigned_at) states.append(el("p", "fb-state", `Countersigned on ${moment(form.countersigned_at)}`));
+  card.append(states);
+
+  card.append(renderAnswers(t, form, { marks, respondent: t.respondent ?? "mentor" }));
+  if (form.ack_reply) {
+    const reply = el("div", "fb-reply");
+    reply.append(el("h4", "", "Trainee's reply"), el("p", "fb-text", form.ack_reply));
+    card.append(reply);
+  }
+
+  const mentorForm = (t.respondent ?? "mentor") === "mentor";
+  if (mentorForm && me.user.id === form.trainee_id && !form.acknowledged_at) {
+    card.append(acknowledgeForm(form, t, card));
+  }
+  if (!isGuest() && me.user.role === "supervisor" && !form.countersigned_at) {
+    card.append(countersignButton(form, t, card));
+  }
+  card.append(referenceNote(t));
+  return card;
+}
+
+function replaceCard(card, form, t) {
+  const fresh = formCard(form, t);
+  card.replaceWith(fresh);
+  fresh.querySelector(".fb-states")?.focus();
+  record.feedback = record.feedback.map((f) => (f.id === form.id ? form : f));
+}
+
+function acknowledgeForm(form, t, card) {
+  const box = el("form", "fb-ack");
+  box.noValidate = true;
+  box.setAttribute("aria-label", "Acknowledge this feedback");
+  box.append(el("h4", "", "Your acknowledgement"));
+  const prefix = newPrefix();
+  const fields = t.items
+    .filter((item) => item.respondent === "trainee")
+    .map((item) => buildField(item, { prefix, onChange: () => clearError(item.id) }));
+  const clearError = (id) => fields.find((f) => f.item.id === id)?.setError(null);
+  for (const field of fields) box.append(field.root);
+
+  const replyId = `${prefix}-reply`;
+  const label = el("label", "", "Reply (optional)");
+  label.htmlFor = replyId;
+  const reply = document.createElement("textarea");
+  reply.id = replyId;
+  reply.rows = 3;
+  reply.maxLength = 5000;
+  const error = el("p", "error");
+  error.setAttribute("role", "alert");
+  error.hidden = true;
+  const button = el("button", "wide", "Acknowledge");
+  button.type = "submit";
+  box.append(label, reply, error, button);
+
+  box.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    const responses = {};
+    for (const field of fields) {
+      const value = field.get();
+      if (value !== undefined) responses[field.item.id] = value;
+    }
+    const body = { responses };
+    if (reply.value.trim()) body.reply = reply.value;
+    button.disabled = true;
+    try {
+      const done = await api("POST", `/api/feedback/${encodeURIComponent(form.id)}/acknowledge`, body);
+      replaceCard(card, done, t);
+    } catch (err) {
+      if (err instanceof ApiError && err.fields) {
+        let first = null;
+        for (const field of fields) {
+          field.setError(err.fields[field.item.id] ?? null);
+          if (err.fields[field.item.id]) first ??= field;
+        }
+        first?.focus();
+      }
+      error.textContent = failure(err);
+      error.hidden = false;
+      button.disabled = false;
+    }
+  });
+  return box;
+}
+
+function countersignButton(form, t, card) {
+  const box = el("div", "fb-countersign");
+  const error = el("p", "error");
+  error.setAttribute("role", "alert");
+  error.hidden = true;
+  const button = el("button", "wide", "Countersign");
+  button.type = "button";
+  button.setAttribute("aria-describedby", `form-${form.id}-title`);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    error.hidden = true;
+    try {
+      replaceCard(card, await api("POST", `/api/feedback/${encodeURIComponent(form.id)}/countersign`), t);
+    } catch (err) {
+      error.textContent = failure(err);
+      error.hidden = false;
+      button.disabled = false;
+    }
+  });
+  box.append(error, button);
+  return box;
+}
+
+load();
