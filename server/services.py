@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -74,6 +75,9 @@ class Services:
                 records=records,
                 metrics=metrics,
                 grace_s=config.resume_grace_s,
+                ended_logins=lambda logins: store.login_sessions.ended_among(
+                    logins, now=time.time()
+                ),
             ),
             notes_store=notes_store,
             notes=NotesHub(

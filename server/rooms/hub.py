@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -52,6 +52,7 @@ __all__ = ["RoomHub"]
 log = logging.getLogger("preceptor.rooms")
 
 _TICK_S = 1.0
+_REVALIDATE_S = 30.0
 _REVOCATIONS = "revocations"
 CLOSE_SIGNED_OUT = 4401
 _ice_encoder = msgspec.json.Encoder()
@@ -74,6 +75,7 @@ class RoomHub:
         records: RoomRecords,
         metrics: Metrics,
         grace_s: float = 30.0,
+        ended_logins: Callable[[set[str]], Awaitable[set[str]]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -83,6 +85,7 @@ class RoomHub:
         self._records = records
         self._metrics = metrics
         self._grace_s = grace_s
+        self._ended_logins = ended_logins
         self._clock = clock
         self._wall_clock = wall_clock
         self._rooms: dict[str, _HostedRoom] = {}
@@ -302,8 +305,23 @@ class RoomHub:
         elif not connection.startswith(f"{self.node_id}."):
             self._publish_soon(_node_of(connection), env.CloseConnection(connection, code, reason))
 
+    async def close_ended_logins(self) -> None:
+        """Close sockets whose sign-in ended in a way the bus did not announce (disabled from
+        the CLI, absolute timeout, revoked on a node without Redis)."""
+        logins = {login for _, login in self._holders.values()}
+        if self._ended_logins is None or not logins:
+            return
+        try:
+            ended = await self._ended_logins(logins)
+        except Exception as exc:
+            log.warning("could not re-check sign-ins", extra={"error": str(exc)})
+            return
+        for connection, (_, login) in list(self._holders.items()):
+            if login in ended:
+                self._close(connection, CLOSE_SIGNED_OUT, "signed out")
+
     async def _tick_forever(self) -> None:
-        refreshed = self._clock()
+        refreshed = revalidated = self._clock()
         while True:
             await asyncio.sleep(_TICK_S)
             now = self._clock()
@@ -311,6 +329,9 @@ class RoomHub:
                 due = hosted.room.next_expiry()
                 if due is not None and due <= now:
                     self._carry_out(session_id, hosted, hosted.room.expire(now))
+            if now - revalidated >= _REVALIDATE_S:
+                revalidated = now
+                await self.close_ended_logins()
             if now - refreshed >= 5.0:
                 refreshed = now
                 try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.roles import UserId
 from server.storage.engine import for_writing
-from server.storage.schema import login_sessions
+from server.storage.schema import login_sessions, users
 
 __all__ = ["GuestScope", "LoginSession", "LoginSessionStore", "hash_token"]
 
@@ -146,6 +147,28 @@ class LoginSessionStore:
             scope_session_id=m["scope_session_id"],
             display_name=m["display_name"],
         )
+
+    async def ended_among(self, token_hashes: Collection[str], *, now: float) -> set[str]:
+        """Which of these login sessions may no longer be used: revoked, past their absolute
+        limit, or of a disabled account. (Idleness does not end a socket: someone in an
+        hour-long call makes no HTTP requests.)"""
+        if not token_hashes:
+            return set()
+        query = (
+            sa.select(login_sessions.c.token_hash)
+            .select_from(login_sessions.outerjoin(users, users.c.id == login_sessions.c.user_id))
+            .where(
+                login_sessions.c.token_hash.in_(list(token_hashes)),
+                sa.or_(
+                    login_sessions.c.revoked_at.is_not(None),
+                    login_sessions.c.expires_at <= now,
+                    users.c.disabled.is_(True),
+                ),
+            )
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return {str(row[0]) for row in rows}
 
     async def revoke_scoped(self, session_id: str, *, now: float) -> int:
         """End every guest session bound to ``session_id`` (the session is over)."""

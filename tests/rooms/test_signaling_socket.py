@@ -67,10 +67,14 @@ async def test_guest_waits_in_lobby_until_admitted_then_signals(scene: Scene) ->
             await guest.send(Chat(text="hello"))
             posted = await mentor.expect(ChatPosted)
             assert (posted.from_, posted.text) == (guest_peer, "hello")
-    # The session went live and the room's events reached the audit log.
-    session = await server.services.store.sessions.get(scene.session_id)
-    assert session is not None
-    assert session.status == "live"
+
+    # The session went live and the room's events reached the audit log (both are written
+    # by the room's record writer, off the socket's path).
+    async def live() -> bool:
+        session = await server.services.store.sessions.get(scene.session_id)
+        return session is not None and session.status == "live"
+
+    await wait_for(live)
 
     async def audited() -> bool:
         actions = {e.action for e in await server.services.store.audit.recent(50)}
@@ -313,3 +317,15 @@ async def test_a_mark_is_stored_before_the_mentor_hears_of_it(scene: Scene) -> N
             stored = await server.services.store.marks.for_session(scene.session_id)
             assert added.id in {m.id for m in stored}
             assert added.label == label
+
+
+async def test_a_sign_in_ended_behind_the_servers_back_closes_its_socket(scene: Scene) -> None:
+    """Disabled from the CLI (database only, nothing on the bus): the periodic re-check
+    closes the socket."""
+    server = scene.server
+    async with signaling(server, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.send(Join())
+        await mentor.expect(Welcome)
+        await server.services.store.users.set_disabled(scene.mentor.id, True)
+        await server.services.rooms.close_ended_logins()
+        assert await mentor.closed() == 4401

@@ -162,3 +162,24 @@ async def test_audit_verification_finds_the_first_broken_link(store: Store, tamp
     async with store.engine.connect() as connection:
         head = (await connection.execute(sa.select(audit_head.c.seq))).scalar_one()
     assert head == 6
+
+
+async def test_ended_sign_ins_are_found_among_live_ones(store: Store) -> None:
+    alive = await store.users.create(
+        email="a@example.org", name="A", role=Role.MENTOR, password_hash="h"
+    )
+    gone = await store.users.create(
+        email="g@example.org", name="G", role=Role.TRAINEE, password_hash="h"
+    )
+    _, live = await store.login_sessions.open(alive.id, now=1000.0, ip=None, user_agent=None)
+    _, revoked = await store.login_sessions.open(alive.id, now=1000.0, ip=None, user_agent=None)
+    _, disabled = await store.login_sessions.open(gone.id, now=1000.0, ip=None, user_agent=None)
+    await store.login_sessions.revoke(revoked.token_hash, now=1001.0)
+    await store.users.set_disabled(gone.id, True)
+    hashes = {live.token_hash, revoked.token_hash, disabled.token_hash}
+    assert await store.login_sessions.ended_among(hashes, now=1002.0) == {
+        revoked.token_hash,
+        disabled.token_hash,
+    }
+    # Past the absolute limit (12 h by default in these tests), every one has ended.
+    assert await store.login_sessions.ended_among(hashes, now=1000.0 + 43200) == hashes
