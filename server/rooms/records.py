@@ -10,18 +10,25 @@ import time
 from collections.abc import Awaitable, Callable
 
 from server.storage import Store
+from server.storage.audit import NewAuditEvent
 
 __all__ = ["RoomRecords"]
 
 log = logging.getLogger("preceptor.rooms")
 
 _QUEUE_SIZE = 10_000
+_BATCH = 500
+
+
+Write = Callable[[], Awaitable[object]]
 
 
 class RoomRecords:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._queue: asyncio.Queue[Callable[[], Awaitable[object]]] = asyncio.Queue(_QUEUE_SIZE)
+        # Audit events are batched into one transaction (a join audits once per member, and a
+        # burst of joins must not queue behind one fsync each); other writes run in order.
+        self._queue: asyncio.Queue[NewAuditEvent | Write] = asyncio.Queue(_QUEUE_SIZE)
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
@@ -39,7 +46,7 @@ class RoomRecords:
     async def flush(self) -> None:
         await self._queue.join()
 
-    def _put(self, write: Callable[[], Awaitable[object]]) -> None:
+    def _put(self, write: NewAuditEvent | Write) -> None:
         try:
             self._queue.put_nowait(write)
         except asyncio.QueueFull:
@@ -49,10 +56,13 @@ class RoomRecords:
     def audit(
         self, action: str, *, session_id: str, actor_id: str | None, detail: dict[str, str]
     ) -> None:
-        at = time.time()
         self._put(
-            lambda: self._store.audit.append(
-                f"room.{action}", actor_id=actor_id, target=session_id, detail=detail, now=at
+            NewAuditEvent(
+                f"room.{action}",
+                actor_id=actor_id,
+                target=session_id,
+                detail=detail,
+                at=time.time(),
             )
         )
 
@@ -89,10 +99,27 @@ class RoomRecords:
 
     async def _write_forever(self) -> None:
         while True:
-            write = await self._queue.get()
-            try:
-                await write()
-            except Exception:
-                log.exception("writing a room record failed")
-            finally:
+            batch = [await self._queue.get()]
+            while len(batch) < _BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            audits: list[NewAuditEvent] = []
+            for item in batch:
+                if isinstance(item, NewAuditEvent):
+                    audits.append(item)
+                    continue
+                await self._write_audits(audits)
+                audits = []
+                await self._run(item)
+            await self._write_audits(audits)
+            for _ in batch:
                 self._queue.task_done()
+
+    async def _write_audits(self, audits: list[NewAuditEvent]) -> None:
+        if audits:
+            await self._run(lambda: self._store.audit.append_many(audits))
+
+    async def _run(self, write: Write) -> None:
+        try:
+            await write()
+        except Exception:
+            log.exception("writing a room record failed")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,7 +14,7 @@ from server.audit_chain import AuditEvent, ChainBreak, event_hash, find_break
 from server.storage.engine import for_writing
 from server.storage.schema import audit_events, audit_head
 
-__all__ = ["AuditLog"]
+__all__ = ["AuditLog", "NewAuditEvent"]
 
 _VERIFY_BATCH = 1000
 
@@ -33,6 +34,16 @@ def _event(mapping: sa.RowMapping) -> AuditEvent:
     )
 
 
+@dataclass(frozen=True)
+class NewAuditEvent:
+    action: str
+    actor_id: str | None = None
+    target: str | None = None
+    ip: str | None = None
+    detail: Mapping[str, str] = field(default_factory=dict)
+    at: float | None = None
+
+
 class AuditLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -48,8 +59,14 @@ class AuditLog:
         detail: Mapping[str, str] | None = None,
         now: float | None = None,
     ) -> AuditEvent:
-        at = time.time() if now is None else now
-        detail = dict(detail or {})
+        entry = NewAuditEvent(action, actor_id, target, ip, dict(detail or {}), now)
+        return (await self.append_many([entry]))[0]
+
+    async def append_many(self, entries: Sequence[NewAuditEvent]) -> list[AuditEvent]:
+        """Append events in order, in one transaction (one fsync for all of them)."""
+        if not entries:
+            return []
+        events: list[AuditEvent] = []
         async with self._writer.begin() as connection:
             # Locking the head row serialises appenders across connections and nodes.
             head = (
@@ -59,34 +76,56 @@ class AuditLog:
                     .with_for_update()
                 )
             ).one()
-            seq = int(head.seq) + 1
-            digest = event_hash(
-                head.hash,
-                seq=seq,
-                at=at,
-                actor_id=actor_id,
-                action=action,
-                target=target,
-                ip=ip,
-                detail=detail,
-            )
-            await connection.execute(
-                audit_events.insert().values(
+            seq, prev = int(head.seq), str(head.hash)
+            for entry in entries:
+                seq += 1
+                at = time.time() if entry.at is None else entry.at
+                detail = dict(entry.detail)
+                digest = event_hash(
+                    prev,
                     seq=seq,
                     at=at,
-                    actor_id=actor_id,
-                    action=action,
-                    target=target,
-                    ip=ip,
-                    detail=json.dumps(detail, sort_keys=True),
-                    prev_hash=head.hash,
-                    hash=digest,
+                    actor_id=entry.actor_id,
+                    action=entry.action,
+                    target=entry.target,
+                    ip=entry.ip,
+                    detail=detail,
                 )
+                events.append(
+                    AuditEvent(
+                        seq,
+                        at,
+                        entry.actor_id,
+                        entry.action,
+                        entry.target,
+                        entry.ip,
+                        detail,
+                        prev,
+                        digest,
+                    )
+                )
+                prev = digest
+            await connection.execute(
+                audit_events.insert(),
+                [
+                    {
+                        "seq": e.seq,
+                        "at": e.at,
+                        "actor_id": e.actor_id,
+                        "action": e.action,
+                        "target": e.target,
+                        "ip": e.ip,
+                        "detail": json.dumps(dict(e.detail), sort_keys=True),
+                        "prev_hash": e.prev_hash,
+                        "hash": e.hash,
+                    }
+                    for e in events
+                ],
             )
             await connection.execute(
-                audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest)
+                audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=prev)
             )
-        return AuditEvent(seq, at, actor_id, action, target, ip, detail, head.hash, digest)
+        return events
 
     async def recent(self, limit: int = 100, action: str | None = None) -> list[AuditEvent]:
         query = sa.select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit)
