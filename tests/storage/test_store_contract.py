@@ -183,3 +183,15 @@ async def test_ended_sign_ins_are_found_among_live_ones(store: Store) -> None:
     }
     # Past the absolute limit (12 h by default in these tests), every one has ended.
     assert await store.login_sessions.ended_among(hashes, now=1000.0 + 43200) == hashes
+
+
+async def test_a_batch_of_audit_events_extends_the_chain(store: Store) -> None:
+    from server.storage.audit import NewAuditEvent
+
+    await store.audit.append("first")
+    events = await store.audit.append_many(
+        [NewAuditEvent("room.join", actor_id=f"u{i}", detail={"i": str(i)}) for i in range(5)]
+    )
+    assert [e.seq for e in events] == [2, 3, 4, 5, 6]
+    assert events[0].prev_hash == (await store.audit.recent(6))[-1].hash
+    assert await store.audit.verify() == (6, None)
