@@ -325,7 +325,10 @@ async def amend_feedback(request: Request, principal: Principal | None) -> Respo
 
 async def get_feedback(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    _svc, form, _session = await _form_for(request, principal)
+    svc, form, session = await _form_for(request, principal)
+    await svc.store.audit.append(
+        "record.viewed", actor_id=principal.id, target=session.id, detail={"feedback": form.id}
+    )
     return json_response(feedback_out(form), headers={"Cache-Control": "no-store"})
 
 
@@ -334,6 +337,9 @@ async def list_feedback(request: Request, principal: Principal | None) -> Respon
     svc = services(request)
     session = await visible_session(request, principal)
     forms = await visible_forms(svc, principal, session)
+    await svc.store.audit.append(
+        "record.viewed", actor_id=principal.id, target=session.id, detail={"part": "feedback"}
+    )
     return json_response([feedback_out(f) for f in forms], headers={"Cache-Control": "no-store"})
 
 
