@@ -11,12 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.api import Access, Endpoint
+from server.audit_chain import AuditEvent
 from server.auth import Principal
 from server.http import ApiError, json_response, read_body
 from server.roles import Role
 from server.routes.feedback import FeedbackOut, feedback_out, visible_forms
 from server.routes.sessions import SessionOut, session_out, visible_session
-from server.services import services
+from server.services import Services, services
 from server.storage import SessionStatus
 from session_notes.instruments import FormForExport, bundle
 
@@ -81,11 +82,73 @@ async def list_marks(request: Request, principal: Principal | None) -> Response:
     )
 
 
+class TimelineEvent(msgspec.Struct, frozen=True):
+    at: float
+    action: str
+    who: str | None
+    detail: dict[str, str]
+
+
+class Participant(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    role: str
+    joined_at: float
+    left_at: float | None
+
+
 class SessionRecord(msgspec.Struct, frozen=True):
     session: SessionOut
+    participants: list[Participant]
     notes: str
     marks: list[MarkOut]
     feedback: list[FeedbackOut]
+    timeline: list[TimelineEvent]
+
+
+# What the timeline shows: the room's life, not every request (views and exports stay in the
+# audit log for administrators).
+_TIMELINE = (
+    "session.",
+    "room.join",
+    "room.admit",
+    "room.deny",
+    "room.leave",
+    "room.recording",
+    "room.consent",
+    "mark.",
+    "feedback.",
+    "notes.edited-after-end",
+)
+
+
+async def _people(svc: Services, events: list[AuditEvent]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for event in events:
+        if event.actor_id and event.actor_id not in names:
+            user = await svc.store.users.get(event.actor_id)
+            guest = None if user else await svc.store.login_sessions.guest_name(event.actor_id)
+            names[event.actor_id] = user.name if user else guest or "Guest"
+    return names
+
+
+def _participants(events: list[AuditEvent], names: dict[str, str]) -> list[Participant]:
+    """Who was in the room and when, from the room's own audit events (first join, last
+    leave; a member who resumed is one participant)."""
+    seen: dict[str, Participant] = {}
+    for event in events:
+        who = event.actor_id
+        if who is None:
+            continue
+        if event.action == "room.join":
+            known = seen.get(who)
+            joined = known.joined_at if known else event.at
+            role = event.detail.get("role", known.role if known else "")
+            seen[who] = Participant(who, names.get(who, ""), role, joined, None)
+        elif event.action == "room.leave" and who in seen:
+            p = seen[who]
+            seen[who] = Participant(p.id, p.name, p.role, p.joined_at, event.at)
+    return list(seen.values())
 
 
 async def session_record(request: Request, principal: Principal | None) -> Response:
@@ -102,9 +165,17 @@ async def session_record(request: Request, principal: Principal | None) -> Respo
             m for f in forms if f.status == "submitted" for ms in f.evidence.values() for m in ms
         }
         marks = [m for m in marks if m.id in cited]
+    events = await svc.store.audit.about(session.id)
+    names = await _people(svc, events)
     await svc.store.audit.append("record.viewed", actor_id=principal.id, target=session.id)
     record = SessionRecord(
         session=await session_out(request, session),
+        participants=_participants(events, names),
+        timeline=[
+            TimelineEvent(e.at, e.action, names.get(e.actor_id or "", None), dict(e.detail))
+            for e in events
+            if e.action.startswith(_TIMELINE)
+        ],
         notes=await svc.notes.text(session.id),
         marks=[MarkOut(m.id, m.label, m.tags, m.at_ms, m.by_subject, m.created_at) for m in marks],
         feedback=[feedback_out(f) for f in forms],

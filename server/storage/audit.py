@@ -135,6 +135,18 @@ class AuditLog:
             rows = (await connection.execute(query)).all()
         return [_event(row._mapping) for row in rows]
 
+    async def about(self, target: str, limit: int = 2000) -> list[AuditEvent]:
+        """Events about one target (a session: joins, admissions, marks, feedback), oldest first."""
+        query = (
+            sa.select(audit_events)
+            .where(audit_events.c.target == target)
+            .order_by(audit_events.c.seq)
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_event(row._mapping) for row in rows]
+
     async def verify(self) -> tuple[int, ChainBreak | None]:
         """Walk the whole chain; returns how many events were checked and the first break."""
         events: list[AuditEvent] = []

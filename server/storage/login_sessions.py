@@ -170,6 +170,18 @@ class LoginSessionStore:
             rows = (await connection.execute(query)).all()
         return {str(row[0]) for row in rows}
 
+    async def guest_name(self, guest_id: str) -> str | None:
+        """The display name a guest (invite redeemer) gave, for the record."""
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(login_sessions.c.display_name)
+                    .where(login_sessions.c.guest_id == guest_id)
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else row[0]
+
     async def revoke_scoped(self, session_id: str, *, now: float) -> int:
         """End every guest session bound to ``session_id`` (the session is over)."""
         async with self._writer.begin() as connection:

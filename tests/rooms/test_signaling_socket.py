@@ -12,6 +12,7 @@ from signaling import (
     ErrorMessage,
     IceCandidate,
     Join,
+    Leave,
     Lobby,
     Mark,
     MarkAdded,
@@ -329,3 +330,34 @@ async def test_a_sign_in_ended_behind_the_servers_back_closes_its_socket(scene: 
         await server.services.store.users.set_disabled(scene.mentor.id, True)
         await server.services.rooms.close_ended_logins()
         assert await mentor.closed() == 4401
+
+
+async def test_the_record_shows_who_was_in_the_room_and_when(scene: Scene) -> None:
+    server = scene.server
+    async with signaling(server, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.send(Join())
+        await mentor.expect(Welcome)
+        async with signaling(server, scene.session_id, scene.guest_http) as guest:
+            await guest.send(Join())
+            await guest.expect(Waiting)
+            lobby = await mentor.expect(Lobby)
+            while not lobby.waiting:
+                lobby = await mentor.expect(Lobby)
+            await mentor.send(Admit(peer=lobby.waiting[0].id))
+            await guest.expect(Welcome)
+            await guest.send(Leave())
+            assert await guest.closed() == 1000
+
+    async def recorded() -> bool:
+        record = (await scene.mentor_http.get(f"/api/sessions/{scene.session_id}/record")).json()
+        people = {p["name"]: p for p in record["participants"]}
+        return "Sam Student" in people and people["Sam Student"]["left_at"] is not None
+
+    await wait_for(recorded)
+    record = (await scene.mentor_http.get(f"/api/sessions/{scene.session_id}/record")).json()
+    people = {p["name"]: p for p in record["participants"]}
+    assert people["Test Mentor"]["role"] == "mentor"
+    assert people["Sam Student"]["role"] == "trainee"
+    actions = [e["action"] for e in record["timeline"]]
+    assert actions.index("room.join") < actions.index("room.admit") < actions.index("room.leave")
+    assert "record.viewed" not in actions
