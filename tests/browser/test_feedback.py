@@ -261,6 +261,10 @@ async def test_mark_feedback_acknowledge_countersign_export(
         [re.compile(r"^\d\d:\d\d · Good rapport \[\+\]$")]
     )
     await expect(trainee.locator("main")).not_to_contain_text("Marked moment")
+    # Who was in the call, from the room's own record.
+    await expect(trainee.get_by_role("heading", name="Who was there")).to_be_visible()
+    await expect(trainee.locator("#record-people")).to_contain_text("(mentor)")
+    await expect(trainee.locator("#record-people")).to_contain_text("(trainee)")
     await choose(card, "Resident/trainee satisfaction with Mini-CEX", "8")
     await card.get_by_label("Reply (optional)").fill("Thank you, I will screen for red flags.")
     await card.get_by_role("button", name="Acknowledge").scroll_into_view_if_needed()

@@ -95,11 +95,24 @@ function render() {
   notes.classList.toggle("empty", !record.notes?.trim());
   if (!record.notes?.trim()) notes.textContent = "No notes were written.";
 
+  renderPeople();
   marks = new Map(record.marks.map((m) => [m.id, m]));
   renderMarks();
   renderForms();
   renderPanel();
   show("record");
+}
+
+/** Who was in the call, from when to when (first join, last leave). */
+function renderPeople() {
+  const people = record.participants ?? [];
+  $("people-card").hidden = people.length === 0;
+  $("record-people").replaceChildren(
+    ...people.map((p) => {
+      const until = p.left_at ? ` until ${moment(p.left_at)}` : "";
+      return el("li", "", `${p.name || "Guest"} (${p.role}) · from ${moment(p.joined_at)}${until}`);
+    }),
+  );
 }
 
 /** The moments the mentor marked (a trainee sees those cited in their feedback). */
