@@ -261,6 +261,11 @@ async def test_mark_feedback_acknowledge_countersign_export(
         [re.compile(r"^\d\d:\d\d · Good rapport \[\+\]$")]
     )
     await expect(trainee.locator("main")).not_to_contain_text("Marked moment")
+    # Who wrote what: each run of the notes carries its author.
+    await trainee.get_by_role("button", name="Show who wrote what").click()
+    await expect(trainee.locator("#notes-legend")).to_contain_text("Test Mentor")
+    await expect(trainee.locator("#notes-text span[title='Test Mentor']").first).to_be_visible()
+    await trainee.get_by_role("button", name="Hide who wrote what").click()
     # Who was in the call, from the room's own record.
     await expect(trainee.get_by_role("heading", name="Who was there")).to_be_visible()
     await expect(trainee.locator("#record-people")).to_contain_text("(mentor)")

@@ -90,10 +90,7 @@ function render() {
   call.hidden = session.status === "ended";
   call.href = `/sessions/${encodeURIComponent(session.id)}`;
 
-  const notes = $("notes-text");
-  notes.textContent = record.notes?.trim() ? record.notes : "";
-  notes.classList.toggle("empty", !record.notes?.trim());
-  if (!record.notes?.trim()) notes.textContent = "No notes were written.";
+  renderNotes();
 
   renderPeople();
   marks = new Map(record.marks.map((m) => [m.id, m]));
@@ -101,6 +98,53 @@ function render() {
   renderForms();
   renderPanel();
   show("record");
+}
+
+/** The notes as plain text; on request, each run of text marked with the person who wrote it
+ * (from the stored history: every update keeps its author). */
+function renderNotes(runs = null) {
+  const notes = $("notes-text");
+  const text = record.notes ?? "";
+  const button = $("notes-authors");
+  button.hidden = !text.trim();
+  button.setAttribute("aria-pressed", runs ? "true" : "false");
+  button.textContent = runs ? "Hide who wrote what" : "Show who wrote what";
+  notes.classList.toggle("empty", !text.trim());
+  const legend = $("notes-legend");
+  legend.hidden = !runs;
+  if (!text.trim()) {
+    notes.textContent = "No notes were written.";
+    return;
+  }
+  if (!runs) {
+    notes.textContent = text;
+    return;
+  }
+  const authors = [...new Set(runs.map((r) => r.author_name))];
+  const tone = (name) => `author-${authors.indexOf(name) % 6}`;
+  notes.replaceChildren(
+    ...runs.map((r) => {
+      const span = el("span", tone(r.author_name), r.text);
+      span.title = r.author_name;
+      return span;
+    }),
+  );
+  legend.replaceChildren(...authors.map((name) => el("li", tone(name), name)));
+}
+
+async function toggleAuthors() {
+  if ($("notes-authors").getAttribute("aria-pressed") === "true") {
+    renderNotes();
+    return;
+  }
+  try {
+    const history = await api("GET", `${base}/notes/history`);
+    renderNotes(history.authored);
+  } catch (err) {
+    const legend = $("notes-legend");
+    legend.replaceChildren(el("li", "error", failure(err)));
+    legend.hidden = false;
+  }
 }
 
 /** Who was in the call, from when to when (first join, last leave). */
@@ -314,4 +358,5 @@ function countersignButton(form, t, card) {
   return box;
 }
 
+$("notes-authors").addEventListener("click", toggleAuthors);
 load();
