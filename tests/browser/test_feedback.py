@@ -265,6 +265,9 @@ async def test_mark_feedback_acknowledge_countersign_export(
     await trainee.get_by_role("button", name="Show who wrote what").click()
     await expect(trainee.locator("#notes-legend")).to_contain_text("Test Mentor")
     await expect(trainee.locator("#notes-text span[title='Test Mentor']").first).to_be_visible()
+    await trainee.locator("#notes-text").screenshot(
+        path=str(ARTIFACTS / "feedback-notes-authors.png")
+    )
     await trainee.get_by_role("button", name="Hide who wrote what").click()
     # Who was in the call, from the room's own record.
     await expect(trainee.get_by_role("heading", name="Who was there")).to_be_visible()
