@@ -13,7 +13,17 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from signaling import ClientMessage, ServerMessage, parse_server_message, serialize
+from signaling import (
+    Admit,
+    ClientMessage,
+    Join,
+    Lobby,
+    ServerMessage,
+    Waiting,
+    Welcome,
+    parse_server_message,
+    serialize,
+)
 from tests.support import RunningServer
 
 M = TypeVar("M")
@@ -87,3 +97,16 @@ async def signaling(
         max_queue=1 if receive_buffer else 16,
     ) as ws:
         yield SignalingClient(ws)
+
+
+async def admit_guest(
+    mentor: SignalingClient, guest: SignalingClient, join: Join | None = None
+) -> tuple[Waiting, Welcome]:
+    """The guest joins, waits in the lobby, and the (already joined) mentor admits it."""
+    await guest.send(join or Join())
+    waiting = await guest.expect(Waiting)
+    lobby = await mentor.expect(Lobby)
+    while not lobby.waiting:
+        lobby = await mentor.expect(Lobby)
+    await mentor.send(Admit(peer=lobby.waiting[0].id))
+    return waiting, await guest.expect(Welcome)

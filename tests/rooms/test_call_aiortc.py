@@ -6,27 +6,17 @@ import asyncio
 
 import pytest
 
-from signaling import Admit, Join, Lobby, Waiting, Welcome
-from tests.rooms.client import SignalingClient, signaling
+from signaling import Join, Welcome
+from tests.rooms.client import SignalingClient, admit_guest, signaling
 from tests.rooms.media_peer import MediaPeer, loopback_ice
 from tests.support import Scene, wait_for
-
-
-async def admit_guest(mentor: SignalingClient, guest: SignalingClient) -> Welcome:
-    await guest.send(Join(display_name="Sam"))
-    await guest.expect(Waiting)
-    lobby = await mentor.expect(Lobby)
-    while not lobby.waiting:
-        lobby = await mentor.expect(Lobby)
-    await mentor.send(Admit(peer=lobby.waiting[0].id))
-    return await guest.expect(Welcome)
 
 
 async def call(mentor: SignalingClient, guest: SignalingClient) -> None:
     """The guest arrives last, so it offers (DESIGN.md §2); both must receive video."""
     mentor_media, guest_media = MediaPeer(mentor), MediaPeer(guest)
     try:
-        welcome = await admit_guest(mentor, guest)
+        _, welcome = await admit_guest(mentor, guest, Join(display_name="Sam"))
         assert len(welcome.peers) == 1
         await guest_media.offer_to(welcome.peers[0].id)
         await mentor_media.answer_offer()

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from signaling import Chat, ChatPosted, Join, PeerLeft, Ping, Pong, Waiting, Welcome
-from tests.rooms.client import signaling
+from tests.rooms.client import admit_guest, signaling
 from tests.rooms.media_peer import loopback_ice
-from tests.rooms.test_call_aiortc import admit_guest, call
+from tests.rooms.test_call_aiortc import call
 from tests.support import RunningServer, make_scene
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -25,7 +25,7 @@ async def test_members_on_two_nodes_share_one_room(
     ):
         await mentor.send(Join())
         await mentor.expect(Welcome)
-        welcome = await admit_guest(mentor, guest)
+        _, welcome = await admit_guest(mentor, guest)
         assert [p.role for p in welcome.peers] == ["mentor"]
         await guest.send(Chat(text="across nodes"))
         assert (await mentor.expect(ChatPosted)).text == "across nodes"

@@ -26,7 +26,7 @@ from signaling import (
     Waiting,
     Welcome,
 )
-from tests.rooms.client import signaling
+from tests.rooms.client import admit_guest, signaling
 from tests.support import RunningServer, Scene, wait_for
 
 
@@ -92,13 +92,7 @@ async def test_a_trainee_cannot_admit_and_a_forged_target_is_refused(scene: Scen
     ):
         await mentor.send(Join())
         await mentor.expect(Welcome)
-        await guest.send(Join())
-        await guest.expect(Waiting)
-        lobby = await mentor.expect(Lobby)
-        while not lobby.waiting:
-            lobby = await mentor.expect(Lobby)
-        await mentor.send(Admit(peer=lobby.waiting[0].id))
-        await guest.expect(Welcome)
+        await admit_guest(mentor, guest)
 
         await guest.send(Admit(peer="anyone"))
         assert (await guest.expect(ErrorMessage)).code == "forbidden"
@@ -191,13 +185,8 @@ async def test_resume_keeps_the_peer_and_a_second_connection_replaces_the_first(
         await mentor.send(Join())
         await mentor.expect(Welcome)
         async with signaling(server, scene.session_id, scene.guest_http) as guest:
-            await guest.send(Join())
-            token = (await guest.expect(Waiting)).resume
-            lobby = await mentor.expect(Lobby)
-            while not lobby.waiting:
-                lobby = await mentor.expect(Lobby)
-            await mentor.send(Admit(peer=lobby.waiting[0].id))
-            first = await guest.expect(Welcome)
+            waiting, first = await admit_guest(mentor, guest)
+            token = waiting.resume
         # The guest's socket dropped (a phone changing networks); it comes back in time.
         async with signaling(server, scene.session_id, scene.guest_http) as back:
             await back.send(Join(resume=token))
@@ -240,13 +229,7 @@ async def test_one_stalled_reader_does_not_delay_the_others(scene: Scene) -> Non
     ):
         await mentor.send(Join())
         mentor_welcome = await mentor.expect(Welcome)
-        await guest.send(Join())
-        await guest.expect(Waiting)
-        lobby = await mentor.expect(Lobby)
-        while not lobby.waiting:
-            lobby = await mentor.expect(Lobby)
-        await mentor.send(Admit(peer=lobby.waiting[0].id))
-        await guest.expect(Welcome)
+        await admit_guest(mentor, guest)
         # The mentor stops reading; the guest sends it large offers (as big as SDP may be),
         # slowly enough not to trip the rate limit, until the mentor's queue overflows.
         huge = SessionDescription(type="offer", sdp="a" * 60_000)
@@ -338,13 +321,7 @@ async def test_the_record_shows_who_was_in_the_room_and_when(scene: Scene) -> No
         await mentor.send(Join())
         await mentor.expect(Welcome)
         async with signaling(server, scene.session_id, scene.guest_http) as guest:
-            await guest.send(Join())
-            await guest.expect(Waiting)
-            lobby = await mentor.expect(Lobby)
-            while not lobby.waiting:
-                lobby = await mentor.expect(Lobby)
-            await mentor.send(Admit(peer=lobby.waiting[0].id))
-            await guest.expect(Welcome)
+            await admit_guest(mentor, guest)
             await guest.send(Leave())
             assert await guest.closed() == 1000
 
