@@ -90,3 +90,28 @@ async def test_after_the_session_only_the_mentor_edits_and_it_is_audited(scene: 
         )
 
     await wait_for(audited)
+
+
+async def test_the_log_is_compacted_when_the_last_member_leaves(scene: Scene) -> None:
+    server = scene.server
+    store = server.services.notes_store
+    async with yclient(server, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.type("first ")
+        await mentor.type("second")
+        async with yclient(server, scene.session_id, scene.guest_http) as guest:
+            await guest.wait_text("first second")
+
+    async def compacted() -> bool:
+        snapshot, after = await store.load(scene.session_id)
+        return snapshot is not None and after == []
+
+    await wait_for(compacted)
+    # Loading from the snapshot plus what comes after it gives the same document...
+    async with yclient(server, scene.session_id, scene.guest_http) as guest:
+        await guest.wait_text("first second")
+        await guest.type("!")
+    async with yclient(server, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.wait_text("first second!")
+    # ...and the history keeps every update with its author.
+    history = await store.history(scene.session_id)
+    assert [u.author_name for u in history] == ["Test Mentor", "Test Mentor", "Sam Student"]
