@@ -76,6 +76,9 @@ class NotesStore(Protocol):
     async def history(self, session_id: str) -> list[StoredUpdate]:
         """Every update ever stored, in order."""
 
+    async def last_update_at(self, session_id: str) -> float | None:
+        """When the notes last changed (None: never)."""
+
     async def save_snapshot(
         self, session_id: str, snapshot: bytes, upto_id: int, at: float
     ) -> None: ...
@@ -173,6 +176,17 @@ class SqlNotesStore:
 
     async def history(self, session_id: str) -> list[StoredUpdate]:
         return await self.updates_after(session_id, 0)
+
+    async def last_update_at(self, session_id: str) -> float | None:
+        async with self._engine.connect() as connection:
+            at = (
+                await connection.execute(
+                    sa.select(sa.func.max(notes_updates.c.at)).where(
+                        notes_updates.c.session_id == session_id
+                    )
+                )
+            ).scalar()
+        return None if at is None else float(at)
 
     async def save_snapshot(
         self, session_id: str, snapshot: bytes, upto_id: int, at: float

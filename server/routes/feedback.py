@@ -72,28 +72,9 @@ class FeedbackOut(msgspec.Struct, frozen=True):
 
 
 def feedback_out(form: FeedbackForm) -> FeedbackOut:
-    return FeedbackOut(
-        form.id,
-        form.session_id,
-        form.instrument_id,
-        form.instrument_version,
-        form.trainee_id,
-        form.author_id,
-        form.author_name,
-        form.respondent,
-        form.status,
-        form.responses,
-        form.evidence,
-        form.trainee_responses,
-        form.amends_id,
-        form.created_at,
-        form.updated_at,
-        form.submitted_at,
-        form.acknowledged_at,
-        form.ack_reply,
-        form.countersigned_at,
-        form.countersigned_by,
-    )
+    # By field name, not position: the two shapes differ only in what the API leaves out.
+    out: FeedbackOut = msgspec.convert(form, FeedbackOut, from_attributes=True)
+    return out
 
 
 def _invalid(errors: list[FieldError]) -> ApiError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import msgspec
@@ -52,13 +53,13 @@ async def get_notes(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
     session = await visible_session(request, principal)
-    history = await svc.notes_store.history(session.id)
+    updated_at = await svc.notes_store.last_update_at(session.id)
     entry = room_entry(principal, session, await followed_by(request, principal))
     editable = entry is not RoomEntry.REFUSED and can_edit_notes(
         Admitted(principal, session, entry)
     )
     return json_response(
-        NotesOut(await svc.notes.text(session.id), editable, history[-1].at if history else None),
+        NotesOut(await svc.notes.text(session.id), editable, updated_at),
         headers={"Cache-Control": "no-store"},
     )
 
@@ -68,16 +69,15 @@ async def notes_history(request: Request, principal: Principal | None) -> Respon
     svc = services(request)
     session = await visible_session(request, principal)
     history = await svc.notes_store.history(session.id)
+    # Replaying the whole history is CPU work proportional to it: off the event loop.
+    runs, steps = await asyncio.to_thread(lambda: (authored_runs(history), versions(history)))
     await svc.store.audit.append(
         "record.viewed", actor_id=principal.id, target=session.id, detail={"part": "notes-history"}
     )
     return json_response(
         NotesHistory(
-            authored=[RunOut(r.author_id, r.author_name, r.text) for r in authored_runs(history)],
-            versions=[
-                VersionOut(v.id, v.at, v.author_id, v.author_name, v.text)
-                for v in versions(history)
-            ],
+            authored=[RunOut(r.author_id, r.author_name, r.text) for r in runs],
+            versions=[VersionOut(v.id, v.at, v.author_id, v.author_name, v.text) for v in steps],
         ),
         headers={"Cache-Control": "no-store"},
     )
@@ -92,7 +92,8 @@ async def notes_markdown(request: Request, principal: Principal | None) -> Respo
         "record.exported", actor_id=principal.id, target=session.id, detail={"format": "notes.md"}
     )
     when = dt.datetime.fromtimestamp(session.started_at or session.created_at, tz=dt.UTC)
-    runs = authored_runs(history)
+    # Replaying the whole history is CPU work proportional to it: off the event loop.
+    runs = await asyncio.to_thread(authored_runs, history)
     authors = sorted({r.author_name for r in runs if r.text.strip()})
     lines = [
         f"# {session.title}",

@@ -39,6 +39,8 @@ async def test_log_snapshot_and_history(store: Store) -> None:
         for i, u in enumerate(updates)
     ]
     assert ids == sorted(ids)
+    assert await notes.last_update_at("s1") == 2.0
+    assert await notes.last_update_at("never-written") is None
     await notes.append("s2", edits("other")[0], author_id="x", author_name="X", at=0.0)
     snapshot, rows = await notes.load("s1")
     assert snapshot is None
