@@ -16,9 +16,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from server.accounts import Accounts
-from server.roles import Role
-from server.storage import Store, migrate
+from server.infra.accounts import Accounts
+from server.infra.roles import Role
+from server.infra.storage import Store, migrate
 from tests.support import FAST_PASSWORDS, free_port
 
 __all__ = ["ROOT", "PreceptorProcess", "rss_kib", "start_preceptor", "stop", "wait_port"]

@@ -13,13 +13,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import WebSocketRoute
 
-from server import api
-from server.bus import open_bus
 from server.config import Config
-from server.http import ApiError, error_response
-from server.middleware import AccessLogMiddleware, BodyLimitMiddleware, SecurityHeadersMiddleware
-from server.notes.socket import notes_socket
-from server.passwords import Passwords
+from server.http import endpoints as api
+from server.http.errors import ApiError, error_response
+from server.http.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
+from server.http.pages import page_routes
+from server.infra.bus import open_bus
+from server.infra.passwords import Passwords
+from server.infra.storage import Store
 from server.routes import (
     admin,
     auth,
@@ -31,10 +36,9 @@ from server.routes import (
     record,
     sessions,
 )
-from server.routes.pages import page_routes
-from server.routes.signaling_socket import signaling_socket
 from server.services import Services
-from server.storage import Store
+from server.sockets.notes import notes_socket
+from server.sockets.signaling import signaling_socket
 
 __all__ = ["create_app"]
 

@@ -8,11 +8,11 @@ import getpass
 import sys
 from collections.abc import Sequence
 
-from server.accounts import AccountError, Accounts
 from server.config import Config, ConfigError
-from server.passwords import Passwords
-from server.roles import Role
-from server.storage import Store, migrate
+from server.infra.accounts import AccountError, Accounts
+from server.infra.passwords import Passwords
+from server.infra.roles import Role
+from server.infra.storage import Store, migrate
 
 __all__ = ["main"]
 
@@ -98,7 +98,7 @@ def _serve(config: Config, host: str, port: int) -> int:
     import uvicorn
 
     from server.app import create_app
-    from server.logs import configure_logging
+    from server.infra.logs import configure_logging
     from server.serving import uvicorn_config
 
     configure_logging(config.log_level)

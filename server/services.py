@@ -8,19 +8,19 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
-from server.accounts import Accounts
-from server.bus import Bus, RedisBus
 from server.config import Config
-from server.instruments import Instruments
-from server.metrics import Metrics
-from server.notes.hub import NotesHub
-from server.passwords import Passwords
-from server.rooms import MemoryDirectory, RedisDirectory, RoomDirectory, RoomHub, RoomRecords
-from server.storage import Store
-from server.storage.engine import for_writing
-from server.throttle import MemoryThrottle, RedisThrottle, Throttle
+from server.infra.accounts import Accounts
+from server.infra.bus import Bus, RedisBus
+from server.infra.metrics import Metrics
+from server.infra.passwords import Passwords
+from server.infra.storage import Store
+from server.infra.storage.engine import for_writing
+from server.infra.throttle import MemoryThrottle, RedisThrottle, Throttle
+from server.live.notes.hub import NotesHub
+from server.live.rooms import MemoryDirectory, RedisDirectory, RoomDirectory, RoomHub, RoomRecords
 from session_notes import NotesStore, SqlNotesStore
 from session_notes.instruments import FeedbackStore, TemplateStore
+from session_notes.instruments.registry import Instruments
 
 __all__ = ["Services", "services"]
 

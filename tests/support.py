@@ -20,11 +20,11 @@ from starlette.applications import Starlette
 
 from server.app import create_app
 from server.config import Config
-from server.passwords import Passwords
-from server.roles import Role, User
+from server.infra.passwords import Passwords
+from server.infra.roles import Role, User
+from server.infra.storage import Store, migrate
 from server.services import Services
 from server.serving import uvicorn_config
-from server.storage import Store, migrate
 
 PG_ADMIN_DSN = "postgresql://root@127.0.0.1:5432/test"
 

@@ -1,11 +1,12 @@
-"""Alembic environment. Migrations run through :func:`server.storage.migrate.migrate`, which hands
-in an open connection; see https://alembic.sqlalchemy.org/en/latest/cookbook.html (asyncio)."""
+"""Alembic environment. Migrations run through :func:`server.infra.storage.migrate.migrate`,
+which hands in an open connection; see
+https://alembic.sqlalchemy.org/en/latest/cookbook.html (asyncio)."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from server.storage.schema import metadata
+from server.infra.storage.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - alembic's own CLI is not how we migrate

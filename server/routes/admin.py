@@ -8,12 +8,12 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.accounts import AccountError
-from server.api import Access, Endpoint
-from server.auth import Principal
-from server.http import ApiError, json_response, read_body
-from server.roles import Role
-from server.routes.schemas import Email, UserOut, user_out
+from server.access.principal import Principal
+from server.http.endpoints import Access, Endpoint
+from server.http.errors import ApiError, json_response, read_body
+from server.http.schemas import Email, UserOut, user_out
+from server.infra.accounts import AccountError
+from server.infra.roles import Role
 from server.services import services
 
 __all__ = ["endpoints"]

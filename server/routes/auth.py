@@ -10,18 +10,13 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api import ANYONE, Access, Endpoint
-from server.auth import (
-    Principal,
-    authenticate,
-    clear_session_cookie,
-    client_ip,
-    set_session_cookie,
-)
-from server.http import ApiError, json_response, read_body
-from server.routes.schemas import Email, UserOut, user_out
+from server.access.principal import Principal
+from server.http.endpoints import ANYONE, Access, Endpoint
+from server.http.errors import ApiError, json_response, read_body
+from server.http.schemas import Email, UserOut, user_out
+from server.http.signin import authenticate, clear_session_cookie, client_ip, set_session_cookie
+from server.infra.storage.users import normalize_email
 from server.services import services
-from server.storage.users import normalize_email
 
 __all__ = ["endpoints"]
 

@@ -12,18 +12,18 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api import Access, Endpoint
-from server.auth import Principal
-from server.http import ApiError, json_response, read_body
-from server.roles import Role
-from server.routes.sessions import visible_session
+from server.access.principal import Principal
+from server.http.endpoints import Access, Endpoint
+from server.http.errors import ApiError, json_response, read_body
+from server.http.resources import followed_by, may_see_form, visible_forms, visible_session
+from server.http.schemas import Answer, FeedbackOut, feedback_out
+from server.infra.roles import Role
+from server.infra.storage import Session
 from server.services import Services, services
-from server.storage import Session
 from session_notes.instruments import FeedbackForm, FieldError, Template, check_responses
 
-__all__ = ["FeedbackOut", "endpoints", "visible_forms"]
+__all__ = ["endpoints"]
 
-Answer = int | float | str | bool | list[str] | None
 Evidence = dict[
     str, Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=20)]
 ]
@@ -46,35 +46,6 @@ class DraftChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Acknowledgement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     reply: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
     responses: dict[str, Answer] = {}
-
-
-class FeedbackOut(msgspec.Struct, frozen=True):
-    id: str
-    session_id: str
-    instrument_id: str
-    instrument_version: str
-    trainee_id: str
-    author_id: str
-    author_name: str
-    respondent: str
-    status: str
-    responses: dict[str, Answer]
-    evidence: dict[str, list[str]]
-    trainee_responses: dict[str, Answer]
-    amends_id: str | None
-    created_at: float
-    updated_at: float
-    submitted_at: float | None
-    acknowledged_at: float | None
-    ack_reply: str | None
-    countersigned_at: float | None
-    countersigned_by: str | None
-
-
-def feedback_out(form: FeedbackForm) -> FeedbackOut:
-    # By field name, not position: the two shapes differ only in what the API leaves out.
-    out: FeedbackOut = msgspec.convert(form, FeedbackOut, from_attributes=True)
-    return out
 
 
 def _invalid(errors: list[FieldError]) -> ApiError:
@@ -114,37 +85,6 @@ async def _check_evidence(
             )
 
 
-def _may_see(
-    principal: Principal, session: Session, form: FeedbackForm, followed: set[str]
-) -> bool:
-    if principal.id == form.author_id or principal.role is Role.ADMIN:
-        return True
-    if principal.role is Role.MENTOR and session.mentor_id == principal.id:
-        return True
-    if form.status != "submitted":
-        return False  # drafts are their author's (and the session mentor's) alone
-    if principal.id == form.trainee_id:
-        return True
-    return principal.role is Role.SUPERVISOR and form.trainee_id in followed
-
-
-async def _followed(svc: Services, principal: Principal) -> set[str]:
-    if principal.role is not Role.SUPERVISOR or principal.is_guest:
-        return set()
-    return {t.id for t in await svc.store.users.trainees_of(principal.id)}
-
-
-async def visible_forms(
-    svc: Services, principal: Principal, session: Session
-) -> list[FeedbackForm]:
-    followed = await _followed(svc, principal)
-    return [
-        f
-        for f in await svc.feedback.for_session(session.id)
-        if _may_see(principal, session, f, followed)
-    ]
-
-
 async def _form_for(
     request: Request, principal: Principal
 ) -> tuple[Services, FeedbackForm, Session]:
@@ -154,7 +94,7 @@ async def _form_for(
     if (
         form is None
         or session is None
-        or not _may_see(principal, session, form, await _followed(svc, principal))
+        or not may_see_form(principal, session, form, await followed_by(svc, principal))
     ):
         raise ApiError(404, "not-found", "no such feedback")
     if principal.is_guest and principal.scope_session_id != session.id:
@@ -265,7 +205,7 @@ async def acknowledge_feedback(request: Request, principal: Principal | None) ->
 async def countersign_feedback(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc, form, _session = await _form_for(request, principal)
-    if principal.role is not Role.SUPERVISOR or form.trainee_id not in await _followed(
+    if principal.role is not Role.SUPERVISOR or form.trainee_id not in await followed_by(
         svc, principal
     ):
         raise ApiError(403, "forbidden", "only a supervisor assigned to this trainee countersigns")

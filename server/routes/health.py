@@ -9,9 +9,9 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api import ANYONE, Endpoint
-from server.auth import Principal
-from server.http import json_response
+from server.access.principal import Principal
+from server.http.endpoints import ANYONE, Endpoint
+from server.http.errors import json_response
 from server.services import services
 
 __all__ = ["endpoints"]

@@ -6,10 +6,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api import Access, Endpoint
-from server.auth import Principal
-from server.http import ApiError, json_response
-from server.roles import Role
+from server.access.principal import Principal
+from server.http.endpoints import Access, Endpoint
+from server.http.errors import ApiError, json_response
+from server.infra.roles import Role
 from server.services import services
 from session_notes.instruments import DuplicateVersion, Template, TemplateError, load_template
 

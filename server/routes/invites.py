@@ -9,15 +9,16 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api import ANYONE, Access, Endpoint
-from server.auth import Principal, authenticate, client_ip, set_session_cookie
-from server.http import ApiError, json_response, read_body
-from server.policy import RoomEntry, room_entry
-from server.roles import Role
-from server.routes.schemas import Email
-from server.routes.sessions import followed_by, owned_session
+from server.access.policy import RoomEntry, room_entry
+from server.access.principal import Principal
+from server.http.endpoints import ANYONE, Access, Endpoint
+from server.http.errors import ApiError, json_response, read_body
+from server.http.resources import followed_by, owned_session
+from server.http.schemas import Email
+from server.http.signin import authenticate, client_ip, set_session_cookie
+from server.infra.roles import Role
+from server.infra.storage import GuestScope, Invite, InviteProblem, SessionStatus
 from server.services import services
-from server.storage import GuestScope, Invite, InviteProblem, SessionStatus
 
 __all__ = ["endpoints"]
 
@@ -220,7 +221,7 @@ async def issue_ticket(request: Request, principal: Principal | None) -> Respons
     session = await svc.store.sessions.get(body.session_id)
     if (
         session is None
-        or room_entry(principal, session, await followed_by(request, principal))
+        or room_entry(principal, session, await followed_by(services(request), principal))
         is RoomEntry.REFUSED
     ):
         raise ApiError(404, "not-found", "no such session")

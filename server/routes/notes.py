@@ -9,14 +9,14 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api import Access, Endpoint
-from server.auth import Principal
-from server.http import json_response
-from server.notes.socket import can_edit_notes
-from server.policy import RoomEntry, room_entry
-from server.routes.sessions import followed_by, visible_session
+from server.access.policy import RoomEntry, room_entry
+from server.access.principal import Principal
+from server.http.endpoints import Access, Endpoint
+from server.http.errors import json_response
+from server.http.resources import followed_by, visible_session
 from server.services import services
-from server.socket_gate import Admitted
+from server.sockets.gate import Admitted
+from server.sockets.notes import can_edit_notes
 from session_notes import authored_runs, versions
 
 __all__ = ["endpoints"]
@@ -54,7 +54,7 @@ async def get_notes(request: Request, principal: Principal | None) -> Response:
     svc = services(request)
     session = await visible_session(request, principal)
     updated_at = await svc.notes_store.last_update_at(session.id)
-    entry = room_entry(principal, session, await followed_by(request, principal))
+    entry = room_entry(principal, session, await followed_by(services(request), principal))
     editable = entry is not RoomEntry.REFUSED and can_edit_notes(
         Admitted(principal, session, entry)
     )

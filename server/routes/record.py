@@ -10,15 +10,15 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api import Access, Endpoint
-from server.audit_chain import AuditEvent
-from server.auth import Principal
-from server.http import ApiError, json_response, read_body
-from server.roles import Role
-from server.routes.feedback import FeedbackOut, feedback_out, visible_forms
-from server.routes.sessions import SessionOut, session_out, visible_session
+from server.access.principal import Principal
+from server.http.endpoints import Access, Endpoint
+from server.http.errors import ApiError, json_response, read_body
+from server.http.resources import visible_forms, visible_session
+from server.http.schemas import FeedbackOut, SessionOut, feedback_out, session_out
+from server.infra.audit_chain import AuditEvent
+from server.infra.roles import Role
+from server.infra.storage import SessionStatus
 from server.services import Services, services
-from server.storage import SessionStatus
 from session_notes.instruments import FormForExport, bundle
 
 __all__ = ["endpoints"]

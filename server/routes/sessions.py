@@ -6,18 +6,18 @@ import time
 from typing import Annotated, Literal
 
 import msgspec
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api import Access, Endpoint
-from server.auth import Principal
-from server.http import ApiError, json_response, read_body
-from server.policy import can_view
-from server.roles import Role
+from server.access.principal import Principal
+from server.http.endpoints import Access, Endpoint
+from server.http.errors import ApiError, json_response, read_body
+from server.http.resources import owned_session, visible_session
+from server.http.schemas import SessionOut, session_out
+from server.infra.roles import Role
 from server.services import services
-from server.storage import Session, SessionStatus
 
-__all__ = ["PersonOut", "SessionOut", "endpoints", "followed_by", "session_out", "visible_session"]
+__all__ = ["endpoints"]
 
 MENTOR = Access(roles=(Role.MENTOR,))
 MEMBERS = Access(guests=True)
@@ -31,75 +31,6 @@ class CreateSession(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     trainee_ids: Annotated[list[TraineeId], msgspec.Meta(max_length=20)] = []
     scheduled_for: float | None = None
     media_mode: Literal["direct", "routed"] = "direct"
-
-
-class PersonOut(msgspec.Struct, frozen=True):
-    id: str
-    name: str
-
-
-class SessionOut(msgspec.Struct, frozen=True):
-    id: str
-    title: str
-    mentor_id: str
-    mentor_name: str
-    trainee_ids: tuple[str, ...]
-    trainees: tuple[PersonOut, ...]
-    status: SessionStatus
-    media_mode: str
-    scheduled_for: float | None
-    created_at: float
-    started_at: float | None
-    ended_at: float | None
-
-
-async def session_out(connection: HTTPConnection, session: Session) -> SessionOut:
-    users = services(connection).store.users
-    mentor = await users.get(session.mentor_id)
-    trainees = []
-    for trainee_id in session.trainee_ids:
-        trainee = await users.get(trainee_id)
-        trainees.append(PersonOut(trainee_id, trainee.name if trainee else ""))
-    return SessionOut(
-        id=session.id,
-        title=session.title,
-        mentor_id=session.mentor_id,
-        mentor_name=mentor.name if mentor else "",
-        trainee_ids=session.trainee_ids,
-        trainees=tuple(trainees),
-        status=session.status,
-        media_mode=session.media_mode,
-        scheduled_for=session.scheduled_for,
-        created_at=session.created_at,
-        started_at=session.started_at,
-        ended_at=session.ended_at,
-    )
-
-
-async def followed_by(connection: HTTPConnection, principal: Principal) -> set[str]:
-    if principal.role is not Role.SUPERVISOR or principal.is_guest:
-        return set()
-    trainees = await services(connection).store.users.trainees_of(principal.id)
-    return {t.id for t in trainees}
-
-
-async def visible_session(connection: HTTPConnection, principal: Principal) -> Session:
-    """The path's session if this principal may see it; 404 either way otherwise, so ids of
-    other people's sessions are not confirmed."""
-    session_id = connection.path_params["session_id"]
-    session = await services(connection).store.sessions.get(session_id)
-    if session is None or not can_view(
-        principal, session, await followed_by(connection, principal)
-    ):
-        raise ApiError(404, "not-found", "no such session")
-    return session
-
-
-async def owned_session(connection: HTTPConnection, principal: Principal) -> Session:
-    session = await visible_session(connection, principal)
-    if session.mentor_id != principal.id:
-        raise ApiError(403, "forbidden", "only the session's mentor may do this")
-    return session
 
 
 async def create_session(request: Request, principal: Principal | None) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from session_notes.instruments.catalog import builtin_templates, is_offered
 from session_notes.instruments.fhir import FormForExport, bundle, questionnaire
+from session_notes.instruments.registry import Instruments
 from session_notes.instruments.responses import FieldError, check_responses
 from session_notes.instruments.store import (
     DuplicateVersion,
@@ -20,6 +21,7 @@ __all__ = [
     "FeedbackStore",
     "FieldError",
     "FormForExport",
+    "Instruments",
     "Item",
     "Template",
     "TemplateError",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.roles import Role
-from server.storage.schema import audit_events
+from server.infra.roles import Role
+from server.infra.storage.schema import audit_events
 from tests.support import RunningServer
 
 

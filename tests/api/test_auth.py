@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from server.app import create_app
 from server.config import Config
-from server.roles import Role
-from server.storage.schema import login_sessions, users
+from server.infra.roles import Role
+from server.infra.storage.schema import login_sessions, users
 from tests.support import FAST_PASSWORDS, RunningServer, running_server
 
 

@@ -11,7 +11,7 @@ import pytest
 from starlette.routing import Route
 
 from server.config import Config
-from server.routes.pages import PAGES
+from server.http.pages import PAGES
 from tests.support import RunningServer, free_port, private_redis, running_server, wait_for
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from server.roles import Role
-from server.storage.schema import invites
+from server.infra.roles import Role
+from server.infra.storage.schema import invites
 from tests.support import RunningServer
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from server.roles import Role, User
+from server.infra.roles import Role, User
 from tests.support import RunningServer, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]

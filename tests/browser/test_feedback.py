@@ -17,7 +17,7 @@ import pytest
 from fhir.resources.R4B.bundle import Bundle
 from playwright.async_api import Browser, Locator, Page, expect
 
-from server.roles import Role
+from server.infra.roles import Role
 from tests.browser.test_call import (
     ARTIFACTS,
     DESKTOP,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Locator, Page, expect
 
-from server.roles import Role
+from server.infra.roles import Role
 from tests.browser.test_call import (
     ARTIFACTS,
     DESKTOP,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from server.roles import Role
+from server.infra.roles import Role
 from tests.support import RunningServer
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.bus import Bus, MemoryBus, RedisBus, Subscription
+from server.infra.bus import Bus, MemoryBus, RedisBus, Subscription
 from tests.support import free_port, private_redis, wait_for
 
 

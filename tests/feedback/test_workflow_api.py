@@ -12,7 +12,7 @@ from fhir.resources.R4B.bundle import Bundle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.roles import Role, User
+from server.infra.roles import Role, User
 from session_notes.instruments import builtin_templates
 from tests.feedback.test_templates import complete_answers
 from tests.support import RunningServer

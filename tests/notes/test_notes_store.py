@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from pycrdt import Doc, Text
 
-from server.storage import Store
-from server.storage.engine import for_writing
+from server.infra.storage import Store
+from server.infra.storage.engine import for_writing
 from session_notes import NotesDocument, SqlNotesStore, authored_runs
 from tests.support import migrated_store
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from server.roles import Role
+from server.infra.roles import Role
 from signaling import (
     Admit,
     Chat,

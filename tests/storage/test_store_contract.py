@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 
-from server.roles import Role
-from server.storage import DuplicateEmail, Store
-from server.storage.schema import audit_events, audit_head
+from server.infra.roles import Role
+from server.infra.storage import DuplicateEmail, Store
+from server.infra.storage.schema import audit_events, audit_head
 from tests.support import migrated_store
 
 
@@ -22,7 +22,7 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 
 
 async def test_migrating_twice_is_harmless(store: Store) -> None:
-    from server.storage import migrate
+    from server.infra.storage import migrate
 
     await migrate(store.engine)
     assert await store.ping()
@@ -89,7 +89,7 @@ async def test_assignments(store: Store) -> None:
 
 async def test_login_session_timeouts_and_revocation(database_url: str) -> None:
     store = Store.open(database_url, idle_timeout_s=100, absolute_timeout_s=1000)
-    from server.storage import migrate
+    from server.infra.storage import migrate
 
     await migrate(store.engine)
     try:
@@ -186,7 +186,7 @@ async def test_ended_sign_ins_are_found_among_live_ones(store: Store) -> None:
 
 
 async def test_a_batch_of_audit_events_extends_the_chain(store: Store) -> None:
-    from server.storage.audit import NewAuditEvent
+    from server.infra.storage.audit import NewAuditEvent
 
     await store.audit.append("first")
     events = await store.audit.append_many(

@@ -5,7 +5,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.audit_chain import GENESIS_HASH, AuditEvent, event_hash, find_break
+from server.infra.audit_chain import GENESIS_HASH, AuditEvent, event_hash, find_break
 
 texts = st.text(max_size=20)
 event_fields = st.fixed_dictionaries(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 import logging
 
-from server.logs import JsonFormatter, redact, redact_path
+from server.infra.logs import JsonFormatter, redact, redact_path
 
 
 def test_invite_tokens_never_reach_a_log_line() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from server.rate_limit import SlidingWindowLimiter
+from server.infra.rate_limit import SlidingWindowLimiter
 
 
 def test_allows_limit_hits_per_window_then_waits_for_the_oldest() -> None:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from server.throttle import MemoryThrottle, RedisThrottle, Throttle
+from server.infra.throttle import MemoryThrottle, RedisThrottle, Throttle
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])

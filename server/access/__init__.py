@@ -1,0 +1,1 @@
+"""Who may do what: the principal and the one access policy (pure, no I/O)."""

@@ -1,0 +1,1 @@
+"""Infrastructure: storage (SQL), the bus, throttles, the audit chain, logs, metrics."""

@@ -1,0 +1,140 @@
+"""The bus across processes and nodes: Redis pub/sub.
+
+One reader task owns the pub/sub connection and one writer task publishes from a bounded queue
+(a task per message exhausted redis-py's pool and reordered messages, DESIGN.md §3b). When Redis
+goes away both tasks retry with backoff and the reader re-subscribes every channel on return, so
+delivery resumes by itself; meanwhile :meth:`ping` reports False and ``/readyz`` degrades.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from server.infra.bus.base import Subscription
+
+__all__ = ["RedisBus"]
+
+log = logging.getLogger("preceptor.bus")
+
+_BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)
+_OUTBOX_SIZE = 10_000
+
+
+class RedisBus:
+    def __init__(self, url: str, *, prefix: str = "preceptor:") -> None:
+        self._redis = aioredis.Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=10
+        )
+        self._prefix = prefix
+        self._subscriptions: defaultdict[str, set[Subscription]] = defaultdict(set)
+        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(_OUTBOX_SIZE)
+        self._channels_changed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.dropped = 0
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._read_forever(), name="bus-reader"),
+            asyncio.create_task(self._write_forever(), name="bus-writer"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        for subscriptions in list(self._subscriptions.values()):
+            for subscription in list(subscriptions):
+                subscription.close()
+        await self._redis.aclose()
+
+    async def publish(self, channel: str, data: bytes) -> None:
+        try:
+            self._outbox.put_nowait((self._prefix + channel, data))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def subscribe(self, channel: str, *, maxsize: int = 1000) -> Subscription:
+        subscription = Subscription(channel, maxsize, self._forget)
+        first = not self._subscriptions[channel]
+        self._subscriptions[channel].add(subscription)
+        if first:
+            self._channels_changed.set()
+        return subscription
+
+    def _forget(self, subscription: Subscription) -> None:
+        subscriptions = self._subscriptions.get(subscription.channel)
+        if subscriptions is not None:
+            subscriptions.discard(subscription)
+            if not subscriptions:
+                del self._subscriptions[subscription.channel]
+                self._channels_changed.set()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._redis.ping(), 2))
+        except (RedisError, OSError, TimeoutError):
+            return False
+
+    async def _write_forever(self) -> None:
+        attempt = 0
+        while True:
+            channel, data = await self._outbox.get()
+            while True:
+                try:
+                    await self._redis.publish(channel, data)
+                    attempt = 0
+                    break
+                except (RedisError, OSError) as exc:
+                    delay = _BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)]
+                    if attempt == 0:
+                        log.warning("bus publish failed, retrying", extra={"error": str(exc)})
+                    attempt += 1
+                    await asyncio.sleep(delay)
+
+    async def _read_forever(self) -> None:
+        attempt = 0
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                subscribed: set[str] = set()
+                while True:
+                    wanted = {self._prefix + channel for channel in self._subscriptions}
+                    self._channels_changed.clear()
+                    if wanted - subscribed:
+                        await pubsub.subscribe(*(wanted - subscribed))
+                    if subscribed - wanted:
+                        await pubsub.unsubscribe(*(subscribed - wanted))
+                    subscribed = wanted
+                    if attempt:
+                        log.info("bus reconnected", extra={"channels": len(subscribed)})
+                        attempt = 0
+                    if not subscribed:
+                        await self._channels_changed.wait()
+                        continue
+                    # Short timeout so a newly wanted channel is subscribed promptly.
+                    message = await pubsub.get_message(timeout=0.05)
+                    if message is not None and message.get("type") == "message":
+                        self._dispatch(message["channel"], message["data"])
+            except (RedisError, OSError) as exc:
+                delay = _BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)]
+                if attempt == 0:
+                    log.warning("bus connection lost, reconnecting", extra={"error": str(exc)})
+                attempt += 1
+                await asyncio.sleep(delay)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _dispatch(self, raw_channel: bytes | str, data: bytes) -> None:
+        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel
+        for subscription in list(self._subscriptions.get(channel[len(self._prefix) :], ())):
+            subscription.deliver(data)

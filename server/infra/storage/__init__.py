@@ -1,0 +1,71 @@
+"""Storage: one SQL engine and the stores that share it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.infra.storage.audit import AuditLog
+from server.infra.storage.engine import create_engine, ping
+from server.infra.storage.invites import Invite, InviteProblem, InviteStore
+from server.infra.storage.login_sessions import GuestScope, LoginSession, LoginSessionStore
+from server.infra.storage.marks import MarkRecord, MarkStore
+from server.infra.storage.migrate import migrate
+from server.infra.storage.sessions import Session, SessionStatus, SessionStore
+from server.infra.storage.tickets import TicketStore
+from server.infra.storage.users import DuplicateEmail, UserStore
+
+__all__ = [
+    "AuditLog",
+    "DuplicateEmail",
+    "GuestScope",
+    "Invite",
+    "InviteProblem",
+    "InviteStore",
+    "LoginSession",
+    "LoginSessionStore",
+    "MarkRecord",
+    "MarkStore",
+    "Session",
+    "SessionStatus",
+    "SessionStore",
+    "Store",
+    "TicketStore",
+    "create_engine",
+    "migrate",
+]
+
+
+@dataclass(frozen=True)
+class Store:
+    engine: AsyncEngine
+    users: UserStore
+    login_sessions: LoginSessionStore
+    audit: AuditLog
+    sessions: SessionStore
+    invites: InviteStore
+    tickets: TicketStore
+    marks: MarkStore
+
+    @classmethod
+    def open(cls, url: str, *, idle_timeout_s: float, absolute_timeout_s: float) -> Store:
+        engine = create_engine(url)
+        return cls(
+            engine=engine,
+            users=UserStore(engine),
+            login_sessions=LoginSessionStore(
+                engine, idle_timeout_s=idle_timeout_s, absolute_timeout_s=absolute_timeout_s
+            ),
+            audit=AuditLog(engine),
+            sessions=SessionStore(engine),
+            invites=InviteStore(engine),
+            tickets=TicketStore(engine),
+            marks=MarkStore(engine),
+        )
+
+    async def ping(self) -> bool:
+        return await ping(self.engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,78 @@
+"""Marks: moments of a session the mentor flagged to discuss (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.infra.storage.engine import for_writing
+from server.infra.storage.schema import marks
+
+__all__ = ["MarkRecord", "MarkStore"]
+
+
+@dataclass(frozen=True)
+class MarkRecord:
+    id: str
+    session_id: str
+    label: str
+    tags: tuple[str, ...]
+    at_ms: int
+    by_subject: str
+    created_at: float
+
+
+class MarkStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = for_writing(engine)
+
+    async def add(
+        self,
+        *,
+        mark_id: str,
+        session_id: str,
+        label: str,
+        tags: Sequence[str],
+        at_ms: int,
+        by_subject: str,
+    ) -> MarkRecord:
+        record = MarkRecord(mark_id, session_id, label, tuple(tags), at_ms, by_subject, time.time())
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                marks.insert().values(
+                    id=record.id,
+                    session_id=session_id,
+                    label=label,
+                    tags=json.dumps(list(record.tags)),
+                    at_ms=at_ms,
+                    by_subject=by_subject,
+                    created_at=record.created_at,
+                )
+            )
+        return record
+
+    async def for_session(self, session_id: str) -> list[MarkRecord]:
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    sa.select(marks).where(marks.c.session_id == session_id).order_by(marks.c.at_ms)
+                )
+            ).all()
+        return [
+            MarkRecord(
+                r.id,
+                r.session_id,
+                r.label,
+                tuple(json.loads(r.tags)),
+                r.at_ms,
+                r.by_subject,
+                r.created_at,
+            )
+            for r in rows
+        ]

@@ -1,0 +1,169 @@
+"""Mentoring sessions and the trainees taking part in them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from server.infra.storage.engine import for_writing
+from server.infra.storage.schema import session_trainees, sessions, supervisor_assignments
+
+__all__ = ["Session", "SessionStatus", "SessionStore"]
+
+
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    title: str
+    mentor_id: str
+    trainee_ids: tuple[str, ...]
+    status: SessionStatus
+    media_mode: str
+    scheduled_for: float | None
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+
+
+class SessionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = for_writing(engine)
+
+    async def create(
+        self,
+        *,
+        title: str,
+        mentor_id: str,
+        trainee_ids: Sequence[str],
+        media_mode: str,
+        scheduled_for: float | None,
+    ) -> Session:
+        session = Session(
+            id=uuid.uuid4().hex,
+            title=title.strip(),
+            mentor_id=mentor_id,
+            trainee_ids=tuple(dict.fromkeys(trainee_ids)),
+            status=SessionStatus.SCHEDULED,
+            media_mode=media_mode,
+            scheduled_for=scheduled_for,
+            created_at=time.time(),
+            started_at=None,
+            ended_at=None,
+        )
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                sessions.insert().values(
+                    id=session.id,
+                    title=session.title,
+                    mentor_id=mentor_id,
+                    status=session.status.value,
+                    media_mode=media_mode,
+                    scheduled_for=scheduled_for,
+                    created_at=session.created_at,
+                )
+            )
+            if session.trainee_ids:
+                await connection.execute(
+                    session_trainees.insert(),
+                    [{"session_id": session.id, "trainee_id": t} for t in session.trainee_ids],
+                )
+        return session
+
+    async def get(self, session_id: str) -> Session | None:
+        found = await self._load(sessions.c.id == session_id)
+        return found[0] if found else None
+
+    async def for_mentor(self, mentor_id: str) -> list[Session]:
+        return await self._load(sessions.c.mentor_id == mentor_id)
+
+    async def for_trainee(self, trainee_id: str) -> list[Session]:
+        listed = sa.select(session_trainees.c.session_id).where(
+            session_trainees.c.trainee_id == trainee_id
+        )
+        return await self._load(sessions.c.id.in_(listed))
+
+    async def for_supervisor(self, supervisor_id: str) -> list[Session]:
+        followed = sa.select(supervisor_assignments.c.trainee_id).where(
+            supervisor_assignments.c.supervisor_id == supervisor_id
+        )
+        listed = sa.select(session_trainees.c.session_id).where(
+            session_trainees.c.trainee_id.in_(followed)
+        )
+        return await self._load(sessions.c.id.in_(listed))
+
+    async def everything(self) -> list[Session]:
+        return await self._load(sa.true())
+
+    async def mark_live(self, session_id: str, *, now: float) -> None:
+        """The first member entered the room; a no-op unless the session was scheduled."""
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id, sessions.c.status == SessionStatus.SCHEDULED)
+                .values(status=SessionStatus.LIVE.value, started_at=now)
+            )
+
+    async def end(self, session_id: str, *, now: float) -> bool:
+        """End the session; False when it had already ended."""
+        async with self._writer.begin() as connection:
+            result = await connection.execute(
+                sessions.update()
+                .where(sessions.c.id == session_id, sessions.c.status != SessionStatus.ENDED)
+                .values(status=SessionStatus.ENDED.value, ended_at=now)
+            )
+        return result.rowcount == 1
+
+    async def _load(self, where: sa.ColumnElement[bool]) -> list[Session]:
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    sa.select(sessions).where(where).order_by(sessions.c.created_at.desc())
+                )
+            ).all()
+            trainees = await _trainees_of(connection, [row.id for row in rows])
+        return [
+            Session(
+                id=row.id,
+                title=row.title,
+                mentor_id=row.mentor_id,
+                trainee_ids=trainees.get(row.id, ()),
+                status=SessionStatus(row.status),
+                media_mode=row.media_mode,
+                scheduled_for=row.scheduled_for,
+                created_at=row.created_at,
+                started_at=row.started_at,
+                ended_at=row.ended_at,
+            )
+            for row in rows
+        ]
+
+
+async def _trainees_of(
+    connection: AsyncConnection, session_ids: list[str]
+) -> dict[str, tuple[str, ...]]:
+    if not session_ids:
+        return {}
+    rows = (
+        await connection.execute(
+            sa.select(session_trainees.c.session_id, session_trainees.c.trainee_id)
+            .where(session_trainees.c.session_id.in_(session_ids))
+            .order_by(session_trainees.c.trainee_id)
+        )
+    ).all()
+    found: dict[str, list[str]] = {}
+    for session_id, trainee_id in rows:
+        found.setdefault(session_id, []).append(trainee_id)
+    return {k: tuple(v) for k, v in found.items()}

@@ -1,0 +1,1 @@
+"""Notes rooms: the live side of a session's shared notes."""

@@ -1,0 +1,1 @@
+"""The two WebSocket endpoints (signaling, notes) and the gate they share."""

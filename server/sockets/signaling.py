@@ -1,0 +1,170 @@
+"""``/ws/sessions/{session_id}``: the signaling socket (DESIGN.md §2).
+
+The edge checks who is connecting (cookie or single-use ticket), from where (Origin allow-list)
+and how much (frame size, rate), parses each frame once, and hands typed messages to the room hub.
+Every refusal has its close code and is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from starlette.websockets import WebSocket
+
+from server.access.policy import RoomEntry
+from server.infra.ice import ice_servers_for
+from server.infra.rate_limit import TokenBucket
+from server.infra.roles import Role
+from server.live.rooms import SocketConnection
+from server.services import Services, services
+from server.sockets.gate import CLOSE_POLICY, CLOSE_TOO_BIG, admit_socket
+from signaling import (
+    ErrorMessage,
+    Join,
+    Ping,
+    Pong,
+    ProtocolError,
+    parse_client_message,
+    serialize,
+)
+from signaling import Principal as RoomPrincipal
+from signaling import Role as RoomRole
+
+__all__ = ["signaling_socket"]
+
+log = logging.getLogger("preceptor.signaling")
+
+# A burst covers the offer/answer and the first flurry of ICE candidates; the sustained rate is
+# far above what a well-behaved client sends.
+RATE_PER_S = 20.0
+BURST = 120.0
+MAX_PROTOCOL_ERRORS = 10
+
+_ROOM_ROLES = {Role.MENTOR: RoomRole.MENTOR, Role.SUPERVISOR: RoomRole.SUPERVISOR}
+
+
+async def signaling_socket(websocket: WebSocket) -> None:
+    svc = services(websocket)
+    admitted = await admit_socket(svc, websocket)
+    if admitted is None:
+        return
+    principal = admitted.principal
+    room_principal = RoomPrincipal(
+        subject=principal.id,
+        role=_ROOM_ROLES.get(principal.role, RoomRole.TRAINEE),
+        display_name=principal.name[:80] or "Guest",
+        needs_admission=admitted.entry is RoomEntry.LOBBY,
+    )
+    await _serve(
+        svc,
+        websocket,
+        _Reader(svc, admitted.session.id, room_principal, admitted.session.started_at),
+        principal.session.token_hash,
+    )
+
+
+async def _serve(svc: Services, websocket: WebSocket, state: _Reader, login_hash: str) -> None:
+    session_id = state.session_id
+    socket = SocketConnection(websocket, svc.rooms.new_connection_id())
+    state.socket = socket
+    svc.rooms.attach(socket, subject=state.principal.subject, login=login_hash)
+    gauge = svc.metrics.sockets.labels(endpoint="signaling")
+    gauge.inc()
+    sender = socket.start()
+    reader = asyncio.create_task(state.read(websocket), name=f"ws-reader-{socket.id}")
+    try:
+        # The sender finishes when the socket is closed from our side (1013, 4409, 4410, ...):
+        # then stop reading too, even if the client never sends another frame.
+        await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        reader.cancel()
+        try:
+            await reader
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("signaling socket failed", extra={"session": session_id})
+        if state.joined:
+            await svc.rooms.detach(socket, session_id)
+        else:
+            svc.rooms.forget(socket)
+        socket.close(1000, "bye")
+        gauge.dec()
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(sender, 3)
+
+
+class _Reader:
+    """The inbound side of one socket: rate limit, parse once, hand to the hub."""
+
+    socket: SocketConnection
+
+    def __init__(
+        self,
+        svc: Services,
+        session_id: str,
+        principal: RoomPrincipal,
+        session_started_at: float | None,
+    ) -> None:
+        self.svc = svc
+        self.session_id = session_id
+        self.principal = principal
+        self.session_started_at = session_started_at
+        self.joined = False
+        self.errors = 0
+        self.bucket = TokenBucket(RATE_PER_S, BURST, time.monotonic())
+
+    async def read(self, websocket: WebSocket) -> None:
+        while not self.socket.closing:
+            event = await websocket.receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            frame = event.get("text")
+            if frame is None:
+                frame = (event.get("bytes") or b"").decode("utf-8", "replace")
+            await self.frame(frame)
+
+    def _audit(self, action: str, **detail: str) -> None:
+        self.svc.records.audit(
+            action, session_id=self.session_id, actor_id=self.principal.subject, detail=detail
+        )
+
+    async def frame(self, frame: str) -> None:
+        socket = self.socket
+        if not self.bucket.take(time.monotonic()):
+            self._audit("rate-limited")
+            socket.close(CLOSE_POLICY, "too many messages")
+            return
+        try:
+            message = parse_client_message(frame)
+        except ProtocolError as exc:
+            self.errors += 1
+            socket.send(serialize(ErrorMessage(code=exc.code, message=exc.message)))
+            if exc.code == "too-big":
+                socket.close(CLOSE_TOO_BIG, "message too big")
+            elif self.errors >= MAX_PROTOCOL_ERRORS:
+                self._audit("bad-messages", last=exc.code)
+                socket.close(CLOSE_POLICY, "too many bad messages")
+            return
+        rooms = self.svc.rooms
+        if self.joined:
+            await rooms.receive(socket, self.session_id, message, frame)
+        elif isinstance(message, Join):
+            self.joined = True
+            ice = ice_servers_for(self.svc.config, self.principal.subject, now=time.time())
+            await rooms.join(
+                socket,
+                self.session_id,
+                self.principal,
+                message,
+                frame,
+                ice,
+                session_started_at=self.session_started_at,
+            )
+        elif isinstance(message, Ping):
+            socket.send(serialize(Pong(id=message.id)))
+        else:
+            socket.send(serialize(ErrorMessage(code="join-first", message="send `join` first")))
