@@ -5,17 +5,25 @@ Foreign exceptions (msgspec's decode and validation errors) are mapped here and 
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-__all__ = ["ApiError", "json_response", "read_body"]
+__all__ = ["MAX_JSON_DEPTH", "ApiError", "json_response", "read_body", "too_deep"]
 
 T = TypeVar("T")
 
 _encoder = msgspec.json.Encoder()
+
+MAX_JSON_DEPTH = 32
+"""No body of ours nests deeper than a handful of levels; msgspec recurses once per level (also
+when it skips an unknown field) and runs out of stack near a thousand."""
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 class ApiError(Exception):
@@ -63,14 +71,40 @@ def error_response(
     return json_response(body, status, headers)
 
 
+def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text nests arrays and objects more than ``limit`` deep (or does not
+    close them). Runs at C speed: strings are cut out, then each pass peels the innermost
+    ``[]``/``{}`` pairs, so at most ``limit`` passes over what is left."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    opened_run = re.compile(rb"[\[{]{%d}" % (limit + 1))
+    for _ in range(limit):
+        if not brackets:
+            return False
+        if opened_run.search(brackets):
+            return True
+        brackets = brackets.replace(b"[]", b"").replace(b"{}", b"")
+    return bool(brackets)
+
+
 async def read_body(request: Request, schema: type[T]) -> T:
-    """Decode the JSON body into ``schema``; 400 for bad JSON, 422 naming the bad field."""
+    """Decode the JSON body into ``schema``; 400 for bad JSON (not UTF-8, nested too deep),
+    422 naming the bad field."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise ApiError(415, "unsupported-media-type", "send the body as application/json")
     body = await request.body()
+    if too_deep(body):
+        raise ApiError(
+            400, "bad-json", f"the body nests arrays or objects more than {MAX_JSON_DEPTH} deep"
+        )
     try:
         return msgspec.json.decode(body, type=schema)
     except msgspec.ValidationError as exc:
         raise ApiError(422, "invalid", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise ApiError(400, "bad-json", f"the body is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise ApiError(400, "bad-json", "the body is not valid UTF-8 text") from None
+    except RecursionError:  # too_deep() rules this out; kept so it can never become a 500
+        raise ApiError(400, "bad-json", "the body nests too deeply") from None

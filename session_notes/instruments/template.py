@@ -149,4 +149,10 @@ def load_template(data: bytes | dict[str, object]) -> Template:
         raise TemplateError(str(exc)) from None
     except msgspec.DecodeError as exc:
         raise TemplateError(f"not JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise TemplateError("not JSON: a string is not valid UTF-8") from None
+    except RecursionError:
+        # msgspec recurses once per level, also into unknown fields it skips; a template's own
+        # shape is a few levels deep, so running out of stack means a hostile body.
+        raise TemplateError("not JSON a template can be: it nests too deeply") from None
     return check_template(template)

@@ -45,15 +45,21 @@ def for_writing(engine: AsyncEngine) -> AsyncEngine:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """Open an engine for ``url``; for SQLite, create the file's directory and set the pragmas."""
+    """Open an engine for ``url``; for SQLite, create the file's directory and set the pragmas.
+
+    ``hide_parameters``: a statement's parameters are notes, feedback and e-mail addresses, and
+    SQLAlchemy would otherwise put them into every error's message (and so into the logs).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, hide_parameters=True)
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10
+    )
 
 
 async def ping(engine: AsyncEngine) -> bool:
