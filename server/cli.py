@@ -8,11 +8,19 @@ import getpass
 import sys
 from collections.abc import Sequence
 
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
 from server.config import Config, ConfigError
 from server.infra.accounts import AccountError, Accounts
 from server.infra.passwords import Passwords
 from server.infra.roles import Role
 from server.infra.storage import Store, migrate
+from server.live.rooms import envelopes
+
+# The channel every RoomHub listens on for revocations, as RedisBus names it in Redis
+# (its "preceptor:" prefix + the hub's "revocations"); tests/test_cli.py checks it end to end.
+_REVOCATIONS = "preceptor:revocations"
 
 __all__ = ["main"]
 
@@ -57,7 +65,31 @@ async def _set_disabled(config: Config, user_id: str, disabled: bool) -> int:
     finally:
         await store.close()
     print(f"{user_id} {'disabled' if disabled else 'enabled'}")
+    if disabled and not await _close_sockets_of(config, user_id):
+        print(
+            "note: open sockets of this user close at the servers' next re-check (within 30 s)",
+            file=sys.stderr,
+        )
     return 0
+
+
+async def _close_sockets_of(config: Config, user_id: str) -> bool:
+    """Tell every node, over Redis, to close ``user_id``'s sockets now: the envelope that
+    ``RoomHub.revoke`` publishes. Without Redis this process cannot reach the servers; they find
+    the ended sign-ins at their periodic re-check. True when the message was published."""
+    if config.redis_url is None:
+        return False
+    redis = aioredis.Redis.from_url(config.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        await redis.publish(
+            _REVOCATIONS, envelopes.encode(envelopes.RevokeSockets(subject=user_id))
+        )
+    except (RedisError, OSError) as exc:
+        print(f"preceptor: could not reach Redis: {exc}", file=sys.stderr)
+        return False
+    finally:
+        await redis.aclose()
+    return True
 
 
 async def _assign(config: Config, supervisor_id: str, trainee_id: str) -> int:

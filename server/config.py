@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -36,6 +37,16 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(name: str, raw: str) -> tuple[IpNetwork, ...]:
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in _csv(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must list IP addresses or CIDR networks: {exc}") from None
+
+
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in schemes:
@@ -62,6 +73,12 @@ class Config:
     login_attempts_per_account: int = 5
     login_attempts_per_ip: int = 20
     login_window_s: int = 15 * 60
+    invite_requests_per_minute: int = 30
+    """Invite-link look-ups and redemptions per client address per minute."""
+    trusted_proxies: tuple[IpNetwork, ...] = ()
+    """Reverse proxies whose ``X-Forwarded-For`` names the real client (none by default)."""
+    metrics_token: str | None = field(default=None, repr=False)
+    """Bearer token for ``/metrics``; unset = loopback clients only."""
     log_level: str = "INFO"
     resume_grace_s: int = 30
     web_dir: Path = _DEFAULT_WEB_DIR
@@ -117,6 +134,9 @@ class Config:
             raise ConfigError(
                 f"PRECEPTOR_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR: {log_level!r}"
             )
+        metrics_token = get("PRECEPTOR_METRICS_TOKEN") or None
+        if metrics_token is not None and len(metrics_token) < 16:
+            raise ConfigError("PRECEPTOR_METRICS_TOKEN must be at least 16 characters")
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -130,6 +150,11 @@ class Config:
             session_idle_timeout_s=_positive_int(env, "PRECEPTOR_SESSION_IDLE_S", 30 * 60),
             session_absolute_timeout_s=_positive_int(env, "PRECEPTOR_SESSION_MAX_S", 12 * 60 * 60),
             max_body_bytes=_positive_int(env, "PRECEPTOR_MAX_BODY_BYTES", 1 << 20),
+            invite_requests_per_minute=_positive_int(env, "PRECEPTOR_INVITE_REQUESTS_PER_MIN", 30),
+            trusted_proxies=_networks(
+                "PRECEPTOR_TRUSTED_PROXIES", get("PRECEPTOR_TRUSTED_PROXIES") or ""
+            ),
+            metrics_token=metrics_token,
             log_level=log_level,
             resume_grace_s=_positive_int(env, "PRECEPTOR_RESUME_GRACE_S", 30),
             web_dir=Path(get("PRECEPTOR_WEB_DIR") or _DEFAULT_WEB_DIR),

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from server import cli
+from server.config import Config
+from server.infra.roles import Role
+from signaling import Join, Welcome
+from tests.rooms.client import signaling
+from tests.support import running_server
 
 
 def preceptor(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -97,3 +106,36 @@ def test_bad_configuration_is_named(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "PRECEPTOR_DATABASE_URL" in result.stderr
+
+
+@pytest.mark.redis
+async def test_disabling_from_the_cli_closes_open_sockets_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI is another process than the servers: it reaches their sockets over Redis
+    (without it they close only at the hub's 30 s re-check)."""
+    config = Config(
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/preceptor.db",
+        redis_url="redis://127.0.0.1:6379/0",
+        secret_key="test-secret-key-0123456789",
+    )
+    for name, value in {
+        "PRECEPTOR_DATA_DIR": str(tmp_path),
+        "PRECEPTOR_DATABASE_URL": config.database_url,
+        "PRECEPTOR_REDIS_URL": "redis://127.0.0.1:6379/0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    async with running_server(config) as server:
+        mentor = await server.user(Role.MENTOR)
+        http = await server.signed_in(mentor)
+        created = await http.post("/api/sessions", json={"title": "Disabled mid-call"})
+        assert created.status_code == 201, created.text
+        async with signaling(server, created.json()["id"], http) as socket:
+            await socket.send(Join())
+            await socket.expect(Welcome)
+            assert await asyncio.to_thread(cli.main, ["disable-user", mentor.id]) == 0
+            started = time.monotonic()
+            assert await socket.closed(timeout=2.0) == 4401
+            assert time.monotonic() - started < 2.0
+        await http.aclose()

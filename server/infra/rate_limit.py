@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-__all__ = ["SlidingWindowLimiter", "TokenBucket"]
+__all__ = ["Sampler", "SlidingWindowLimiter", "TokenBucket"]
 
 
 class SlidingWindowLimiter:
@@ -51,6 +51,14 @@ class SlidingWindowLimiter:
     def reset(self, key: str) -> None:
         self._hits.pop(key, None)
 
+    def forget(self, key: str, at: float) -> None:
+        """Take back the one hit made at ``at`` (if it is still counted)."""
+        hits = self._hits.get(key)
+        if hits is not None and at in hits:
+            hits.remove(at)
+            if not hits:
+                del self._hits[key]
+
 
 class TokenBucket:
     """Allows bursts up to ``capacity`` and ``rate`` per second on average (one per socket)."""
@@ -68,3 +76,20 @@ class TokenBucket:
             return False
         self._tokens -= 1
         return True
+
+
+class Sampler:
+    """Counts events and says, at most once per ``interval_s``, how many came since the last
+    time it said so (a flood is summarised, not recorded one by one)."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._last: float | None = None
+        self._since = 0
+
+    def due(self, now: float) -> int | None:
+        self._since += 1
+        if self._last is not None and now - self._last < self.interval_s:
+            return None
+        count, self._since, self._last = self._since, 0, now
+        return count

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import time
 from typing import Annotated
@@ -11,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.access.principal import Principal
-from server.http.endpoints import ANYONE, Access, Endpoint
+from server.http.endpoints import ANYONE, Endpoint
 from server.http.errors import ApiError, json_response, read_body
 from server.http.schemas import Email, UserOut, user_out
 from server.http.signin import authenticate, clear_session_cookie, client_ip, set_session_cookie
@@ -33,44 +35,68 @@ class SessionOut(msgspec.Struct, frozen=True):
     """Set for a guest who came through an invite link: the one session it may open."""
 
 
+def _email_ref(secret_key: str, email: str) -> str:
+    """What the audit log keeps of an e-mail typed at sign-in: a keyed digest. Typed e-mails
+    are attacker-chosen text of any length (up to 320 characters) and personal data; the digest
+    fits the column and still lets an investigator match attempts against one address."""
+    digest = hmac.new(secret_key.encode(), email.encode(), hashlib.sha256).hexdigest()
+    return f"email-hmac:{digest[:32]}"
+
+
+def _too_many(wait: float) -> ApiError:
+    seconds = max(1, math.ceil(wait))
+    return ApiError(
+        429,
+        "too-many-attempts",
+        f"too many failed sign-ins; try again in {seconds} seconds",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 async def login(request: Request, _: Principal | None) -> Response:
     svc = services(request)
     body = await read_body(request, LoginRequest)
     email = normalize_email(body.email)
+    target = _email_ref(svc.config.secret_key, email)
     ip = client_ip(request) or "unknown"
     now = time.time()
-    wait = max(
-        await svc.login_failures_by_account.retry_after(email, now),
-        await svc.login_failures_by_ip.retry_after(ip, now),
-    )
+    # Count the attempt before the password is checked, in one atomic step per key, so
+    # parallel guesses cannot all slip under the limit. The address goes first: an address
+    # already refused does not also use up the account's budget.
+    wait = await svc.login_failures_by_ip.attempt(ip, now)
+    if wait <= 0:
+        wait = await svc.login_failures_by_account.attempt(email, now)
+        if wait > 0:
+            await svc.login_failures_by_ip.forgive(ip, now)
     if wait > 0:
         svc.metrics.logins.labels(outcome="throttled").inc()
-        await svc.store.audit.append("login.throttled", target=email, ip=ip)
-        raise ApiError(
-            429,
-            "too-many-attempts",
-            f"too many failed sign-ins; try again in {math.ceil(wait)} seconds",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
+        await svc.store.audit.append("login.throttled", target=target, ip=ip)
+        raise _too_many(wait)
     found = await svc.store.users.credentials(email)
     user, password_hash = found if found is not None else (None, None)
-    if not await svc.passwords.verify(password_hash, body.password) or user is None:
-        await svc.login_failures_by_account.hit(email, now)
-        await svc.login_failures_by_ip.hit(ip, now)
-        svc.metrics.logins.labels(outcome="failed").inc()
+    verified = await svc.passwords.verify(password_hash, body.password)
+    if not verified or user is None or user.disabled:
+        # A disabled account answers exactly as a wrong password does, whatever was typed:
+        # the answer must not tell a guesser that the password was right.
+        if user is None:
+            reason, outcome = "unknown-user", "failed"
+        elif user.disabled:
+            reason, outcome = "account-disabled", "disabled"
+        else:
+            reason, outcome = "wrong-password", "failed"
+        svc.metrics.logins.labels(outcome=outcome).inc()
         await svc.store.audit.append(
             "login.failed",
             actor_id=user.id if user else None,
-            target=email,
+            target=target,
             ip=ip,
-            detail={"reason": "wrong-password" if user else "unknown-user"},
+            detail={"reason": reason},
         )
         raise ApiError(401, "invalid-credentials", "wrong e-mail or password")
-    if user.disabled:
-        svc.metrics.logins.labels(outcome="disabled").inc()
-        await svc.store.audit.append("login.disabled", actor_id=user.id, target=email, ip=ip)
-        raise ApiError(403, "account-disabled", "this account is disabled; ask an administrator")
+    # A successful sign-in was not a guess: it clears the account's count and takes back this
+    # attempt from the address's (many people may sign in from one clinic's address).
     await svc.login_failures_by_account.reset(email)
+    await svc.login_failures_by_ip.forgive(ip, now)
     if password_hash is not None and svc.passwords.needs_rehash(password_hash):
         await svc.store.users.set_password_hash(user.id, await svc.passwords.hash(body.password))
     # Rotation: whatever session this browser had before is ended, and a fresh token issued.
@@ -128,7 +154,6 @@ endpoints = [
         "End this session.",
         "auth",
         logout,
-        access=Access(guests=True),
         status=204,
     ),
     Endpoint(
@@ -137,7 +162,6 @@ endpoints = [
         "The signed-in user and the CSRF token for state-changing requests.",
         "auth",
         me,
-        access=Access(guests=True),
         response=SessionOut,
     ),
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 from typing import Any
 
 import msgspec
@@ -11,7 +13,8 @@ from starlette.responses import Response
 
 from server.access.principal import Principal
 from server.http.endpoints import ANYONE, Endpoint
-from server.http.errors import json_response
+from server.http.errors import ApiError, json_response
+from server.http.signin import client_ip
 from server.services import services
 
 __all__ = ["endpoints"]
@@ -40,7 +43,45 @@ async def readyz(request: Request, _: Principal | None) -> Response:
     )
 
 
+def _allow_metrics(request: Request) -> None:
+    """Metrics describe the deployment (routes, load, sign-in failures): with
+    ``PRECEPTOR_METRICS_TOKEN`` set they need ``Authorization: Bearer <token>``; without it
+    only a scraper on this machine (loopback) may read them."""
+    token = services(request).config.metrics_token
+    if token is not None:
+        scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not sent:
+            raise ApiError(
+                401,
+                "not-authenticated",
+                "send Authorization: Bearer <PRECEPTOR_METRICS_TOKEN> to read metrics",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+        if not hmac.compare_digest(sent.strip().encode(), token.encode()):
+            raise ApiError(
+                401,
+                "not-authenticated",
+                "the metrics token is wrong",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics", error="invalid_token"'},
+            )
+        return
+    if not _is_loopback(client_ip(request)):
+        raise ApiError(
+            403,
+            "forbidden",
+            "metrics are served only to this machine unless PRECEPTOR_METRICS_TOKEN is set",
+        )
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 async def metrics(request: Request, _: Principal | None) -> Response:
+    _allow_metrics(request)
     return Response(
         services(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
     )
@@ -66,7 +107,7 @@ endpoints = [
     Endpoint(
         "GET",
         "/metrics",
-        "Prometheus metrics.",
+        "Prometheus metrics (bearer token, or loopback clients only when no token is set).",
         "ops",
         metrics,
         access=ANYONE,
