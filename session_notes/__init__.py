@@ -5,7 +5,15 @@ Feedback instruments, marks and progress join this package as they are built (DE
 
 from __future__ import annotations
 
-from session_notes.authorship import AuthoredRun, StoredUpdate, Version, authored_runs, versions
+from session_notes.authorship import (
+    AuthoredRun,
+    StoredUpdate,
+    Version,
+    VersionInfo,
+    authored_runs,
+    history_index,
+    version_at,
+)
 from session_notes.document import InvalidUpdate, NotesDocument, check_update
 from session_notes.protocol import (
     AwarenessEntry,
@@ -44,14 +52,16 @@ __all__ = [
     "SyncStep2",
     "SyncUpdate",
     "Version",
+    "VersionInfo",
     "authored_runs",
     "awareness_frame",
     "check_update",
     "encode_awareness",
+    "history_index",
     "parse_awareness",
     "parse_frame",
     "sync_step1_frame",
     "sync_step2_frame",
     "update_frame",
-    "versions",
+    "version_at",
 ]

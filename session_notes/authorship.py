@@ -1,6 +1,7 @@
 """Who wrote what: replaying the stored updates in order attributes every piece of the text to
-the member whose update inserted it, and yields the text after each update (the versions a
-supervisor steps through)."""
+the member whose update inserted it, and finds the updates that changed the text (the versions a
+supervisor steps through). A version's text is rebuilt on demand from the updates up to it, so
+listing versions never costs the whole text per update."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from pycrdt import Doc, Text, TextEvent
 
 from session_notes.document import TEXT_NAME
 
-__all__ = ["AuthoredRun", "StoredUpdate", "Version", "authored_runs", "versions"]
+__all__ = [
+    "AuthoredRun",
+    "StoredUpdate",
+    "Version",
+    "VersionInfo",
+    "authored_runs",
+    "history_index",
+    "version_at",
+]
 
 
 @dataclass(frozen=True)
@@ -32,12 +41,23 @@ class AuthoredRun:
 
 
 @dataclass(frozen=True)
+class VersionInfo:
+    """An update that changed the text: when, and by whom."""
+
+    id: int
+    at: float
+    author_id: str
+    author_name: str
+
+
+@dataclass(frozen=True)
 class Version:
     id: int
     at: float
     author_id: str
     author_name: str
     text: str
+    authored: list[AuthoredRun]
 
 
 class _Attribution:
@@ -46,6 +66,7 @@ class _Attribution:
     def __init__(self) -> None:
         self.text = bytearray()
         self.authors: list[tuple[str, str]] = []
+        self.changes = 0  # inserts and deletes seen: an update that changed the text adds some
 
     def apply(self, delta: list[dict[str, Any]], author: tuple[str, str]) -> None:
         pos = 0
@@ -57,10 +78,12 @@ class _Attribution:
                 self.text[pos:pos] = inserted
                 self.authors[pos:pos] = [author] * len(inserted)
                 pos += len(inserted)
+                self.changes += 1
             elif "delete" in op:
                 count = int(op["delete"])
                 del self.text[pos : pos + count]
                 del self.authors[pos : pos + count]
+                self.changes += 1
 
     def runs(self) -> list[AuthoredRun]:
         runs: list[AuthoredRun] = []
@@ -102,19 +125,38 @@ def _replay(
 
 def authored_runs(updates: Iterable[StoredUpdate]) -> list[AuthoredRun]:
     """The current text as runs of one author each, from the full update history."""
+    return history_index(updates)[0]
+
+
+def history_index(
+    updates: Iterable[StoredUpdate],
+) -> tuple[list[AuthoredRun], list[VersionInfo]]:
+    """One replay, linear in the history: the current text's authored runs, and the updates
+    that changed the text, oldest first (no text per version)."""
     last = _Attribution()
-    for _stored, _text, attribution in _replay(None, updates):
+    found: list[VersionInfo] = []
+    seen = 0
+    for stored, _text, attribution in _replay(None, updates):
         last = attribution
-    return last.runs()
+        if attribution.changes != seen:
+            seen = attribution.changes
+            found.append(VersionInfo(stored.id, stored.at, stored.author_id, stored.author_name))
+    return last.runs(), found
 
 
-def versions(updates: Iterable[StoredUpdate]) -> list[Version]:
-    """The text after each update that changed it."""
-    out: list[Version] = []
-    previous = ""
-    for stored, text, _ in _replay(None, updates):
-        current = str(text)
-        if current != previous:
-            out.append(Version(stored.id, stored.at, stored.author_id, stored.author_name, current))
-            previous = current
-    return out
+def version_at(updates: Iterable[StoredUpdate], version_id: int) -> Version | None:
+    """The text (and who wrote which part of it) right after the update ``version_id``; None
+    when no update of ``updates`` has that id. ``updates`` may stop at ``version_id``."""
+    for stored, text, attribution in _replay(None, updates):
+        if stored.id == version_id:
+            return Version(
+                stored.id,
+                stored.at,
+                stored.author_id,
+                stored.author_name,
+                str(text),
+                attribution.runs(),
+            )
+        if stored.id > version_id:
+            break
+    return None

@@ -39,10 +39,12 @@ class NotesDocument:
     @classmethod
     def load(cls, snapshot: bytes | None, updates: Iterable[bytes]) -> NotesDocument:
         document = cls()
+        # Stored data was checked on the way in; a snapshot is a whole document, larger than
+        # any one update may be.
         if snapshot:
-            document.apply(snapshot)
+            document._apply(snapshot)
         for update in updates:
-            document.apply(update)
+            document._apply(update)
         return document
 
     @property
@@ -63,7 +65,11 @@ class NotesDocument:
         return self._doc.get_update()
 
     def apply(self, update: bytes) -> None:
+        """Apply a member's update (checked, bounded in size)."""
         check_update(update)
+        self._apply(update)
+
+    def _apply(self, update: bytes) -> None:
         try:
             self._doc.apply_update(update)
         except Exception as exc:

@@ -41,7 +41,11 @@ SYNC_STEP1 = 0
 SYNC_STEP2 = 1
 SYNC_UPDATE = 2
 
+# One client's awareness state (its cursor and name), in UTF-8 bytes of JSON.
 MAX_AWARENESS_STATE = 4096
+MAX_AWARENESS_ENTRIES = 64
+# lib0 numbers are JavaScript numbers: client ids and clocks stay below 2**53.
+MAX_NUMBER = 2**53 - 1
 
 
 class NotesProtocolError(Exception):
@@ -104,6 +108,8 @@ class _Reader:
             self.pos += 1
             value |= (byte & 0x7F) << shift
             if byte < 0x80:
+                if value > MAX_NUMBER:
+                    raise NotesProtocolError("invalid", "number too large")
                 return value
             shift += 7
             if shift > 53:  # lib0 numbers are at most 53 bits
@@ -118,9 +124,12 @@ class _Reader:
         self.pos = end
         return chunk
 
-    def string(self) -> str:
+    def string(self, what: str, max_bytes: int) -> str:
+        chunk = self.bytes_()
+        if len(chunk) > max_bytes:
+            raise NotesProtocolError("too-big", f"{what} is at most {max_bytes} bytes")
         try:
-            return self.bytes_().decode("utf-8")
+            return chunk.decode("utf-8")
         except UnicodeDecodeError:
             raise NotesProtocolError("invalid", "a string is not UTF-8") from None
 
@@ -156,15 +165,13 @@ def parse_frame(data: bytes) -> NotesMessage:
 def parse_awareness(payload: bytes) -> tuple[AwarenessEntry, ...]:
     reader = _Reader(payload)
     count = reader.var_uint()
-    if count > 64:
+    if count > MAX_AWARENESS_ENTRIES:
         raise NotesProtocolError("invalid", "too many awareness entries")
     entries = []
     for _ in range(count):
         client_id = reader.var_uint()
         clock = reader.var_uint()
-        state = reader.string()
-        if len(state) > MAX_AWARENESS_STATE:
-            raise NotesProtocolError("too-big", "awareness state too large")
+        state = reader.string("an awareness state", MAX_AWARENESS_STATE)
         try:
             json.loads(state)
         except ValueError:

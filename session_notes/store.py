@@ -73,8 +73,11 @@ class NotesStore(Protocol):
 
     async def updates_after(self, session_id: str, after_id: int) -> list[StoredUpdate]: ...
 
-    async def history(self, session_id: str) -> list[StoredUpdate]:
-        """Every update ever stored, in order."""
+    async def history(self, session_id: str, upto_id: int | None = None) -> list[StoredUpdate]:
+        """Every update ever stored (up to and including ``upto_id``, if given), in order."""
+
+    async def log_size(self, session_id: str) -> int:
+        """The bytes of every update ever stored for the session."""
 
     async def last_update_at(self, session_id: str) -> float | None:
         """When the notes last changed (None: never)."""
@@ -174,8 +177,28 @@ class SqlNotesStore:
             ).all()
         return [_stored(r._mapping) for r in rows]
 
-    async def history(self, session_id: str) -> list[StoredUpdate]:
-        return await self.updates_after(session_id, 0)
+    async def history(self, session_id: str, upto_id: int | None = None) -> list[StoredUpdate]:
+        where = [notes_updates.c.session_id == session_id]
+        if upto_id is not None:
+            where.append(notes_updates.c.id <= upto_id)
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    sa.select(*_COLUMNS).where(*where).order_by(notes_updates.c.id)
+                )
+            ).all()
+        return [_stored(r._mapping) for r in rows]
+
+    async def log_size(self, session_id: str) -> int:
+        async with self._engine.connect() as connection:
+            size = (
+                await connection.execute(
+                    sa.select(
+                        sa.func.coalesce(sa.func.sum(sa.func.length(notes_updates.c.update)), 0)
+                    ).where(notes_updates.c.session_id == session_id)
+                )
+            ).scalar()
+        return int(size or 0)
 
     async def last_update_at(self, session_id: str) -> float | None:
         async with self._engine.connect() as connection:

@@ -2,7 +2,10 @@
 
 A stock Yjs ``WebsocketProvider`` connects with server URL ``…/ws/notes`` and room name = the
 session id. Members edit while the session is live; afterwards only its mentor may (each such
-change is audited); assigned supervisors only read.
+change is audited); assigned supervisors only read. The policy answers on every change, against
+the session as it is then; ending the session closes the sockets (4410). Each connection has a
+budget of messages and of change bytes a second (1008 past it), and the document and its log a
+size cap (1009).
 """
 
 from __future__ import annotations
@@ -13,22 +16,23 @@ import time
 
 from starlette.websockets import WebSocket
 
+from server.access.policy import Action
 from server.infra.rate_limit import TokenBucket
-from server.infra.roles import Role
-from server.infra.storage import SessionStatus
-from server.live.notes.hub import Author, ReadOnly
+from server.live.notes.budget import ByteBucket
+from server.live.notes.hub import AwarenessRefused, NotesFull, ReadOnly
 from server.live.rooms import SocketConnection
 from server.services import Services, services
-from server.sockets.gate import (
-    CLOSE_NOT_ALLOWED,
-    CLOSE_POLICY,
-    CLOSE_TOO_BIG,
-    Admitted,
-    admit_socket,
+from server.sockets.gate import admit_socket
+from session_notes import (
+    InvalidUpdate,
+    NotesProtocolError,
+    SyncStep2,
+    SyncUpdate,
+    parse_frame,
 )
-from session_notes import InvalidUpdate, NotesProtocolError, SyncStep2, SyncUpdate, parse_frame
+from signaling.close_codes import CLOSE_NOT_ALLOWED, CLOSE_POLICY, CLOSE_TOO_BIG
 
-__all__ = ["can_edit_notes", "notes_socket"]
+__all__ = ["notes_socket"]
 
 MAX_NOTES_FRAME = 512 * 1024
 # Typing sends an update and an awareness change per keystroke; a paste is one update.
@@ -36,31 +40,21 @@ RATE_PER_S = 60.0
 BURST = 400.0
 
 
-def can_edit_notes(admitted: Admitted) -> bool:
-    principal, session = admitted.principal, admitted.session
-    if principal.role is Role.SUPERVISOR:
-        return False
-    if session.status is SessionStatus.ENDED:
-        return principal.role is Role.MENTOR and not principal.is_guest
-    return True
-
-
 async def notes_socket(websocket: WebSocket) -> None:
     svc = services(websocket)
-    admitted = await admit_socket(svc, websocket, allow_ended=True)
+    admitted = await admit_socket(svc, websocket, Action.NOTES_READ)
     if admitted is None:
         return
     session_id = admitted.session.id
     principal = admitted.principal
-    ended = admitted.session.status is SessionStatus.ENDED
     socket = SocketConnection(websocket, svc.rooms.new_connection_id())
     svc.rooms.attach(socket, subject=principal.id, login=principal.session.token_hash)
     gauge = svc.metrics.sockets.labels(endpoint="notes")
     gauge.inc()
     sender = socket.start()
-    author = Author(principal.id, principal.name)
-    await svc.notes.join(session_id, socket, author, can_edit=can_edit_notes(admitted))
-    reader = asyncio.create_task(_read(svc, websocket, socket, session_id, author, ended))
+    # May edit or not is asked of the policy on every change, against the session as it is then.
+    await svc.notes.join(admitted.session, socket, principal, load_session=svc.store.sessions.get)
+    reader = asyncio.create_task(_read(svc, websocket, socket, session_id, principal.id))
     try:
         await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -80,18 +74,25 @@ async def _read(
     websocket: WebSocket,
     socket: SocketConnection,
     session_id: str,
-    author: Author,
-    ended: bool,
+    actor_id: str,
 ) -> None:
-    bucket = TokenBucket(RATE_PER_S, BURST, time.monotonic())
+    limits = svc.notes.limits
+    now = time.monotonic()
+    messages = TokenBucket(RATE_PER_S, BURST, now)
+    update_bytes = ByteBucket(limits.update_bytes_per_s, limits.update_bytes_burst, now)
 
-    def refuse(code: int, action: str, reason: str) -> None:
-        svc.records.audit(action, session_id=session_id, actor_id=author.id, detail={"why": reason})
+    def refuse(code: int, action: str, reason: str, *, once: bool = False) -> None:
+        # Budget refusals are audited once per member: a client that reconnects and tries
+        # again (y-websocket does, forever) must not grow the audit log.
+        if not once or svc.notes.first_refusal(session_id, actor_id, action):
+            svc.records.audit(
+                action, session_id=session_id, actor_id=actor_id, detail={"why": reason}
+            )
         socket.close(code, reason[:120])
 
     while not socket.closing:
         event = await websocket.receive()
-        if event["type"] == "websocket.disconnect":
+        if event["type"] == "websocket.disconnect" or socket.closing:
             return
         frame = event.get("bytes")
         if frame is None:
@@ -100,20 +101,40 @@ async def _read(
         if len(frame) > MAX_NOTES_FRAME:
             refuse(CLOSE_TOO_BIG, "notes.bad-frame", "frame too big")
             return
-        if not bucket.take(time.monotonic()):
-            refuse(CLOSE_POLICY, "notes.rate-limited", "too many messages")
+        if not messages.take(time.monotonic()):
+            refuse(CLOSE_POLICY, "notes.rate-limited", "too many messages", once=True)
             return
         try:
             message = parse_frame(frame)
-            await svc.notes.handle(session_id, socket, message)
-        except (NotesProtocolError, InvalidUpdate) as exc:
+            if isinstance(message, SyncStep2 | SyncUpdate) and not update_bytes.take(
+                time.monotonic(), len(message.update)
+            ):
+                refuse(
+                    CLOSE_POLICY,
+                    "notes.over-budget",
+                    "too many bytes of changes a second",
+                    once=True,
+                )
+                return
+            edited_after_end = await svc.notes.handle(session_id, socket, message)
+        except NotesProtocolError as exc:
+            code = CLOSE_TOO_BIG if exc.code == "too-big" else CLOSE_POLICY
+            refuse(code, "notes.bad-frame", str(exc))
+            return
+        except InvalidUpdate as exc:
             refuse(CLOSE_POLICY, "notes.bad-frame", str(exc))
             return
         except ReadOnly as exc:
             refuse(CLOSE_NOT_ALLOWED, "notes.refused-edit", str(exc))
             return
-        if ended and isinstance(message, SyncStep2 | SyncUpdate) and message.update != b"\x00\x00":
+        except NotesFull as exc:
+            refuse(CLOSE_TOO_BIG, "notes.too-big", str(exc), once=True)
+            return
+        except AwarenessRefused as exc:
+            refuse(CLOSE_POLICY, "notes.awareness-refused", str(exc), once=True)
+            return
+        if edited_after_end:
             # After the session, notes change only by the mentor, and every change is on record.
             svc.records.audit(
-                "notes.edited-after-end", session_id=session_id, actor_id=author.id, detail={}
+                "notes.edited-after-end", session_id=session_id, actor_id=actor_id, detail={}
             )

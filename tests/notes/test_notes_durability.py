@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.notes.conftest import admitted_scene
 from tests.notes.pyclient import yclient
 from tests.support import (
     RunningServer,
     free_port,
-    make_scene,
     serve_process,
     wait_for,
     wait_listening,
@@ -26,7 +26,7 @@ async def test_kill_9_mid_typing_loses_nothing_that_was_relayed(
     server: RunningServer, tmp_path: Path
 ) -> None:
     """Updates are stored before they are relayed: whatever the watcher saw survives kill -9."""
-    scene = await make_scene(server)
+    scene = await admitted_scene(server)
     port = free_port()
     with serve_process(server.config, port) as process:
         await wait_listening(port)
@@ -65,7 +65,7 @@ async def test_kill_9_mid_typing_loses_nothing_that_was_relayed(
 @pytest.mark.redis
 async def test_two_nodes_serve_one_document(nodes: tuple[RunningServer, RunningServer]) -> None:
     a, b = nodes
-    scene = await make_scene(a)
+    scene = await admitted_scene(a)
     async with (
         yclient(a, scene.session_id, scene.mentor_http) as on_a,
         yclient(b, scene.session_id, scene.guest_http) as on_b,
@@ -82,7 +82,7 @@ async def test_a_node_that_missed_the_bus_catches_up_from_the_store(
     nodes: tuple[RunningServer, RunningServer],
 ) -> None:
     a, b = nodes
-    scene = await make_scene(a)
+    scene = await admitted_scene(a)
     async with yclient(b, scene.session_id, scene.guest_http) as on_b:
         # An update that reached the store but never the bus (as if Redis dropped it).
         from pycrdt import Doc, Text

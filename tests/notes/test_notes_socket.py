@@ -26,10 +26,69 @@ async def test_two_members_converge_and_the_server_keeps_the_text(scene: Scene) 
         ("Test Mentor", "Took a focused history. "),
         ("Sam Student", "Missed red flags."),
     ]
-    assert [v["text"] for v in history["versions"]] == [
-        "Took a focused history. ",
-        "Took a focused history. Missed red flags.",
+    ids = [v["id"] for v in history["versions"]]
+    assert len(ids) == 2
+    texts = [
+        (
+            await scene.mentor_http.get(f"/api/sessions/{scene.session_id}/notes/versions/{i}")
+        ).json()["text"]
+        for i in ids
     ]
+    assert texts == ["Took a focused history. Missed red flags.", "Took a focused history. "]
+
+
+async def test_the_history_lists_versions_in_pages_and_serves_each_text_on_demand(
+    scene: Scene,
+) -> None:
+    server, http = scene.server, scene.mentor_http
+    base = f"/api/sessions/{scene.session_id}/notes"
+    async with (
+        yclient(server, scene.session_id, scene.mentor_http) as mentor,
+        yclient(server, scene.session_id, scene.guest_http) as watcher,
+    ):
+        for n in range(60):
+            await mentor.type(f"w{n} ")
+        await watcher.wait_text("".join(f"w{n} " for n in range(60)))
+    # Listing every version costs a few bytes each, not the whole text each time.
+    first = await http.get(f"{base}/history", params={"limit": 25})
+    assert first.status_code == 200, first.text
+    assert first.headers["cache-control"] == "no-store"
+    page = first.json()
+    assert len(first.content) < 6_000
+    assert all(set(v) == {"id", "at", "author_id", "author_name"} for v in page["versions"])
+    assert [(r["author_name"], r["text"][:6]) for r in page["authored"]] == [
+        ("Test Mentor", "w0 w1 ")
+    ]
+    seen = [v["id"] for v in page["versions"]]
+    while page["next_before"] is not None:
+        response = await http.get(
+            f"{base}/history", params={"before": page["next_before"], "limit": 25}
+        )
+        page = response.json()
+        seen += [v["id"] for v in page["versions"]]
+    assert len(seen) == 60
+    assert seen == sorted(seen, reverse=True)
+    # The oldest version holds the first word only; the fifth, five words.
+    fifth = await http.get(f"{base}/versions/{seen[-5]}")
+    assert fifth.status_code == 200, fifth.text
+    assert fifth.headers["cache-control"] == "no-store"
+    assert fifth.json()["text"] == "w0 w1 w2 w3 w4 "
+    assert fifth.json()["author_name"] == "Test Mentor"
+    # Bounded and checked: no page too large, no id from elsewhere.
+    for params in ({"limit": 0}, {"limit": 10_000}, {"limit": "x"}, {"before": -1}):
+        assert (await http.get(f"{base}/history", params=params)).status_code == 422
+    for bad in ("99999999", "x", str(2**70)):
+        assert (await http.get(f"{base}/versions/{bad}")).status_code in (404, 422)
+
+    async def audited() -> bool:
+        parts = [
+            e.detail.get("part")
+            for e in await server.services.store.audit.recent(50)
+            if e.action == "record.viewed"
+        ]
+        return "notes-history" in parts and "notes-version" in parts
+
+    await wait_for(audited)
 
 
 async def test_a_late_joiner_gets_everything_and_a_restart_loses_nothing(scene: Scene) -> None:

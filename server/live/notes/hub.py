@@ -5,6 +5,11 @@ Each document's updates go through one lock, so the stored order is the applied 
 joining member's sync never interleaves with an update (the join race of pycrdt-websocket).
 With several nodes, updates also travel on the bus; the store stays the truth, and each node
 catches up from it every few seconds in case the bus dropped something (§3b).
+
+Each room keeps its session as it stands now: ending the session closes every notes socket of
+it (4410) on every node, and every change is put to the policy against the current session, so
+a socket opened before the end cannot write after it. Every member's share is bounded
+(:class:`NotesLimits`): the document's size, the log's size and awareness clients.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 
 import msgspec
 
+from server.access.policy import Action, may
+from server.access.principal import Principal
 from server.infra.bus import Bus, Subscription
+from server.infra.storage import Session, SessionStatus
 from server.live.notes.group_commit import GroupCommit
 from server.live.rooms.connection import SocketConnection
 from session_notes import (
@@ -40,8 +49,9 @@ from session_notes import (
     sync_step2_frame,
     update_frame,
 )
+from signaling.close_codes import CLOSE_ENDED
 
-__all__ = ["Author", "NotesHub", "ReadOnly"]
+__all__ = ["AwarenessRefused", "NotesFull", "NotesHub", "NotesLimits", "ReadOnly"]
 
 log = logging.getLogger("preceptor.notes")
 
@@ -50,12 +60,41 @@ _COMPACT_AFTER = 500
 _CATCH_UP_S = 2.0
 
 
+_MAX_REFUSALS_REMEMBERED = 10_000
+
+
 class ReadOnly(Exception):
-    """A member who may only read sent a change."""
+    """A member who may only read sent a change (the policy's reason is the message)."""
+
+
+class NotesFull(Exception):
+    """The change would take the document or its log past its cap."""
+
+
+class AwarenessRefused(Exception):
+    """More awareness clients than a connection or a room may hold."""
 
 
 @dataclass(frozen=True)
-class Author:
+class NotesLimits:
+    """Every member's share of a session's notes (DESIGN.md §5: size and rate limits)."""
+
+    # A joining member gets the whole document in one frame; it must fit a socket's send
+    # queue (1 MiB) with room to spare.
+    max_document_bytes: int = 768 * 1024
+    # The log is never trimmed (it is the history): bounded per session.
+    max_log_bytes: int = 16 * 1024 * 1024
+    # Per connection, over update bytes: typing is a few hundred bytes a second; a paste or an
+    # offline client's catch-up is one burst up to the largest update.
+    update_bytes_per_s: float = 32 * 1024
+    update_bytes_burst: float = 512 * 1024
+    # y-websocket uses one awareness client per document and connection.
+    awareness_clients_per_member: int = 4
+    awareness_clients_per_room: int = 64
+
+
+@dataclass(frozen=True)
+class _Author:
     id: str
     name: str
 
@@ -65,29 +104,41 @@ class _BusMessage(msgspec.Struct, frozen=True):
     update_id: int = 0
     update: bytes = b""
     awareness: bytes = b""
+    ended: bool = False
 
 
 @dataclass
 class _Member:
     socket: SocketConnection
-    author: Author
-    can_edit: bool
+    principal: Principal
+    author: _Author
     clients: dict[int, AwarenessEntry] = field(default_factory=dict)
+
+
+def _ended(session: Session) -> bool:
+    return session.status is SessionStatus.ENDED
 
 
 @dataclass
 class _NotesRoom:
-    session_id: str
+    session: Session
     document: NotesDocument
     snapshot_upto: int
     last_id: int
     since_snapshot: list[bytes]
+    document_bytes: int  # the snapshot's and later updates' bytes: at least the document's size
+    log_bytes: int
     members: dict[str, _Member] = field(default_factory=dict)
     remote_awareness: dict[int, AwarenessEntry] = field(default_factory=dict)
     applied_ids: set[int] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     subscription: Subscription | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    load_session: Callable[[str], Awaitable[Session | None]] | None = None
+
+    @property
+    def session_id(self) -> str:
+        return self.session.id
 
 
 class NotesHub:
@@ -99,7 +150,9 @@ class NotesHub:
         node_id: str,
         multi_node: bool,
         clock: Callable[[], float] = time.time,
+        limits: NotesLimits | None = None,
     ) -> None:
+        self.limits = limits or NotesLimits()
         self._store = store
         self._bus = bus
         self._node_id = node_id
@@ -108,13 +161,17 @@ class NotesHub:
         self._rooms: dict[str, _NotesRoom] = {}
         self._opening: dict[str, asyncio.Lock] = {}
         self._commits = GroupCommit(store)
+        self._refusals: OrderedDict[tuple[str, str, str], None] = OrderedDict()
 
     def start(self) -> None:
         self._commits.start()
 
     # --- rooms ---------------------------------------------------------------------------------
 
-    async def _room(self, session_id: str) -> _NotesRoom:
+    async def _room(
+        self, session: Session, load_session: Callable[[str], Awaitable[Session | None]] | None
+    ) -> _NotesRoom:
+        session_id = session.id
         room = self._rooms.get(session_id)
         if room is not None:
             return room
@@ -127,12 +184,16 @@ class NotesHub:
                     snapshot.data if snapshot else None, (u.update for u in updates)
                 )
                 upto = snapshot.upto_id if snapshot else 0
+                since = [u.update for u in updates]
                 room = _NotesRoom(
-                    session_id=session_id,
+                    session=session,
                     document=document,
                     snapshot_upto=upto,
                     last_id=updates[-1].id if updates else upto,
-                    since_snapshot=[u.update for u in updates],
+                    since_snapshot=since,
+                    document_bytes=len(snapshot.data if snapshot else b"") + sum(map(len, since)),
+                    log_bytes=await self._store.log_size(session_id),
+                    load_session=load_session,
                 )
                 self._rooms[session_id] = room
                 if self._multi_node:
@@ -161,12 +222,27 @@ class NotesHub:
     # --- members -------------------------------------------------------------------------------
 
     async def join(
-        self, session_id: str, socket: SocketConnection, author: Author, *, can_edit: bool
+        self,
+        session: Session,
+        socket: SocketConnection,
+        principal: Principal,
+        *,
+        load_session: Callable[[str], Awaitable[Session | None]] | None = None,
     ) -> None:
-        """y-websocket's greeting: our state vector (sync step 1) and who else is here."""
-        room = await self._room(session_id)
+        """y-websocket's greeting: our state vector (sync step 1) and who else is here.
+        ``session`` is the session as the socket's handshake found it; with several nodes,
+        ``load_session`` re-reads it, in case this node missed the end on the bus."""
+        room = await self._room(session, load_session)
         async with room.lock:
-            room.members[socket.id] = _Member(socket, author, can_edit)
+            if _ended(session) and not _ended(room.session):
+                # This node missed the end (the bus may drop messages): end the room now.
+                self._end_room(room, session)
+            elif _ended(room.session) and not _ended(session):
+                # Opened before the end, joining after it: it goes the way of the others.
+                socket.close(CLOSE_ENDED, "session ended")
+                return
+            author = _Author(principal.id, principal.name)
+            room.members[socket.id] = _Member(socket, principal, author)
             socket.send(sync_step1_frame(room.document.state_vector()))
             states = self._awareness_states(room, exclude=socket.id)
             if states:
@@ -184,10 +260,29 @@ class NotesHub:
         if not room.members:
             await self._unload(room)
 
+    async def end(self, session: Session) -> None:
+        """``session`` ended (as loaded before or after its end): every notes socket of it
+        closes (4410), here and on every other node; later changes are put to the policy
+        against the ended session."""
+        room = self._rooms.get(session.id)
+        if room is not None:
+            async with room.lock:
+                self._end_room(room, session)
+        if self._multi_node:
+            message = _BusMessage(self._node_id, ended=True)
+            await self._bus.publish(f"notes:{session.id}", msgspec.msgpack.encode(message))
+
+    def _end_room(self, room: _NotesRoom, session: Session) -> None:
+        room.session = session if _ended(session) else replace(session, status=SessionStatus.ENDED)
+        for member in room.members.values():
+            member.socket.close(CLOSE_ENDED, "session ended")
+
     async def handle(
         self, session_id: str, socket: SocketConnection, message: NotesMessage
-    ) -> None:
-        """Raises :class:`InvalidUpdate` or :class:`ReadOnly`; the socket closes on either."""
+    ) -> bool:
+        """Handle one message; True when it changed the notes of a session that had ended (the
+        caller audits that). Raises :class:`InvalidUpdate`, :class:`ReadOnly`,
+        :class:`NotesFull` or :class:`AwarenessRefused`; the socket closes on any."""
         room = self._rooms[session_id]
         member = room.members[socket.id]
         match message:
@@ -196,21 +291,43 @@ class NotesHub:
                     socket.send(sync_step2_frame(room.document.missing_for(state_vector)))
             case SyncStep2(update=update) | SyncUpdate(update=update):
                 if update == _EMPTY_UPDATE:
-                    return
-                if not member.can_edit:
-                    raise ReadOnly("these notes are read-only for you")
-                await self._accept_update(room, member, update)
+                    return False
+                return await self._accept_update(room, member, update)
             case AwarenessUpdate(payload=payload, entries=entries):
+                self._check_awareness(room, member, entries)
                 for entry in entries:
                     member.clients[entry.client_id] = entry
                 await self._share_awareness(room, payload, exclude=socket.id)
             case QueryAwareness():
                 states = self._awareness_states(room, exclude=None)
                 socket.send(awareness_frame(encode_awareness(states)))
+        return False
 
-    async def _accept_update(self, room: _NotesRoom, member: _Member, update: bytes) -> None:
+    def first_refusal(self, session_id: str, actor_id: str, action: str) -> bool:
+        """Whether this refusal is the first of its kind for this member (audited once: a
+        client that reconnects and retries must not grow the audit log)."""
+        key = (session_id, actor_id, action)
+        if key in self._refusals:
+            return False
+        self._refusals[key] = None
+        if len(self._refusals) > _MAX_REFUSALS_REMEMBERED:
+            self._refusals.popitem(last=False)
+        return True
+
+    async def _accept_update(self, room: _NotesRoom, member: _Member, update: bytes) -> bool:
         check_update(update)
+        if room.document_bytes + len(update) > self.limits.max_document_bytes:
+            # The count only grows between snapshots: a snapshot may show there is room.
+            await self._compact(room)
         async with room.lock:
+            # Asked on every change, with the session as it is now (it may have ended).
+            decision = may(member.principal, Action.NOTES_EDIT, room.session)
+            if not decision:
+                raise ReadOnly(decision.reason or "these notes are read-only for you")
+            if room.log_bytes + len(update) > self.limits.max_log_bytes:
+                raise NotesFull("the notes' history is full")
+            if room.document_bytes + len(update) > self.limits.max_document_bytes:
+                raise NotesFull("the notes are full")
             update_id = await self._commits.append(
                 NewUpdate(
                     room.session_id, update, member.author.id, member.author.name, self._clock()
@@ -228,16 +345,46 @@ class NotesHub:
             await self._bus.publish(f"notes:{room.session_id}", msgspec.msgpack.encode(message))
         if len(room.since_snapshot) >= _COMPACT_AFTER:
             await self._compact(room)
+        return _ended(room.session)
 
     def _note_applied(self, room: _NotesRoom, update_id: int, update: bytes) -> None:
         room.applied_ids.add(update_id)
         room.since_snapshot.append(update)
+        room.document_bytes += len(update)
+        room.log_bytes += len(update)
         room.last_id = max(room.last_id, update_id)
         if len(room.applied_ids) > 10_000:
             floor = room.last_id - 5_000
             room.applied_ids = {i for i in room.applied_ids if i > floor}
 
     # --- awareness -----------------------------------------------------------------------------
+
+    def _check_awareness(
+        self, room: _NotesRoom, member: _Member, entries: tuple[AwarenessEntry, ...]
+    ) -> None:
+        new = {e.client_id for e in entries} - member.clients.keys()
+        if not new:
+            return
+        if len(member.clients) + len(new) > self.limits.awareness_clients_per_member:
+            raise AwarenessRefused("too many awareness clients on one connection")
+        if self._awareness_count(room) + len(new) > self.limits.awareness_clients_per_room:
+            raise AwarenessRefused("too many awareness clients in these notes")
+
+    @staticmethod
+    def _awareness_count(room: _NotesRoom) -> int:
+        local = sum(len(m.clients) for m in room.members.values())
+        return local + sum(1 for e in room.remote_awareness.values() if e.state != "null")
+
+    def _remember_remote(self, room: _NotesRoom, entry: AwarenessEntry) -> None:
+        remote = room.remote_awareness
+        if entry.client_id in remote or entry.state == "null":
+            if entry.state == "null":
+                remote.pop(entry.client_id, None)
+            else:
+                remote[entry.client_id] = entry
+            return
+        if self._awareness_count(room) < self.limits.awareness_clients_per_room:
+            remote[entry.client_id] = entry
 
     def _awareness_states(self, room: _NotesRoom, exclude: str | None) -> list[AwarenessEntry]:
         states = [
@@ -270,9 +417,12 @@ class NotesHub:
                     async with room.lock:
                         if message.update_id not in room.applied_ids:
                             self._apply_remote(room, message.update_id, message.update)
+                if message.ended:
+                    async with room.lock:
+                        self._end_room(room, room.session)
                 if message.awareness:
                     for entry in parse_awareness(message.awareness):
-                        room.remote_awareness[entry.client_id] = entry
+                        self._remember_remote(room, entry)
                     frame = awareness_frame(message.awareness)
                     for member in room.members.values():
                         member.socket.send(frame)
@@ -291,8 +441,19 @@ class NotesHub:
             await asyncio.sleep(_CATCH_UP_S)
             try:
                 await self.catch_up(room.session_id)
+                await self._recheck_session(room)
             except Exception as exc:
                 log.warning("notes catch-up failed", extra={"error": str(exc)})
+
+    async def _recheck_session(self, room: _NotesRoom) -> None:
+        """The bus may drop the end like any message (§3b): the store says whether it came."""
+        if room.load_session is None or _ended(room.session):
+            return
+        fresh = await room.load_session(room.session_id)
+        if fresh is not None and _ended(fresh):
+            async with room.lock:
+                if not _ended(room.session):
+                    self._end_room(room, fresh)
 
     async def catch_up(self, session_id: str) -> int:
         """Apply what the store has and this node missed; how many updates that was."""
@@ -338,6 +499,7 @@ class NotesHub:
                 return
             snapshot, upto = room.document.snapshot(), room.last_id
             room.since_snapshot = []
+            room.document_bytes = len(snapshot)
         await self._store.save_snapshot(room.session_id, snapshot, upto, self._clock())
         room.snapshot_upto = upto
 
