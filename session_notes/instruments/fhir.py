@@ -15,7 +15,13 @@ from typing import Any
 
 from session_notes.instruments.template import Item, Template
 
-__all__ = ["FormForExport", "bundle", "questionnaire", "questionnaire_response"]
+__all__ = [
+    "FormForExport",
+    "bundle",
+    "latest_versions",
+    "questionnaire",
+    "questionnaire_response",
+]
 
 _ITEM_TYPES = {"scale": "choice", "choice": "choice", "number": "decimal", "boolean": "boolean"}
 
@@ -32,6 +38,8 @@ class FormForExport:
     author_name: str
     authored_at: float
     evidence: Mapping[str, Sequence[str]]
+    amends_id: str | None = None
+    """The submitted form this one corrects: exported as that same response, ``amended``."""
 
 
 def _instant(epoch: float) -> str:
@@ -40,6 +48,10 @@ def _instant(epoch: float) -> str:
 
 def _fhir_id(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "-", text)[:64]
+
+
+def _questionnaire_id(template: Template) -> str:
+    return _fhir_id(f"{template.id}-{template.template_version}")
 
 
 def canonical(base_url: str, template: Template) -> str:
@@ -82,7 +94,7 @@ def questionnaire(base_url: str, template: Template) -> dict[str, Any]:
     name = re.sub(r"[^A-Za-z0-9]", "", template.short_name.title()) or "Instrument"
     return {
         "resourceType": "Questionnaire",
-        "id": _fhir_id(f"{template.id}-{template.template_version}"),
+        "id": _questionnaire_id(template),
         "url": canonical(base_url, template),
         "version": template.template_version,
         "name": name if name[0].isalpha() else f"I{name}",
@@ -132,7 +144,10 @@ def _answers(base_url: str, template: Template, item: Item, value: Any) -> list[
     return [{"valueString": text}] if text else []
 
 
-def questionnaire_response(base_url: str, form: FormForExport) -> dict[str, Any]:
+def questionnaire_response(
+    base_url: str, form: FormForExport, *, response_id: str | None = None
+) -> dict[str, Any]:
+    """``response_id``: the id of the response this form amends (its chain's first form)."""
     template = form.template
     groups = []
     for section in template.sections:
@@ -155,9 +170,9 @@ def questionnaire_response(base_url: str, form: FormForExport) -> dict[str, Any]
             groups.append({"linkId": section.id, "text": section.label, "item": answered})
     return {
         "resourceType": "QuestionnaireResponse",
-        "id": _fhir_id(form.id),
+        "id": _fhir_id(response_id or form.id),
         "questionnaire": f"{canonical(base_url, template)}|{template.template_version}",
-        "status": "completed" if form.status == "submitted" else "in-progress",
+        "status": _status(form),
         "subject": {
             "reference": f"Practitioner/{_fhir_id(form.trainee_id)}",
             "display": form.trainee_name,
@@ -171,22 +186,59 @@ def questionnaire_response(base_url: str, form: FormForExport) -> dict[str, Any]
     }
 
 
+def _status(form: FormForExport) -> str:
+    if form.status != "submitted":
+        return "in-progress"
+    return "amended" if form.amends_id is not None else "completed"
+
+
+def latest_versions(forms: Sequence[FormForExport]) -> list[tuple[str, FormForExport]]:
+    """One entry per response: an amended form and its amendments (a chain through
+    ``amends_id``) are one QuestionnaireResponse, with the first form's id and the answers of
+    the latest amendment (the last authored). In order of each response's first form."""
+    by_id = {f.id: f for f in forms}
+
+    def first(form: FormForExport) -> str:
+        seen = {form.id}
+        current = form.id
+        while (amends := by_id[current].amends_id if current in by_id else None) is not None:
+            if amends in seen:  # a cycle cannot be stored; never loop on one
+                break
+            seen.add(amends)
+            current = amends
+        return current
+
+    def recency(form: FormForExport) -> tuple[bool, float]:
+        return (form.amends_id is not None, form.authored_at)
+
+    latest: dict[str, FormForExport] = {}
+    for form in forms:
+        root = first(form)
+        known = latest.get(root)
+        if known is None or recency(form) >= recency(known):
+            latest[root] = form
+    return list(latest.items())
+
+
 def bundle(
     base_url: str, bundle_id: str, forms: Sequence[FormForExport], at: float
 ) -> dict[str, Any]:
-    templates = {(f.template.id, f.template.template_version): f.template for f in forms}
+    """``fullUrl`` is each resource's RESTful URL under ``<base_url>/fhir`` with the resource's
+    own id (FHIR R4 Bundle rule bdl-7 and §2.36.4: fullUrl and id agree)."""
+    responses = latest_versions(forms)
+    templates = {(f.template.id, f.template.template_version): f.template for _, f in responses}
     entries = [
         {
-            "fullUrl": f"{canonical(base_url, t)}|{t.template_version}",
+            "fullUrl": f"{base_url}/fhir/Questionnaire/{_questionnaire_id(t)}",
             "resource": questionnaire(base_url, t),
         }
         for t in templates.values()
     ] + [
         {
-            "fullUrl": f"{base_url}/fhir/QuestionnaireResponse/{_fhir_id(f.id)}",
-            "resource": questionnaire_response(base_url, f),
+            "fullUrl": f"{base_url}/fhir/QuestionnaireResponse/{_fhir_id(root)}",
+            "resource": questionnaire_response(base_url, f, response_id=root),
         }
-        for f in forms
+        for root, f in responses
     ]
     return {
         "resourceType": "Bundle",

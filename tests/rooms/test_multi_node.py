@@ -3,13 +3,35 @@ different nodes see each other, signal each other and get each other's video."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
-from signaling import Chat, ChatPosted, Join, PeerLeft, Ping, Pong, Waiting, Welcome
+from signaling import (
+    Chat,
+    ChatPosted,
+    Join,
+    Mark,
+    MarkAdded,
+    PeerLeft,
+    Ping,
+    Pong,
+    Waiting,
+    Welcome,
+)
 from tests.rooms.client import admit_guest, signaling
 from tests.rooms.media_peer import loopback_ice
 from tests.rooms.test_call_aiortc import call
-from tests.support import RunningServer, make_scene
+from tests.support import (
+    RunningServer,
+    make_scene,
+    multi_node_config,
+    postgres_database,
+    running_server,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -70,3 +92,34 @@ async def test_ending_on_one_node_closes_sockets_on_the_other(
             ended = await mentor_on_b.post(f"/api/sessions/{scene.session_id}/end")
         assert ended.status_code == 200
         assert await guest.closed(timeout=10) == 4410
+
+
+@pytest.fixture
+async def quiet_nodes(tmp_path: Path) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
+    """Like ``nodes``, on a Redis database of their own (sign-in throttles live in Redis and
+    other suites on this machine share database 0)."""
+    async with postgres_database() as url:
+        config = replace(multi_node_config(tmp_path, url), redis_url="redis://127.0.0.1:6379/9")
+        async with running_server(config) as a, running_server(config) as b:
+            yield a, b
+
+
+async def test_a_room_first_opened_through_another_node_keeps_the_session_start(
+    quiet_nodes: tuple[RunningServer, RunningServer],
+) -> None:
+    """Marks count from when the session went live, even when the room's node learnt of the
+    room from a join forwarded by another node (issue 8, item 11)."""
+    a, b = quiet_nodes
+    scene = await make_scene(a)
+    went_live = time.time() - 600
+    await a.services.store.sessions.mark_live(scene.session_id, now=went_live)
+    # Node a holds the room's claim, so the first join, made on b, is forwarded to a.
+    owner = await a.services.rooms._directory.owner(scene.session_id)
+    assert owner == a.services.rooms.node_id
+    async with signaling(b, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.send(Join())
+        await mentor.expect(Welcome)
+        assert a.services.rooms.room_count == 1
+        await mentor.send(Mark(label="ten minutes in"))
+        added = await mentor.expect(MarkAdded)
+    assert 600_000 <= added.at_ms < 660_000

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.infra.audit_chain import AuditEvent, ChainBreak, event_hash, find_break
+from server.infra.audit_chain import GENESIS_HASH, AuditEvent, ChainBreak, event_hash
 from server.infra.storage.engine import for_writing
 from server.infra.storage.schema import audit_events, audit_head
 
@@ -135,45 +137,116 @@ class AuditLog:
             rows = (await connection.execute(query)).all()
         return [_event(row._mapping) for row in rows]
 
-    async def about(self, target: str, limit: int = 2000) -> list[AuditEvent]:
-        """Events about one target (a session: joins, admissions, marks, feedback), oldest first."""
-        query = (
-            sa.select(audit_events)
-            .where(audit_events.c.target == target)
-            .order_by(audit_events.c.seq)
-            .limit(limit)
-        )
+    async def about(
+        self,
+        target: str,
+        *,
+        actions: Sequence[str] = (),
+        prefixes: Sequence[str] = (),
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEvent]:
+        """Events about one target (a session: joins, admissions, marks, feedback), oldest first.
+
+        ``actions`` / ``prefixes`` keep only those actions (exact / by prefix; both empty: all).
+        With ``limit``, the newest ``limit`` of them before seq ``before`` (a page, read
+        backwards by the ``audit_events.target`` index), still returned oldest first."""
+        query = sa.select(audit_events).where(audit_events.c.target == target)
+        wanted: list[sa.ColumnElement[bool]] = []
+        if actions:
+            wanted.append(audit_events.c.action.in_(actions))
+        wanted += [audit_events.c.action.startswith(p, autoescape=True) for p in prefixes]
+        if wanted:
+            query = query.where(sa.or_(*wanted))
+        if before is not None:
+            query = query.where(audit_events.c.seq < before)
+        if limit is None:
+            query = query.order_by(audit_events.c.seq)
+        else:
+            query = query.order_by(audit_events.c.seq.desc()).limit(limit)
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [_event(row._mapping) for row in rows]
+        events = [_event(row._mapping) for row in rows]
+        return events if limit is None else events[::-1]
 
-    async def verify(self) -> tuple[int, ChainBreak | None]:
-        """Walk the whole chain; returns how many events were checked and the first break."""
-        events: list[AuditEvent] = []
+    async def chunks(
+        self, *, after: int = 0, upto: int | None = None, size: int = _VERIFY_BATCH
+    ) -> AsyncIterator[list[sa.Row[Any]]]:
+        """The log's rows in seq order, ``size`` at a time (keyset pagination on seq, one short
+        read each, so a long walk neither holds memory nor a read transaction)."""
+        last_seq = after
+        while True:
+            query = (
+                sa.select(audit_events)
+                .where(audit_events.c.seq > last_seq)
+                .order_by(audit_events.c.seq)
+                .limit(size)
+            )
+            if upto is not None:
+                query = query.where(audit_events.c.seq <= upto)
+            async with self._engine.connect() as connection:
+                rows = list((await connection.execute(query)).all())
+            if not rows:
+                return
+            yield rows
+            last_seq = int(rows[-1].seq)
+            if len(rows) < size:
+                return
+
+    async def verify(self, *, chunk: int = _VERIFY_BATCH) -> tuple[int, ChainBreak | None]:
+        """Walk the whole chain; returns how many events were checked and the first break.
+
+        Constant memory: the log is read ``chunk`` rows at a time and each chunk is hashed in a
+        worker thread (SHA-256 over thousands of rows must not stall the event loop)."""
+        # The head first: events appended while we walk are past it and not our concern.
         async with self._engine.connect() as connection:
-            last_seq = 0
-            while True:
-                rows = (
-                    await connection.execute(
-                        sa.select(audit_events)
-                        .where(audit_events.c.seq > last_seq)
-                        .order_by(audit_events.c.seq)
-                        .limit(_VERIFY_BATCH)
-                    )
-                ).all()
-                if not rows:
-                    break
-                events.extend(_event(row._mapping) for row in rows)
-                last_seq = events[-1].seq
             head = (
                 await connection.execute(
                     sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
                 )
             ).one()
-        broken = find_break(events)
-        if broken is None and (head.seq, head.hash) != (
-            (events[-1].seq, events[-1].hash) if events else (0, head.hash)
-        ):
+        head_seq, head_hash = int(head.seq), str(head.hash)
+        link = _Link(GENESIS_HASH, 1)
+        checked = 0
+        broken: ChainBreak | None = None
+        async for rows in self.chunks(upto=head_seq, size=chunk):
+            checked += len(rows)
+            if broken is None:
+                broken, link = await asyncio.to_thread(_check, rows, link)
+        if broken is None and head_seq > 0 and (link.seq - 1, link.hash) != (head_seq, head_hash):
             # The rows agree with each other but not with the head: events were cut off the end.
-            broken = ChainBreak(len(events) + 1, "events after this point were removed")
-        return len(events), broken
+            broken = ChainBreak(link.seq, "events after this point were removed")
+        return checked, broken
+
+
+@dataclass(frozen=True)
+class _Link:
+    """Where a walk of the chain stands: the last hash seen and the seq expected next."""
+
+    hash: str
+    seq: int
+
+
+def _check(rows: Sequence[sa.Row[Any]], link: _Link) -> tuple[ChainBreak | None, _Link]:
+    """Check one chunk from ``link`` on (see :func:`find_break`); runs in a worker thread."""
+    prev_hash, expected = link.hash, link.seq
+    for row in rows:
+        event = _event(row._mapping)
+        if event.seq != expected:
+            return ChainBreak(expected, f"event {expected} is missing"), link
+        if event.prev_hash != prev_hash:
+            return ChainBreak(event.seq, "previous-hash link does not match"), link
+        recomputed = event_hash(
+            prev_hash,
+            seq=event.seq,
+            at=event.at,
+            actor_id=event.actor_id,
+            action=event.action,
+            target=event.target,
+            ip=event.ip,
+            detail=event.detail,
+        )
+        if recomputed != event.hash:
+            return ChainBreak(event.seq, "content does not match its hash"), link
+        prev_hash, expected = event.hash, expected + 1
+    return None, _Link(prev_hash, expected)
