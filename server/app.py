@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -19,7 +18,9 @@ from server.http.errors import ApiError, error_response
 from server.http.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
+    OriginCheckMiddleware,
     SecurityHeadersMiddleware,
+    UnhandledErrorMiddleware,
 )
 from server.http.pages import page_routes
 from server.infra.bus import open_bus
@@ -42,7 +43,6 @@ from server.sockets.signaling import signaling_socket
 
 __all__ = ["create_app"]
 
-log = logging.getLogger("preceptor.app")
 
 ENDPOINTS = [
     *auth.endpoints,
@@ -73,11 +73,6 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     )
 
 
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error", exc_info=exc, extra={"method": request.method})
-    return error_response(500, "internal", "something went wrong on our side; it was logged")
-
-
 def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlette:
     store = Store.open(
         config.database_url,
@@ -101,6 +96,7 @@ def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlet
             await services.records.close()
             await services.login_failures_by_account.close()
             await services.login_failures_by_ip.close()
+            await services.invite_requests_by_ip.close()
             await bus.close()
             await store.close()
 
@@ -111,15 +107,20 @@ def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlet
             WebSocketRoute("/ws/notes/{session_id}", notes_socket),
             *page_routes(config.web_dir),
         ],
+        # Outermost first. Unexpected exceptions end in UnhandledErrorMiddleware (one log line,
+        # a JSON 500) instead of Starlette's ServerErrorMiddleware, which sits outside every
+        # user middleware (so its 500 had no security headers) and re-raises to uvicorn (so
+        # each error was logged twice).
         middleware=[
-            Middleware(AccessLogMiddleware, metrics=services.metrics),
             Middleware(SecurityHeadersMiddleware, https=config.https),
+            Middleware(AccessLogMiddleware, metrics=services.metrics),
+            Middleware(UnhandledErrorMiddleware),
+            Middleware(OriginCheckMiddleware, allowed_origins=config.allowed_origins),
             Middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes),
         ],
         exception_handlers={
             ApiError: _api_error,
             HTTPException: _http_error,
-            Exception: _internal_error,
         },
         lifespan=lifespan,
     )

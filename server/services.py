@@ -13,6 +13,7 @@ from server.infra.accounts import Accounts
 from server.infra.bus import Bus, RedisBus
 from server.infra.metrics import Metrics
 from server.infra.passwords import Passwords
+from server.infra.rate_limit import Sampler
 from server.infra.storage import Store
 from server.infra.storage.engine import for_writing
 from server.infra.throttle import MemoryThrottle, RedisThrottle, Throttle
@@ -35,7 +36,9 @@ class Services:
     accounts: Accounts
     login_failures_by_account: Throttle
     login_failures_by_ip: Throttle
+    invite_requests_by_ip: Throttle
     records: RoomRecords
+    anonymous_refusals: Sampler
     rooms: RoomHub
     notes_store: NotesStore
     notes: NotesHub
@@ -67,7 +70,11 @@ class Services:
                 config, config.login_attempts_per_account, "account"
             ),
             login_failures_by_ip=_throttle(config, config.login_attempts_per_ip, "ip"),
+            invite_requests_by_ip=_throttle(
+                config, config.invite_requests_per_minute, "invite-ip", window_s=60
+            ),
             records=records,
+            anonymous_refusals=Sampler(60.0),
             rooms=RoomHub(
                 node_id=node_id,
                 bus=bus,
@@ -92,10 +99,11 @@ class Services:
         )
 
 
-def _throttle(config: Config, limit: int, name: str) -> Throttle:
+def _throttle(config: Config, limit: int, name: str, *, window_s: float | None = None) -> Throttle:
+    window = config.login_window_s if window_s is None else window_s
     if config.redis_url:
-        return RedisThrottle(config.redis_url, limit, config.login_window_s, name=name)
-    return MemoryThrottle(limit, config.login_window_s)
+        return RedisThrottle(config.redis_url, limit, window, name=name)
+    return MemoryThrottle(limit, window)
 
 
 def services(connection: HTTPConnection) -> Services:

@@ -6,6 +6,7 @@ session ends), and carries out the returned effects in order: `Send` and `Close`
 connection, `Audit`, `StoreMark` and `RecordingChanged` to their services.
 """
 
+from signaling.close_codes import CLOSE_ENDED, CLOSE_NORMAL, CLOSE_NOT_ALLOWED, CLOSE_REPLACED
 from signaling.codec import (
     CLIENT_TYPES,
     ProtocolError,
@@ -14,10 +15,6 @@ from signaling.codec import (
     serialize,
 )
 from signaling.effects import (
-    CLOSE_ENDED,
-    CLOSE_NORMAL,
-    CLOSE_NOT_ALLOWED,
-    CLOSE_REPLACED,
     Audit,
     Close,
     Effect,

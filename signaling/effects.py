@@ -62,8 +62,3 @@ class RecordingChanged:
 
 
 Effect = Send | Close | Audit | StoreMark | RecordingChanged
-
-CLOSE_NORMAL = 1000
-CLOSE_NOT_ALLOWED = 4403
-CLOSE_REPLACED = 4409
-CLOSE_ENDED = 4410

@@ -15,11 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+from signaling.close_codes import CLOSE_ENDED, CLOSE_NORMAL, CLOSE_NOT_ALLOWED, CLOSE_REPLACED
 from signaling.effects import (
-    CLOSE_ENDED,
-    CLOSE_NORMAL,
-    CLOSE_NOT_ALLOWED,
-    CLOSE_REPLACED,
     Audit,
     Close,
     Effect,

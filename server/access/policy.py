@@ -1,16 +1,79 @@
-"""Who may see a session and who may enter its room (DESIGN.md §5: checked on every route and
-every socket). Pure: the caller supplies what it knows about the principal."""
+"""THE access policy: may this principal do this action to this resource, and if not, why
+(DESIGN.md §1 "Access is one decision", §5).
+
+Pure: the caller loads the facts (the principal with its admission and assignments, the session,
+the form) and asks. Every REST route and every socket message asks here and nowhere else; API
+responses list the caller's capabilities from here too, so the browser never re-derives roles.
+
+Refusals say what a person can act on. A resource the principal may not see at all answers 404,
+so ids of other people's sessions and forms are not confirmed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from enum import Enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum, StrEnum
 
 from server.access.principal import Principal
 from server.infra.roles import Role
-from server.infra.storage import Session
+from server.infra.storage import Session, SessionStatus
 
-__all__ = ["RoomEntry", "can_view", "room_entry"]
+__all__ = [
+    "ALLOW",
+    "Action",
+    "Decision",
+    "FormFacts",
+    "NewForm",
+    "Relation",
+    "RoomEntry",
+    "capabilities",
+    "may",
+    "relation",
+    "room_entry",
+]
+
+
+class Action(StrEnum):
+    # The program: accounts, templates, the audit log.
+    ACCOUNTS_MANAGE = "accounts.manage"
+    AUDIT_READ = "audit.read"
+    INSTRUMENTS_READ = "instruments.read"
+    INSTRUMENTS_MANAGE = "instruments.manage"
+    SESSION_CREATE = "session.create"
+    # One session.
+    SESSION_VIEW = "session.view"
+    SESSION_END = "session.end"
+    INVITES_LIST = "invites.list"
+    INVITES_MANAGE = "invites.manage"  # create and withdraw
+    ROOM_ENTER = "room.enter"
+    ROOM_TALK = "room.talk"  # signal, state, chat, consent, leave, ping
+    ROOM_ADMIT = "room.admit"  # admit and deny
+    ROOM_RECORD = "room.record"
+    MARK_ADD = "mark.add"
+    MARKS_LIST = "marks.list"
+    NOTES_READ = "notes.read"
+    NOTES_EDIT = "notes.edit"
+    RECORD_VIEW = "record.view"
+    FEEDBACK_START = "feedback.start"
+    # One feedback form.
+    FORM_VIEW = "form.view"
+    FORM_EDIT = "form.edit"  # save a draft, submit it
+    FORM_ACKNOWLEDGE = "form.acknowledge"
+    FORM_COUNTERSIGN = "form.countersign"
+    FORM_AMEND = "form.amend"
+
+
+class Relation(Enum):
+    """What a principal is to one session."""
+
+    MENTOR = "mentor"  # the session's own mentor
+    TRAINEE = "trainee"  # a listed trainee, signed in to their own account
+    SUPERVISOR = "supervisor"  # assigned to one of the listed trainees
+    ADMIN = "admin"
+    ADMITTED_GUEST = "admitted-guest"  # came by invite; a mentor admitted them
+    WAITING_GUEST = "waiting-guest"  # came by invite; still in the lobby
+    NONE = "none"
 
 
 class RoomEntry(Enum):
@@ -19,29 +82,277 @@ class RoomEntry(Enum):
     DIRECT = "direct"
 
 
-def can_view(principal: Principal, session: Session, followed_trainees: Collection[str]) -> bool:
-    """``followed_trainees``: the trainees a supervisor is assigned to (empty for others)."""
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    status: int = 200
+    error: str = ""
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOW = Decision(True)
+
+
+def _refuse(status: int, error: str, reason: str) -> Decision:
+    return Decision(False, status, error, reason)
+
+
+NOT_FOUND = _refuse(404, "not-found", "no such session")
+NO_FORM = _refuse(404, "not-found", "no such feedback")
+
+
+@dataclass(frozen=True)
+class NewForm:
+    """A form about to be started: who fills it (``respondent``) about which trainee."""
+
+    session: Session
+    trainee_id: str
+    respondent: str  # "mentor" or "trainee"
+    instrument: str  # its short name, for the reason
+
+
+@dataclass(frozen=True)
+class FormFacts:
+    session: Session
+    author_id: str
+    trainee_id: str
+    status: str  # "draft" or "submitted"
+    respondent: str
+
+
+Resource = Session | NewForm | FormFacts | None
+
+# What needs no resource: who may, by role (guests never).
+_PROGRAM: dict[Action, tuple[Role, ...]] = {
+    Action.ACCOUNTS_MANAGE: (Role.ADMIN,),
+    Action.AUDIT_READ: (Role.ADMIN,),
+    Action.INSTRUMENTS_MANAGE: (Role.ADMIN,),
+    Action.SESSION_CREATE: (Role.MENTOR,),
+    Action.INSTRUMENTS_READ: tuple(Role),
+}
+
+_SESSION_RULES: dict[Action, frozenset[Relation]] = {
+    Action.SESSION_VIEW: frozenset(Relation) - {Relation.NONE},
+    Action.SESSION_END: frozenset({Relation.MENTOR}),
+    Action.INVITES_LIST: frozenset({Relation.MENTOR}),
+    Action.INVITES_MANAGE: frozenset({Relation.MENTOR}),
+    Action.ROOM_ENTER: frozenset(
+        {
+            Relation.MENTOR,
+            Relation.TRAINEE,
+            Relation.SUPERVISOR,
+            Relation.ADMITTED_GUEST,
+            Relation.WAITING_GUEST,
+        }
+    ),
+    Action.ROOM_TALK: frozenset(
+        {
+            Relation.MENTOR,
+            Relation.TRAINEE,
+            Relation.SUPERVISOR,
+            Relation.ADMITTED_GUEST,
+            Relation.WAITING_GUEST,
+        }
+    ),
+    Action.ROOM_ADMIT: frozenset({Relation.MENTOR}),
+    Action.ROOM_RECORD: frozenset({Relation.MENTOR}),
+    Action.MARK_ADD: frozenset({Relation.MENTOR}),
+    Action.MARKS_LIST: frozenset({Relation.MENTOR, Relation.SUPERVISOR, Relation.ADMIN}),
+    Action.NOTES_READ: frozenset(
+        {
+            Relation.MENTOR,
+            Relation.TRAINEE,
+            Relation.SUPERVISOR,
+            Relation.ADMIN,
+            Relation.ADMITTED_GUEST,
+        }
+    ),
+    Action.NOTES_EDIT: frozenset({Relation.MENTOR, Relation.TRAINEE, Relation.ADMITTED_GUEST}),
+    Action.RECORD_VIEW: frozenset(
+        {
+            Relation.MENTOR,
+            Relation.TRAINEE,
+            Relation.SUPERVISOR,
+            Relation.ADMIN,
+            Relation.ADMITTED_GUEST,
+        }
+    ),
+}
+
+_WHY_NOT: dict[Action, str] = {
+    Action.SESSION_END: "only the session's mentor ends it",
+    Action.INVITES_LIST: "only the session's mentor manages its invites",
+    Action.INVITES_MANAGE: "only the session's mentor manages its invites",
+    Action.ROOM_ENTER: "you are not a member of this session",
+    Action.ROOM_TALK: "you are not a member of this session",
+    Action.ROOM_ADMIT: "only the session's mentor admits or denies",
+    Action.ROOM_RECORD: "only the session's mentor starts or stops recording",
+    Action.MARK_ADD: "only the session's mentor marks moments",
+    Action.MARKS_LIST: "marks are the mentor's; you see those cited as evidence",
+    Action.NOTES_READ: "wait until the mentor lets you in",
+    Action.NOTES_EDIT: "you may read these notes, not change them",
+    Action.RECORD_VIEW: "wait until the mentor lets you in",
+}
+
+
+def relation(principal: Principal, session: Session) -> Relation:
     if principal.is_guest:
-        return principal.scope_session_id == session.id
+        if principal.scope_session_id != session.id:
+            return Relation.NONE
+        return Relation.ADMITTED_GUEST if principal.admitted else Relation.WAITING_GUEST
     if principal.role is Role.ADMIN:
+        return Relation.ADMIN
+    if principal.role is Role.MENTOR and session.mentor_id == principal.id:
+        return Relation.MENTOR
+    if principal.role is Role.TRAINEE and principal.id in session.trainee_ids:
+        return Relation.TRAINEE
+    if principal.role is Role.SUPERVISOR and principal.follows.intersection(session.trainee_ids):
+        return Relation.SUPERVISOR
+    return Relation.NONE
+
+
+def may(principal: Principal, action: Action, resource: Resource = None) -> Decision:
+    """The one answer to "may this principal do this?" (``principal`` is already signed in;
+    the HTTP boundary answers 401 for anyone else)."""
+    if action in _PROGRAM:
+        guest_refused = principal.is_guest and action is not Action.INSTRUMENTS_READ
+        if guest_refused or principal.role not in _PROGRAM[action]:
+            return _refuse(403, "forbidden", "your role does not allow this")
+        return ALLOW
+    if isinstance(resource, FormFacts):
+        return _on_form(principal, action, resource)
+    if isinstance(resource, NewForm):
+        return _start_form(principal, resource)
+    if isinstance(resource, Session):
+        return _on_session(principal, action, resource)
+    raise TypeError(f"{action} needs a resource, not {resource!r}")
+
+
+def _on_session(principal: Principal, action: Action, session: Session) -> Decision:
+    rel = relation(principal, session)
+    if rel is Relation.NONE:
+        return NOT_FOUND
+    if rel not in _SESSION_RULES[action]:
+        return _refuse(403, "forbidden", _WHY_NOT[action])
+    ended = session.status is SessionStatus.ENDED
+    if action in (Action.ROOM_ENTER, Action.ROOM_TALK) and ended:
+        return _refuse(410, "session-ended", "this session has ended")
+    if action is Action.INVITES_MANAGE and ended:
+        return _refuse(409, "session-ended", "this session has ended")
+    if action is Action.MARK_ADD and (session.status is not SessionStatus.LIVE):
+        return _refuse(409, "not-live", "marks are taken while the session is live")
+    if action is Action.NOTES_EDIT and ended and rel is not Relation.MENTOR:
+        return _refuse(403, "forbidden", "the session has ended: only its mentor edits the notes")
+    return ALLOW
+
+
+def _start_form(principal: Principal, form: NewForm) -> Decision:
+    rel = relation(principal, form.session)
+    if rel is Relation.NONE:
+        return NOT_FOUND
+    if form.trainee_id not in form.session.trainee_ids:
+        return _refuse(422, "invalid", "trainee_id: not a trainee of this session")
+    if form.respondent == "trainee":
+        if rel is not Relation.TRAINEE or principal.id != form.trainee_id:
+            return _refuse(
+                403, "forbidden", f"{form.instrument} is filled by the trainee, signed in"
+            )
+        return ALLOW
+    if rel is not Relation.MENTOR:
+        return _refuse(403, "forbidden", f"{form.instrument} is filled by the session's mentor")
+    return ALLOW
+
+
+def _sees_form(principal: Principal, rel: Relation, form: FormFacts) -> bool:
+    if rel in (Relation.NONE, Relation.WAITING_GUEST, Relation.ADMITTED_GUEST):
+        return False  # an invite grants presence, never a trainee's feedback
+    if principal.id == form.author_id or rel in (Relation.ADMIN, Relation.MENTOR):
         return True
-    if principal.role is Role.MENTOR:
-        return session.mentor_id == principal.id
-    if principal.role is Role.TRAINEE:
-        return principal.id in session.trainee_ids
-    return any(t in followed_trainees for t in session.trainee_ids)
+    if form.status != "submitted":
+        return False  # drafts are their author's (and the session mentor's) alone
+    if rel is Relation.TRAINEE:
+        return principal.id == form.trainee_id
+    return rel is Relation.SUPERVISOR and form.trainee_id in principal.follows
 
 
-def room_entry(
-    principal: Principal, session: Session, followed_trainees: Collection[str]
-) -> RoomEntry:
-    """How a principal enters the live room: guests wait in the lobby until a mentor admits
-    them; the owning mentor, listed trainees with accounts and assigned supervisors go straight
-    in; anyone else (admins included) is refused."""
-    if principal.is_guest:
-        return RoomEntry.LOBBY if principal.scope_session_id == session.id else RoomEntry.REFUSED
-    if principal.role is Role.ADMIN:
+def _on_form(principal: Principal, action: Action, form: FormFacts) -> Decision:
+    rel = relation(principal, form.session)
+    if not _sees_form(principal, rel, form):
+        return NO_FORM
+    submitted = form.status == "submitted"
+    mentor_form = form.respondent == "mentor"
+    match action:
+        case Action.FORM_VIEW:
+            return ALLOW
+        case Action.FORM_EDIT:
+            if principal.id != form.author_id:
+                return _refuse(403, "forbidden", "only the form's author edits or submits it")
+            if submitted:
+                return _refuse(409, "submitted", "submitted feedback never changes; amend it")
+            return ALLOW
+        case Action.FORM_AMEND:
+            if principal.id != form.author_id:
+                return _refuse(403, "forbidden", "only the form's author amends it")
+            if not submitted:
+                return _refuse(409, "conflict", "only submitted feedback is amended")
+            return ALLOW
+        case Action.FORM_ACKNOWLEDGE:
+            if rel is not Relation.TRAINEE or principal.id != form.trainee_id:
+                return _refuse(403, "forbidden", "only the trainee, signed in, acknowledges")
+            if not (submitted and mentor_form):
+                return _refuse(
+                    409, "conflict", "only submitted feedback from a mentor is acknowledged"
+                )
+            return ALLOW
+        case Action.FORM_COUNTERSIGN:
+            if rel is not Relation.SUPERVISOR or form.trainee_id not in principal.follows:
+                return _refuse(
+                    403, "forbidden", "only a supervisor assigned to this trainee countersigns"
+                )
+            if not (submitted and mentor_form):
+                return _refuse(
+                    409, "conflict", "only submitted feedback from a mentor is countersigned"
+                )
+            return ALLOW
+    raise TypeError(f"{action} is not an action on a form")
+
+
+def room_entry(principal: Principal, session: Session) -> RoomEntry:
+    """How a principal enters the live room: a guest not yet admitted waits in the lobby; the
+    mentor, listed trainees, assigned supervisors and admitted guests go straight in."""
+    if not may(principal, Action.ROOM_ENTER, session):
         return RoomEntry.REFUSED
-    if can_view(principal, session, followed_trainees):
-        return RoomEntry.DIRECT
-    return RoomEntry.REFUSED
+    if relation(principal, session) is Relation.WAITING_GUEST:
+        return RoomEntry.LOBBY
+    return RoomEntry.DIRECT
+
+
+_SESSION_CAPABILITIES = (
+    Action.SESSION_END,
+    Action.INVITES_MANAGE,
+    Action.ROOM_ENTER,
+    Action.ROOM_ADMIT,
+    Action.ROOM_RECORD,
+    Action.MARK_ADD,
+    Action.MARKS_LIST,
+    Action.NOTES_READ,
+    Action.NOTES_EDIT,
+    Action.RECORD_VIEW,
+)
+_FORM_CAPABILITIES = (
+    Action.FORM_EDIT,
+    Action.FORM_AMEND,
+    Action.FORM_ACKNOWLEDGE,
+    Action.FORM_COUNTERSIGN,
+)
+
+
+def capabilities(principal: Principal, resource: Session | FormFacts) -> list[str]:
+    """What the caller may do to ``resource`` now: sent with it so pages need no role logic."""
+    actions: Iterable[Action] = (
+        _FORM_CAPABILITIES if isinstance(resource, FormFacts) else _SESSION_CAPABILITIES
+    )
+    return [a.value for a in actions if may(principal, a, resource)]

@@ -12,9 +12,10 @@ __all__ = ["Principal"]
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking. A guest who redeemed an invite is a trainee bound to one session
-    (``scope_session_id``); when the invite named a trainee's account, ``user`` is that account,
-    so what the guest does accrues to the trainee's record."""
+    """Who is asking, with the facts the policy needs about them. A guest who redeemed an
+    invite has no account (``user`` is None), is bound to one session (``scope_session_id``) and
+    sees it only once a mentor admitted them (``admitted``). ``follows``: the trainees a
+    supervisor is assigned to."""
 
     id: str
     name: str
@@ -22,6 +23,8 @@ class Principal:
     user: User | None
     session: LoginSession
     scope_session_id: str | None = None
+    admitted: bool = False
+    follows: frozenset[str] = frozenset()
 
     @property
     def is_guest(self) -> bool:

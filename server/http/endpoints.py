@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from server.access.policy import Action, may
 from server.access.principal import Principal
+from server.http.resources import require
 from server.http.signin import check_csrf, require_principal
-from server.infra.roles import Role
 
 __all__ = ["ANYONE", "SIGNED_IN", "Access", "Endpoint", "Handler", "openapi_document"]
 
@@ -24,14 +25,14 @@ _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 @dataclass(frozen=True)
 class Access:
-    """Who may call: ``public`` needs no session; otherwise a session and one of ``roles``
-    (any role when empty). ``csrf`` is enforced on state-changing methods with a session.
-    ``guests``: invite guests may call it too, for their own session only."""
+    """Who may call: ``public`` needs no session; otherwise a session, and the policy's yes to
+    ``action`` when the route acts on the program rather than on one resource (routes on a
+    session or a form ask the policy once they have loaded it). ``csrf`` is enforced on
+    state-changing methods with a session."""
 
     public: bool = False
-    roles: tuple[Role, ...] = ()
+    action: Action | None = None
     csrf: bool = True
-    guests: bool = False
 
 
 ANYONE = Access(public=True, csrf=False)
@@ -59,7 +60,9 @@ class Endpoint:
         async def endpoint(request: Request) -> Response:
             principal: Principal | None = None
             if not access.public:
-                principal = await require_principal(request, access.roles, guests=access.guests)
+                principal = await require_principal(request)
+                if access.action is not None:
+                    require(may(principal, access.action))
                 if unsafe and access.csrf:
                     check_csrf(request, principal)
             return await handler(request, principal)
@@ -120,8 +123,8 @@ def openapi_document(endpoints: Sequence[Endpoint], *, title: str, version: str)
         if e.access.public:
             operation["security"] = []
         else:
-            if e.access.roles:
-                operation["description"] = "Roles: " + ", ".join(r.value for r in e.access.roles)
+            if e.access.action is not None:
+                operation["description"] = f"Policy action: {e.access.action.value}"
             if e.method in _UNSAFE and e.access.csrf:
                 operation.setdefault("parameters", []).append(
                     {

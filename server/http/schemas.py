@@ -7,6 +7,8 @@ from typing import Annotated
 import msgspec
 from starlette.requests import HTTPConnection
 
+from server.access.policy import capabilities
+from server.access.principal import Principal
 from server.infra.roles import Role, User
 from server.infra.storage import Session, SessionStatus
 from server.services import services
@@ -68,9 +70,13 @@ class SessionOut(msgspec.Struct, frozen=True):
     created_at: float
     started_at: float | None
     ended_at: float | None
+    can: list[str]
+    """What the caller may do to this session now (the policy's actions)."""
 
 
-async def session_out(connection: HTTPConnection, session: Session) -> SessionOut:
+async def session_out(
+    connection: HTTPConnection, principal: Principal, session: Session
+) -> SessionOut:
     users = services(connection).store.users
     mentor = await users.get(session.mentor_id)
     trainees = []
@@ -90,6 +96,7 @@ async def session_out(connection: HTTPConnection, session: Session) -> SessionOu
         created_at=session.created_at,
         started_at=session.started_at,
         ended_at=session.ended_at,
+        can=capabilities(principal, session),
     )
 
 
@@ -114,9 +121,12 @@ class FeedbackOut(msgspec.Struct, frozen=True):
     ack_reply: str | None
     countersigned_at: float | None
     countersigned_by: str | None
+    can: list[str] = []
+    """What the caller may do to this form now (the policy's actions)."""
 
 
-def feedback_out(form: FeedbackForm) -> FeedbackOut:
+def feedback_out(form: FeedbackForm, can: list[str]) -> FeedbackOut:
     # By field name, not position: the two shapes differ only in what the API leaves out.
     out: FeedbackOut = msgspec.convert(form, FeedbackOut, from_attributes=True)
+    out = msgspec.structs.replace(out, can=can)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import time
 
 from starlette.requests import HTTPConnection
@@ -20,7 +21,33 @@ CSRF_HEADER = "x-csrf-token"
 
 
 def client_ip(connection: HTTPConnection) -> str | None:
-    return connection.client.host if connection.client else None
+    """The client's address: the direct peer or, when the peer is a trusted proxy
+    (``PRECEPTOR_TRUSTED_PROXIES``), the right-most ``X-Forwarded-For`` entry that is not itself a
+    trusted proxy. Entries left of that are whatever the client chose to send: never trusted."""
+    peer = connection.client.host if connection.client else None
+    trusted = services(connection).config.trusted_proxies
+    if peer is None or not _trusted(peer, trusted):
+        return peer
+    nearest = peer
+    forwarded = ",".join(connection.headers.getlist("x-forwarded-for")).split(",")
+    for hop in reversed([h.strip() for h in forwarded if h.strip()]):
+        try:
+            nearest = str(ipaddress.ip_address(hop))
+        except ValueError:
+            break  # a broken chain: keep the last hop that a trusted proxy vouched for
+        if not _trusted(nearest, trusted):
+            break
+    return nearest
+
+
+def _trusted(
+    host: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
 
 
 async def authenticate(connection: HTTPConnection) -> Principal | None:
@@ -36,37 +63,30 @@ async def authenticate(connection: HTTPConnection) -> Principal | None:
 
 
 async def principal_of(connection: HTTPConnection, session: LoginSession) -> Principal | None:
-    user = None
-    if session.user_id is not None:
-        user = await services(connection).store.users.get(session.user_id)
-        if user is None or user.disabled:
-            return None
+    store = services(connection).store
     if session.scope_session_id is not None:
         return Principal(
-            id=user.id if user else str(session.guest_id),
-            name=session.display_name or (user.name if user else "Guest"),
+            id=str(session.guest_id),
+            name=session.display_name or "Guest",
             role=Role.TRAINEE,
-            user=user,
+            user=None,
             session=session,
             scope_session_id=session.scope_session_id,
+            admitted=session.admitted_at is not None,
         )
-    if user is None:
+    user = None if session.user_id is None else await store.users.get(session.user_id)
+    if user is None or user.disabled:
         return None
-    return Principal(user.id, user.name, user.role, user, session)
+    follows: frozenset[str] = frozenset()
+    if user.role is Role.SUPERVISOR:
+        follows = frozenset(t.id for t in await store.users.trainees_of(user.id))
+    return Principal(user.id, user.name, user.role, user, session, follows=follows)
 
 
-async def require_principal(
-    connection: HTTPConnection, roles: tuple[Role, ...] = (), *, guests: bool = False
-) -> Principal:
+async def require_principal(connection: HTTPConnection) -> Principal:
     principal = await authenticate(connection)
     if principal is None:
         raise ApiError(401, "not-authenticated", "sign in first (or your session has expired)")
-    if principal.is_guest:
-        scoped_to = connection.path_params.get("session_id")
-        if not guests or (scoped_to is not None and scoped_to != principal.scope_session_id):
-            raise ApiError(403, "forbidden", "an invite link only opens its own session")
-    if roles and not principal.has_role(*roles):
-        raise ApiError(403, "forbidden", "your role does not allow this")
     return principal
 
 

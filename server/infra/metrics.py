@@ -40,6 +40,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.socket_refusals = Counter(
+            "preceptor_websocket_refusals",
+            "WebSocket handshakes refused, by endpoint and close code.",
+            ["endpoint", "code"],
+            registry=self.registry,
+        )
         for endpoint in ("signaling", "notes"):
             self.sockets.labels(endpoint=endpoint).set(0)
 

@@ -8,6 +8,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.access.policy import Action
 from server.access.principal import Principal
 from server.http.endpoints import Access, Endpoint
 from server.http.errors import ApiError, json_response, read_body
@@ -18,7 +19,8 @@ from server.services import services
 
 __all__ = ["endpoints"]
 
-ADMIN = Access(roles=(Role.ADMIN,))
+ADMIN = Access(action=Action.ACCOUNTS_MANAGE)
+AUDITOR = Access(action=Action.AUDIT_READ)
 
 
 class CreateUser(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -217,7 +219,7 @@ endpoints = [
         "The most recent audit events (?limit=, at most 1000).",
         "admin",
         list_audit,
-        access=ADMIN,
+        access=AUDITOR,
         response=list[AuditEventOut],
     ),
     Endpoint(
@@ -226,7 +228,7 @@ endpoints = [
         "Check the audit log's hash chain; reports the first broken link.",
         "admin",
         verify_audit,
-        access=ADMIN,
+        access=AUDITOR,
         response=AuditVerification,
     ),
 ]

@@ -12,12 +12,12 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.access.policy import Action, NewForm, capabilities, may
 from server.access.principal import Principal
-from server.http.endpoints import Access, Endpoint
+from server.http.endpoints import Endpoint
 from server.http.errors import ApiError, json_response, read_body
-from server.http.resources import followed_by, may_see_form, visible_forms, visible_session
+from server.http.resources import form_facts, form_for, require, session_for, visible_forms
 from server.http.schemas import Answer, FeedbackOut, feedback_out
-from server.infra.roles import Role
 from server.infra.storage import Session
 from server.services import Services, services
 from session_notes.instruments import FeedbackForm, FieldError, Template, check_responses
@@ -27,7 +27,6 @@ __all__ = ["endpoints"]
 Evidence = dict[
     str, Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=20)]
 ]
-MEMBERS = Access(guests=True)
 
 
 class NewFeedback(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -85,40 +84,20 @@ async def _check_evidence(
             )
 
 
-async def _form_for(
-    request: Request, principal: Principal
-) -> tuple[Services, FeedbackForm, Session]:
-    svc = services(request)
-    form = await svc.feedback.get(request.path_params["feedback_id"])
-    session = None if form is None else await svc.store.sessions.get(form.session_id)
-    if (
-        form is None
-        or session is None
-        or not may_see_form(principal, session, form, await followed_by(svc, principal))
-    ):
-        raise ApiError(404, "not-found", "no such feedback")
-    if principal.is_guest and principal.scope_session_id != session.id:
-        raise ApiError(404, "not-found", "no such feedback")
-    return svc, form, session
+def _out(principal: Principal, form: FeedbackForm, session: Session) -> FeedbackOut:
+    return feedback_out(form, capabilities(principal, form_facts(form, session)))
 
 
 async def create_feedback(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
-    session = await visible_session(request, principal)
+    session = await session_for(request, principal, Action.SESSION_VIEW)
     body = await read_body(request, NewFeedback)
     template = await svc.instruments.get(body.instrument_id, body.instrument_version)
     if template is None:
         raise ApiError(422, "invalid", f"instrument_id: no instrument {body.instrument_id!r}")
-    if body.trainee_id not in session.trainee_ids:
-        raise ApiError(422, "invalid", "trainee_id: not a trainee of this session")
-    if template.respondent == "trainee":
-        if principal.id != body.trainee_id:
-            raise ApiError(403, "forbidden", f"{template.short_name} is filled by the trainee")
-    elif (
-        principal.role is not Role.MENTOR or session.mentor_id != principal.id or principal.is_guest
-    ):
-        raise ApiError(403, "forbidden", f"{template.short_name} is filled by the session's mentor")
+    new = NewForm(session, body.trainee_id, template.respondent, template.short_name)
+    require(may(principal, Action.FEEDBACK_START, new))
     errors = check_responses(
         template, body.responses, respondent=template.respondent, complete=False
     )
@@ -141,17 +120,14 @@ async def create_feedback(request: Request, principal: Principal | None) -> Resp
         target=form.id,
         detail={"session": session.id, "instrument": template.id},
     )
-    return json_response(feedback_out(form), status=201)
+    return json_response(_out(principal, form, session), status=201)
 
 
 async def update_feedback(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    svc, form, session = await _form_for(request, principal)
-    if form.author_id != principal.id:
-        raise ApiError(403, "forbidden", "only the form's author edits it")
+    svc = services(request)
+    form, session = await form_for(request, principal, Action.FORM_EDIT)
     body = await read_body(request, DraftChange)
-    if form.status != "draft":
-        raise ApiError(409, "submitted", "submitted feedback never changes; amend it instead")
     template = await _template_of(svc, form)
     errors = check_responses(template, body.responses, respondent=_respondent(form), complete=False)
     if errors:
@@ -160,16 +136,13 @@ async def update_feedback(request: Request, principal: Principal | None) -> Resp
     saved = await svc.feedback.update_draft(form, dict(body.responses), dict(body.evidence))
     if saved is None:
         raise ApiError(409, "submitted", "submitted feedback never changes; amend it instead")
-    return json_response(feedback_out(saved))
+    return json_response(_out(principal, saved, session))
 
 
 async def submit_feedback(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    svc, form, _session = await _form_for(request, principal)
-    if form.author_id != principal.id:
-        raise ApiError(403, "forbidden", "only the form's author submits it")
-    if form.status != "draft":
-        raise ApiError(409, "submitted", "this feedback was already submitted")
+    svc = services(request)
+    form, session = await form_for(request, principal, Action.FORM_EDIT)
     template = await _template_of(svc, form)
     errors = check_responses(template, form.responses, respondent=_respondent(form), complete=True)
     if errors:
@@ -178,16 +151,13 @@ async def submit_feedback(request: Request, principal: Principal | None) -> Resp
     if submitted is None:
         raise ApiError(409, "submitted", "this feedback was already submitted")
     await svc.store.audit.append("feedback.submitted", actor_id=principal.id, target=form.id)
-    return json_response(feedback_out(submitted))
+    return json_response(_out(principal, submitted, session))
 
 
 async def acknowledge_feedback(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    svc, form, _session = await _form_for(request, principal)
-    if principal.id != form.trainee_id:
-        raise ApiError(403, "forbidden", "only the trainee acknowledges their feedback")
-    if form.status != "submitted" or form.respondent != "mentor":
-        raise ApiError(409, "conflict", "only submitted feedback from a mentor is acknowledged")
+    svc = services(request)
+    form, session = await form_for(request, principal, Action.FORM_ACKNOWLEDGE)
     body = await read_body(request, Acknowledgement)
     template = await _template_of(svc, form)
     errors = check_responses(template, body.responses, respondent="trainee", complete=False)
@@ -199,30 +169,24 @@ async def acknowledge_feedback(request: Request, principal: Principal | None) ->
     if done is None:
         raise ApiError(409, "conflict", "this feedback was already acknowledged")
     await svc.store.audit.append("feedback.acknowledged", actor_id=principal.id, target=form.id)
-    return json_response(feedback_out(done))
+    return json_response(_out(principal, done, session))
 
 
 async def countersign_feedback(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    svc, form, _session = await _form_for(request, principal)
-    if principal.role is not Role.SUPERVISOR or form.trainee_id not in await followed_by(
-        svc, principal
-    ):
-        raise ApiError(403, "forbidden", "only a supervisor assigned to this trainee countersigns")
-    if form.status != "submitted" or form.respondent != "mentor":
-        raise ApiError(409, "conflict", "only submitted feedback from a mentor is countersigned")
+    svc = services(request)
+    form, session = await form_for(request, principal, Action.FORM_COUNTERSIGN)
     done = await svc.feedback.countersign(form, by=principal.id)
     if done is None:
         raise ApiError(409, "conflict", "this feedback was already countersigned")
     await svc.store.audit.append("feedback.countersigned", actor_id=principal.id, target=form.id)
-    return json_response(feedback_out(done))
+    return json_response(_out(principal, done, session))
 
 
 async def amend_feedback(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    svc, form, session = await _form_for(request, principal)
-    if form.author_id != principal.id or form.status != "submitted":
-        raise ApiError(409, "conflict", "only the author amends, and only submitted feedback")
+    svc = services(request)
+    form, session = await form_for(request, principal, Action.FORM_AMEND)
     template = await _template_of(svc, form)
     amendment = await svc.feedback.create(
         session_id=session.id,
@@ -241,27 +205,30 @@ async def amend_feedback(request: Request, principal: Principal | None) -> Respo
         target=form.id,
         detail={"amendment": amendment.id},
     )
-    return json_response(feedback_out(amendment), status=201)
+    return json_response(_out(principal, amendment, session), status=201)
 
 
 async def get_feedback(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    svc, form, session = await _form_for(request, principal)
+    svc = services(request)
+    form, session = await form_for(request, principal, Action.FORM_VIEW)
     await svc.store.audit.append(
         "record.viewed", actor_id=principal.id, target=session.id, detail={"feedback": form.id}
     )
-    return json_response(feedback_out(form), headers={"Cache-Control": "no-store"})
+    return json_response(_out(principal, form, session), headers={"Cache-Control": "no-store"})
 
 
 async def list_feedback(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
-    session = await visible_session(request, principal)
+    session = await session_for(request, principal, Action.RECORD_VIEW)
     forms = await visible_forms(svc, principal, session)
     await svc.store.audit.append(
         "record.viewed", actor_id=principal.id, target=session.id, detail={"part": "feedback"}
     )
-    return json_response([feedback_out(f) for f in forms], headers={"Cache-Control": "no-store"})
+    return json_response(
+        [_out(principal, f, session) for f in forms], headers={"Cache-Control": "no-store"}
+    )
 
 
 endpoints = [
@@ -271,7 +238,6 @@ endpoints = [
         "Start a feedback form (a draft) for a trainee of the session.",
         "feedback",
         create_feedback,
-        access=MEMBERS,
         body=NewFeedback,
         response=FeedbackOut,
         status=201,
@@ -282,7 +248,6 @@ endpoints = [
         "The session's forms I may see.",
         "feedback",
         list_feedback,
-        access=MEMBERS,
         response=list[FeedbackOut],
     ),
     Endpoint(
@@ -291,7 +256,6 @@ endpoints = [
         "One form.",
         "feedback",
         get_feedback,
-        access=MEMBERS,
         response=FeedbackOut,
     ),
     Endpoint(
@@ -300,7 +264,6 @@ endpoints = [
         "Save a draft's answers (autosave).",
         "feedback",
         update_feedback,
-        access=MEMBERS,
         body=DraftChange,
         response=FeedbackOut,
     ),
@@ -310,7 +273,6 @@ endpoints = [
         "Submit: checked against the template; afterwards it never changes.",
         "feedback",
         submit_feedback,
-        access=MEMBERS,
         response=FeedbackOut,
     ),
     Endpoint(
@@ -319,7 +281,6 @@ endpoints = [
         "The trainee has read it (optional reply and trainee items).",
         "feedback",
         acknowledge_feedback,
-        access=MEMBERS,
         body=Acknowledgement,
         response=FeedbackOut,
     ),
@@ -329,7 +290,6 @@ endpoints = [
         "An assigned supervisor countersigns.",
         "feedback",
         countersign_feedback,
-        access=Access(roles=(Role.SUPERVISOR,)),
         response=FeedbackOut,
     ),
     Endpoint(
@@ -338,7 +298,6 @@ endpoints = [
         "Correct submitted feedback: a new draft that names the one it amends.",
         "feedback",
         amend_feedback,
-        access=Access(roles=(Role.MENTOR,)),
         response=FeedbackOut,
         status=201,
     ),

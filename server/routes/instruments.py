@@ -6,10 +6,10 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.access.policy import Action
 from server.access.principal import Principal
 from server.http.endpoints import Access, Endpoint
 from server.http.errors import ApiError, json_response
-from server.infra.roles import Role
 from server.services import services
 from session_notes.instruments import DuplicateVersion, Template, TemplateError, load_template
 
@@ -93,7 +93,7 @@ endpoints = [
         "Feedback instruments (latest version of each).",
         "instruments",
         list_instruments,
-        access=Access(guests=True),
+        access=Access(action=Action.INSTRUMENTS_READ),
         response=list[InstrumentSummary],
     ),
     Endpoint(
@@ -102,7 +102,7 @@ endpoints = [
         "One instrument template (?version= for an earlier one).",
         "instruments",
         get_instrument,
-        access=Access(guests=True),
+        access=Access(action=Action.INSTRUMENTS_READ),
         response=Template,
     ),
     Endpoint(
@@ -111,7 +111,7 @@ endpoints = [
         "Add a program's own template, or a new version of one (admins).",
         "instruments",
         add_instrument,
-        access=Access(roles=(Role.ADMIN,)),
+        access=Access(action=Action.INSTRUMENTS_MANAGE),
         body=Template,
         response=Template,
         status=201,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Annotated
 
@@ -9,20 +10,18 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.access.policy import RoomEntry, room_entry
+from server.access.policy import Action, may
 from server.access.principal import Principal
-from server.http.endpoints import ANYONE, Access, Endpoint
+from server.http.endpoints import ANYONE, Endpoint
 from server.http.errors import ApiError, json_response, read_body
-from server.http.resources import followed_by, owned_session
+from server.http.resources import require, session_for
 from server.http.schemas import Email
 from server.http.signin import authenticate, client_ip, set_session_cookie
-from server.infra.roles import Role
 from server.infra.storage import GuestScope, Invite, InviteProblem, SessionStatus
 from server.services import services
 
 __all__ = ["endpoints"]
 
-MENTOR = Access(roles=(Role.MENTOR,))
 DAY_S = 24 * 3600
 
 _PROBLEMS = {
@@ -101,9 +100,7 @@ def _invite_out(invite: Invite) -> InviteOut:
 async def create_invite(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
-    session = await owned_session(request, principal)
-    if session.status is SessionStatus.ENDED:
-        raise ApiError(409, "session-ended", "this session has ended")
+    session = await session_for(request, principal, Action.INVITES_MANAGE)
     body = await read_body(request, CreateInvite)
     name = body.name.strip() if body.name else None
     if body.trainee_id is not None:
@@ -135,7 +132,7 @@ async def create_invite(request: Request, principal: Principal | None) -> Respon
 
 async def list_invites(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    session = await owned_session(request, principal)
+    session = await session_for(request, principal, Action.INVITES_LIST)
     invites = await services(request).store.invites.for_session(session.id)
     return json_response([_invite_out(i) for i in invites])
 
@@ -143,17 +140,37 @@ async def list_invites(request: Request, principal: Principal | None) -> Respons
 async def revoke_invite(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
-    session = await owned_session(request, principal)
+    session = await session_for(request, principal, Action.INVITES_MANAGE)
     invite_id = request.path_params["invite_id"]
-    if not await svc.store.invites.revoke(session.id, invite_id, now=time.time()):
+    now = time.time()
+    if not await svc.store.invites.revoke(session.id, invite_id, now=now):
         raise ApiError(404, "not-found", "no such invite, or it was already revoked")
+    # Withdrawing a link ends every sign-in made through it, and their open sockets.
+    for login in await svc.store.login_sessions.revoke_invite(invite_id, now=now):
+        await svc.rooms.revoke(login=login)
     await svc.store.audit.append(
         "invite.revoked", actor_id=principal.id, target=session.id, detail={"invite": invite_id}
     )
     return Response(status_code=204)
 
 
+async def _limit_invite_requests(request: Request) -> None:
+    """Invite tokens are guessed one request at a time: cap look-ups and redemptions per client
+    address (before any database work or audit row, so a flood costs neither)."""
+    svc = services(request)
+    wait = await svc.invite_requests_by_ip.attempt(client_ip(request) or "unknown", time.time())
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(
+            429,
+            "too-many-requests",
+            f"too many invite link requests from your address; try again in {seconds} seconds",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
 async def invite_info(request: Request, _: Principal | None) -> Response:
+    await _limit_invite_requests(request)
     svc = services(request)
     invite = await svc.store.invites.find(request.path_params["token"])
     problem = InviteProblem.UNKNOWN if invite is None else invite.problem(time.time())
@@ -171,6 +188,7 @@ async def invite_info(request: Request, _: Principal | None) -> Response:
 
 
 async def redeem_invite(request: Request, _: Principal | None) -> Response:
+    await _limit_invite_requests(request)
     svc = services(request)
     body = await read_body(request, Redeem)
     ip = client_ip(request)
@@ -219,12 +237,9 @@ async def issue_ticket(request: Request, principal: Principal | None) -> Respons
     svc = services(request)
     body = await read_body(request, TicketRequest)
     session = await svc.store.sessions.get(body.session_id)
-    if (
-        session is None
-        or room_entry(principal, session, await followed_by(services(request), principal))
-        is RoomEntry.REFUSED
-    ):
+    if session is None:
         raise ApiError(404, "not-found", "no such session")
+    require(may(principal, Action.ROOM_ENTER, session))
     ticket, expires_at = await svc.store.tickets.issue(
         login_token_hash=principal.session.token_hash, session_id=session.id, now=time.time()
     )
@@ -238,7 +253,6 @@ endpoints = [
         "Create an invite link for one named invitee (the session's mentor).",
         "invites",
         create_invite,
-        access=MENTOR,
         body=CreateInvite,
         response=InviteCreated,
         status=201,
@@ -249,7 +263,6 @@ endpoints = [
         "The session's invites (no tokens).",
         "invites",
         list_invites,
-        access=MENTOR,
         response=list[InviteOut],
     ),
     Endpoint(
@@ -258,7 +271,6 @@ endpoints = [
         "Withdraw an invite link.",
         "invites",
         revoke_invite,
-        access=MENTOR,
         status=204,
     ),
     Endpoint(
@@ -286,7 +298,6 @@ endpoints = [
         "A single-use ticket (60 s) to open the signaling socket without cookies.",
         "invites",
         issue_ticket,
-        access=Access(guests=True),
         body=TicketRequest,
         response=Ticket,
     ),

@@ -4,32 +4,34 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.access.policy import Action, capabilities, may
 from server.access.principal import Principal
-from server.http.endpoints import Access, Endpoint
+from server.http.endpoints import Endpoint
 from server.http.errors import ApiError, json_response, read_body
-from server.http.resources import visible_forms, visible_session
+from server.http.resources import form_facts, session_for, visible_forms
 from server.http.schemas import FeedbackOut, SessionOut, feedback_out, session_out
 from server.infra.audit_chain import AuditEvent
-from server.infra.roles import Role
-from server.infra.storage import SessionStatus
 from server.services import Services, services
 from session_notes.instruments import FormForExport, bundle
 
 __all__ = ["endpoints"]
 
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+MAX_AT_MS = 24 * 60 * 60 * 1000
 
 
 class NewMark(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     label: Annotated[str, msgspec.Meta(max_length=200)] = ""
     tags: Annotated[list[Tag], msgspec.Meta(max_length=10)] = []
-    at_ms: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    # An offset into one session: a day at most (an unbounded integer overflows the column).
+    at_ms: Annotated[int, msgspec.Meta(ge=0, le=MAX_AT_MS)] | None = None
 
 
 class MarkOut(msgspec.Struct, frozen=True):
@@ -44,16 +46,11 @@ class MarkOut(msgspec.Struct, frozen=True):
 async def add_mark(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
-    session = await visible_session(request, principal)
-    if session.mentor_id != principal.id:
-        raise ApiError(403, "forbidden", "only the session's mentor marks moments")
-    if session.status is not SessionStatus.LIVE or session.started_at is None:
-        raise ApiError(409, "not-live", "marks are taken while the session is live")
+    session = await session_for(request, principal, Action.MARK_ADD)
     body = await read_body(request, NewMark)
     # The offset into the session; recordings map it onto their own timeline (DESIGN.md §3).
-    at_ms = (
-        body.at_ms if body.at_ms is not None else round((time.time() - session.started_at) * 1000)
-    )
+    started_at = session.started_at or time.time()
+    at_ms = body.at_ms if body.at_ms is not None else round((time.time() - started_at) * 1000)
     mark = await svc.store.marks.add(
         mark_id=uuid.uuid4().hex[:12],
         session_id=session.id,
@@ -73,10 +70,12 @@ async def add_mark(request: Request, principal: Principal | None) -> Response:
 
 async def list_marks(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    session = await visible_session(request, principal)
-    if principal.role not in (Role.MENTOR, Role.SUPERVISOR, Role.ADMIN) or principal.is_guest:
-        raise ApiError(403, "forbidden", "marks are the mentor's; you see those cited as evidence")
-    marks = await services(request).store.marks.for_session(session.id)
+    svc = services(request)
+    session = await session_for(request, principal, Action.MARKS_LIST)
+    marks = await svc.store.marks.for_session(session.id)
+    await svc.store.audit.append(
+        "record.viewed", actor_id=principal.id, target=session.id, detail={"part": "marks"}
+    )
     return json_response(
         [MarkOut(m.id, m.label, m.tags, m.at_ms, m.by_subject, m.created_at) for m in marks]
     )
@@ -87,6 +86,14 @@ class TimelineEvent(msgspec.Struct, frozen=True):
     action: str
     who: str | None
     detail: dict[str, str]
+    seq: int
+
+
+class TimelinePage(msgspec.Struct, frozen=True):
+    events: list[TimelineEvent]
+    """Oldest first."""
+    next: int | None
+    """Pass as ``before`` for the page of older events; ``None`` when this is the oldest."""
 
 
 class Participant(msgspec.Struct, frozen=True):
@@ -104,6 +111,9 @@ class SessionRecord(msgspec.Struct, frozen=True):
     marks: list[MarkOut]
     feedback: list[FeedbackOut]
     timeline: list[TimelineEvent]
+    """The newest page of the timeline, oldest first; older pages from ``…/timeline``."""
+    timeline_next: int | None
+    """``before`` for ``GET /api/sessions/{id}/timeline``; ``None`` when nothing is older."""
 
 
 # What the timeline shows: the room's life, not every request (views and exports stay in the
@@ -120,9 +130,11 @@ _TIMELINE = (
     "feedback.",
     "notes.edited-after-end",
 )
+_PAGE = 200
+_MAX_PAGE = 1000
 
 
-async def _people(svc: Services, events: list[AuditEvent]) -> dict[str, str]:
+async def _people(svc: Services, events: Iterable[AuditEvent]) -> dict[str, str]:
     names: dict[str, str] = {}
     for event in events:
         if event.actor_id and event.actor_id not in names:
@@ -156,37 +168,87 @@ async def session_record(request: Request, principal: Principal | None) -> Respo
     timeline of joins arrive with routed media)."""
     assert principal is not None
     svc = services(request)
-    session = await visible_session(request, principal)
+    session = await session_for(request, principal, Action.RECORD_VIEW)
     forms = await visible_forms(svc, principal, session)
     marks = await svc.store.marks.for_session(session.id)
-    if principal.role not in (Role.MENTOR, Role.SUPERVISOR, Role.ADMIN) or principal.is_guest:
+    if not may(principal, Action.MARKS_LIST, session):
         # Marks are the mentor's working notes; a trainee sees those cited in their feedback.
         cited = {
             m for f in forms if f.status == "submitted" for ms in f.evidence.values() for m in ms
         }
         marks = [m for m in marks if m.id in cited]
-    events = await svc.store.audit.about(session.id)
-    names = await _people(svc, events)
+    # Participants from every join and leave (queried by action, not from a page).
+    presence = await svc.store.audit.about(session.id, actions=("room.join", "room.leave"))
+    page = await _timeline_page(svc, session.id, before=None, limit=_PAGE)
+    names = await _people(svc, [*presence, *page])
     await svc.store.audit.append("record.viewed", actor_id=principal.id, target=session.id)
+    timeline = _timeline(page, names, _PAGE)
     record = SessionRecord(
-        session=await session_out(request, session),
-        participants=_participants(events, names),
-        timeline=[
-            TimelineEvent(e.at, e.action, names.get(e.actor_id or "", None), dict(e.detail))
-            for e in events
-            if e.action.startswith(_TIMELINE)
-        ],
+        session=await session_out(request, principal, session),
+        participants=_participants(presence, names),
+        timeline=timeline.events,
+        timeline_next=timeline.next,
         notes=await svc.notes.text(session.id),
         marks=[MarkOut(m.id, m.label, m.tags, m.at_ms, m.by_subject, m.created_at) for m in marks],
-        feedback=[feedback_out(f) for f in forms],
+        feedback=[feedback_out(f, capabilities(principal, form_facts(f, session))) for f in forms],
     )
     return json_response(record, headers={"Cache-Control": "no-store"})
+
+
+async def _timeline_page(
+    svc: Services, session_id: str, *, before: int | None, limit: int
+) -> list[AuditEvent]:
+    # One more than asked: whether an older page exists, without counting.
+    return await svc.store.audit.about(
+        session_id, prefixes=_TIMELINE, before=before, limit=limit + 1
+    )
+
+
+def _timeline(events: list[AuditEvent], names: dict[str, str], limit: int) -> TimelinePage:
+    more = len(events) > limit
+    shown = events[1:] if more else events
+    return TimelinePage(
+        [
+            TimelineEvent(e.at, e.action, names.get(e.actor_id or ""), dict(e.detail), e.seq)
+            for e in shown
+        ],
+        shown[0].seq if more else None,
+    )
+
+
+def _whole_number(request: Request, name: str, default: int | None, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None and default is not None:
+        return default
+    if raw is None or not raw.isdigit() or not low <= int(raw) <= high:
+        raise ApiError(422, "invalid", f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+async def session_timeline(request: Request, principal: Principal | None) -> Response:
+    """A page of the session's timeline, older than ``before`` (a seq from ``timeline_next``
+    or a page's ``next``), oldest first."""
+    assert principal is not None
+    svc = services(request)
+    session = await session_for(request, principal, Action.RECORD_VIEW)
+    limit = _whole_number(request, "limit", _PAGE, 1, _MAX_PAGE)
+    before = (
+        _whole_number(request, "before", None, 1, 2**63 - 1)
+        if "before" in request.query_params
+        else None
+    )
+    events = await _timeline_page(svc, session.id, before=before, limit=limit)
+    names = await _people(svc, events)
+    await svc.store.audit.append(
+        "record.viewed", actor_id=principal.id, target=session.id, detail={"part": "timeline"}
+    )
+    return json_response(_timeline(events, names, limit), headers={"Cache-Control": "no-store"})
 
 
 async def fhir_record(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
-    session = await visible_session(request, principal)
+    session = await session_for(request, principal, Action.RECORD_VIEW)
     forms = [f for f in await visible_forms(svc, principal, session) if f.status == "submitted"]
     marks = {m.id: m for m in await svc.store.marks.for_session(session.id)}
     exports = []
@@ -214,6 +276,7 @@ async def fhir_record(request: Request, principal: Principal | None) -> Response
                 author_name=form.author_name,
                 authored_at=form.submitted_at or form.updated_at,
                 evidence=evidence,
+                amends_id=form.amends_id,
             )
         )
     await svc.store.audit.append(
@@ -234,8 +297,15 @@ endpoints = [
         "The session's record: notes, marks and feedback I may see.",
         "record",
         session_record,
-        access=Access(guests=True),
         response=SessionRecord,
+    ),
+    Endpoint(
+        "GET",
+        "/api/sessions/{session_id}/timeline",
+        "Older pages of the record's timeline (?before=<seq>&limit=<n>, oldest first).",
+        "record",
+        session_timeline,
+        response=TimelinePage,
     ),
     Endpoint(
         "POST",
@@ -243,7 +313,6 @@ endpoints = [
         "Mark a moment of the live session (the mentor).",
         "record",
         add_mark,
-        access=Access(roles=(Role.MENTOR,)),
         body=NewMark,
         response=MarkOut,
         status=201,
@@ -254,7 +323,6 @@ endpoints = [
         "The session's marks.",
         "record",
         list_marks,
-        access=Access(guests=True),
         response=list[MarkOut],
     ),
     Endpoint(
@@ -264,7 +332,6 @@ endpoints = [
         "Questionnaires.",
         "record",
         fhir_record,
-        access=Access(guests=True),
         response=dict[str, Any],
         response_media_type="application/fhir+json",
     ),

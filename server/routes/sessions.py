@@ -9,18 +9,16 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.access.policy import Action
 from server.access.principal import Principal
 from server.http.endpoints import Access, Endpoint
 from server.http.errors import ApiError, json_response, read_body
-from server.http.resources import owned_session, visible_session
+from server.http.resources import session_for
 from server.http.schemas import SessionOut, session_out
 from server.infra.roles import Role
 from server.services import services
 
 __all__ = ["endpoints"]
-
-MENTOR = Access(roles=(Role.MENTOR,))
-MEMBERS = Access(guests=True)
 
 
 TraineeId = Annotated[str, msgspec.Meta(max_length=64)]
@@ -53,7 +51,7 @@ async def create_session(request: Request, principal: Principal | None) -> Respo
         scheduled_for=body.scheduled_for,
     )
     await svc.store.audit.append("session.created", actor_id=principal.id, target=session.id)
-    return json_response(await session_out(request, session), status=201)
+    return json_response(await session_out(request, principal, session), status=201)
 
 
 async def list_sessions(request: Request, principal: Principal | None) -> Response:
@@ -70,28 +68,29 @@ async def list_sessions(request: Request, principal: Principal | None) -> Respon
         sessions = await store.for_trainee(principal.id)
     else:
         sessions = await store.for_supervisor(principal.id)
-    return json_response([await session_out(request, s) for s in sessions])
+    return json_response([await session_out(request, principal, s) for s in sessions])
 
 
 async def get_session(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
-    session = await visible_session(request, principal)
-    return json_response(await session_out(request, session))
+    session = await session_for(request, principal, Action.SESSION_VIEW)
+    return json_response(await session_out(request, principal, session))
 
 
 async def end_session(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
-    session = await owned_session(request, principal)
+    session = await session_for(request, principal, Action.SESSION_END)
     now = time.time()
     if await svc.store.sessions.end(session.id, now=now):
         await svc.store.login_sessions.revoke_scoped(session.id, now=now)
         await svc.rooms.end(session.id)
+        await svc.notes.end(session)
         await svc.notes.compact(session.id)
         await svc.store.audit.append("session.ended", actor_id=principal.id, target=session.id)
     ended = await svc.store.sessions.get(session.id)
     assert ended is not None
-    return json_response(await session_out(request, ended))
+    return json_response(await session_out(request, principal, ended))
 
 
 endpoints = [
@@ -101,7 +100,7 @@ endpoints = [
         "Create a session (mentors).",
         "sessions",
         create_session,
-        access=MENTOR,
+        access=Access(action=Action.SESSION_CREATE),
         body=CreateSession,
         response=SessionOut,
         status=201,
@@ -112,7 +111,6 @@ endpoints = [
         "Sessions visible to me.",
         "sessions",
         list_sessions,
-        access=MEMBERS,
         response=list[SessionOut],
     ),
     Endpoint(
@@ -121,7 +119,6 @@ endpoints = [
         "One session.",
         "sessions",
         get_session,
-        access=MEMBERS,
         response=SessionOut,
     ),
     Endpoint(
@@ -130,7 +127,6 @@ endpoints = [
         "End the session: closes the room and every invite guest's access.",
         "sessions",
         end_session,
-        access=MENTOR,
         response=SessionOut,
     ),
 ]

@@ -1,8 +1,10 @@
 """Who may open a session's socket (signaling or notes): the checks both endpoints share.
 
 Origin first (Starlette's CORS middleware does not look at WebSocket handshakes, DESIGN.md §5),
-then the principal (session cookie, or a single-use ticket), then the session and the
-principal's place in it. Each refusal closes with its code (§2) and is audited.
+then the principal (session cookie, or a single-use ticket), then the session, and the policy's
+answer for the socket's action. Each refusal closes with its code (§2). Refusals by a signed-in
+principal are audited; anonymous ones are counted in metrics and sampled into the audit log, so
+a flood of them cannot grow the log (one row a minute at most).
 """
 
 from __future__ import annotations
@@ -12,30 +14,22 @@ from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
 
-from server.access.policy import RoomEntry, room_entry
+from server.access.policy import Action, RoomEntry, may, room_entry
 from server.access.principal import Principal
-from server.http.resources import followed_by
 from server.http.signin import authenticate, client_ip, principal_of
-from server.infra.storage import Session, SessionStatus
+from server.infra.storage import Session
 from server.services import Services
+from signaling.close_codes import (
+    CLOSE_ENDED,
+    CLOSE_NO_SESSION,
+    CLOSE_NOT_ALLOWED,
+    CLOSE_NOT_AUTHENTICATED,
+)
 
-__all__ = [
-    "CLOSE_ENDED",
-    "CLOSE_NOT_ALLOWED",
-    "CLOSE_NOT_AUTHENTICATED",
-    "CLOSE_NO_SESSION",
-    "CLOSE_POLICY",
-    "CLOSE_TOO_BIG",
-    "Admitted",
-    "admit_socket",
-]
+__all__ = ["Admitted", "admit_socket"]
 
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_NOT_AUTHENTICATED = 4401
-CLOSE_NOT_ALLOWED = 4403
-CLOSE_NO_SESSION = 4404
-CLOSE_ENDED = 4410
+_MAX_ID = 64
+_CLOSE_FOR_STATUS = {404: CLOSE_NO_SESSION, 410: CLOSE_ENDED}
 
 
 @dataclass(frozen=True)
@@ -46,19 +40,32 @@ class Admitted:
 
 
 async def refuse(
-    svc: Services, websocket: WebSocket, code: int, reason: str, **detail: str
+    svc: Services,
+    websocket: WebSocket,
+    code: int,
+    reason: str,
+    principal: Principal | None = None,
+    **detail: str,
 ) -> None:
-    await svc.store.audit.append(
-        "socket.refused",
-        target=websocket.path_params.get("session_id"),
-        ip=client_ip(websocket),
-        detail={
-            "code": str(code),
-            "reason": reason,
-            "path": websocket.url.path.split("/")[2],
-            **detail,
-        },
-    )
+    endpoint = websocket.url.path.split("/")[2]
+    svc.metrics.socket_refusals.labels(endpoint=endpoint, code=str(code)).inc()
+    session_id = websocket.path_params.get("session_id", "")[:_MAX_ID]
+    if principal is not None:
+        await svc.store.audit.append(
+            "socket.refused",
+            actor_id=principal.id,
+            target=session_id,
+            ip=client_ip(websocket),
+            detail={"code": str(code), "reason": reason, "path": endpoint, **detail},
+        )
+    else:
+        count = svc.anonymous_refusals.due(time.monotonic())
+        if count is not None:
+            await svc.store.audit.append(
+                "socket.refused-anonymous",
+                ip=client_ip(websocket),
+                detail={"code": str(code), "reason": reason, "path": endpoint, "count": str(count)},
+            )
     await websocket.close(code, reason)
 
 
@@ -75,15 +82,17 @@ async def _authenticate(svc: Services, websocket: WebSocket, session_id: str) ->
     return None if login is None else await principal_of(websocket, login)
 
 
-async def admit_socket(
-    svc: Services, websocket: WebSocket, *, allow_ended: bool = False
-) -> Admitted | None:
-    """Accept the handshake and check it; None (socket closed, refusal audited) if refused."""
+async def admit_socket(svc: Services, websocket: WebSocket, action: Action) -> Admitted | None:
+    """Accept the handshake and check it against the policy's ``action`` (``ROOM_ENTER`` for
+    signaling, ``NOTES_READ`` for notes); None (socket closed) if refused."""
     session_id = websocket.path_params["session_id"]
     await websocket.accept()
     origin = websocket.headers.get("origin")
     if origin not in svc.config.allowed_origins:
-        await refuse(svc, websocket, CLOSE_NOT_ALLOWED, "origin not allowed", origin=origin or "")
+        await refuse(svc, websocket, CLOSE_NOT_ALLOWED, "origin not allowed")
+        return None
+    if len(session_id) > _MAX_ID:
+        await refuse(svc, websocket, CLOSE_NO_SESSION, "no such session")
         return None
     principal = await _authenticate(svc, websocket, session_id)
     if principal is None:
@@ -91,13 +100,14 @@ async def admit_socket(
         return None
     session = await svc.store.sessions.get(session_id)
     if session is None:
-        await refuse(svc, websocket, CLOSE_NO_SESSION, "no such session", actor=principal.id)
+        await refuse(svc, websocket, CLOSE_NO_SESSION, "no such session", principal)
         return None
-    if session.status is SessionStatus.ENDED and not allow_ended:
-        await websocket.close(CLOSE_ENDED, "session ended")
+    decision = may(principal, action, session)
+    if not decision:
+        code = _CLOSE_FOR_STATUS.get(decision.status, CLOSE_NOT_ALLOWED)
+        if code == CLOSE_ENDED:
+            await websocket.close(code, "session ended")
+        else:
+            await refuse(svc, websocket, code, decision.reason[:120], principal)
         return None
-    entry = room_entry(principal, session, await followed_by(svc, principal))
-    if entry is RoomEntry.REFUSED:
-        await refuse(svc, websocket, CLOSE_NOT_ALLOWED, "not a member", actor=principal.id)
-        return None
-    return Admitted(principal, session, entry)
+    return Admitted(principal, session, room_entry(principal, session))

@@ -9,29 +9,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 
 from starlette.websockets import WebSocket
 
-from server.access.policy import RoomEntry
+from server.access.policy import Action, RoomEntry, may
 from server.infra.ice import ice_servers_for
 from server.infra.rate_limit import TokenBucket
 from server.infra.roles import Role
+from server.infra.storage import SessionStatus
 from server.live.rooms import SocketConnection
 from server.services import Services, services
-from server.sockets.gate import CLOSE_POLICY, CLOSE_TOO_BIG, admit_socket
+from server.sockets.gate import Admitted, admit_socket
 from signaling import (
+    Admit,
+    ClientMessage,
+    Deny,
     ErrorMessage,
     Join,
+    Mark,
     Ping,
     Pong,
     ProtocolError,
+    RecordingCommand,
     parse_client_message,
     serialize,
 )
 from signaling import Principal as RoomPrincipal
 from signaling import Role as RoomRole
+from signaling.close_codes import CLOSE_POLICY, CLOSE_TOO_BIG
 
 __all__ = ["signaling_socket"]
 
@@ -43,12 +51,20 @@ RATE_PER_S = 20.0
 BURST = 120.0
 MAX_PROTOCOL_ERRORS = 10
 
+# Each message asks the policy for its action; every other message is ROOM_TALK.
+_ACTIONS: dict[type[ClientMessage], Action] = {
+    Admit: Action.ROOM_ADMIT,
+    Deny: Action.ROOM_ADMIT,
+    Mark: Action.MARK_ADD,
+    RecordingCommand: Action.ROOM_RECORD,
+}
+
 _ROOM_ROLES = {Role.MENTOR: RoomRole.MENTOR, Role.SUPERVISOR: RoomRole.SUPERVISOR}
 
 
 async def signaling_socket(websocket: WebSocket) -> None:
     svc = services(websocket)
-    admitted = await admit_socket(svc, websocket)
+    admitted = await admit_socket(svc, websocket, Action.ROOM_ENTER)
     if admitted is None:
         return
     principal = admitted.principal
@@ -61,7 +77,7 @@ async def signaling_socket(websocket: WebSocket) -> None:
     await _serve(
         svc,
         websocket,
-        _Reader(svc, admitted.session.id, room_principal, admitted.session.started_at),
+        _Reader(svc, admitted, room_principal),
         principal.session.token_hash,
     )
 
@@ -102,17 +118,12 @@ class _Reader:
 
     socket: SocketConnection
 
-    def __init__(
-        self,
-        svc: Services,
-        session_id: str,
-        principal: RoomPrincipal,
-        session_started_at: float | None,
-    ) -> None:
+    def __init__(self, svc: Services, admitted: Admitted, principal: RoomPrincipal) -> None:
         self.svc = svc
-        self.session_id = session_id
+        self.admitted = admitted
+        self.session_id = admitted.session.id
         self.principal = principal
-        self.session_started_at = session_started_at
+        self.session_started_at = admitted.session.started_at
         self.joined = False
         self.errors = 0
         self.bucket = TokenBucket(RATE_PER_S, BURST, time.monotonic())
@@ -126,6 +137,17 @@ class _Reader:
             if frame is None:
                 frame = (event.get("bytes") or b"").decode("utf-8", "replace")
             await self.frame(frame)
+
+    def _refusal(self, message: ClientMessage) -> str | None:
+        """The policy's word on this message from this member, or None if allowed."""
+        session = self.admitted.session
+        if session.status is SessionStatus.SCHEDULED:
+            # A member's socket opens the room, and an open room is a live session.
+            session = dataclasses.replace(session, status=SessionStatus.LIVE)
+        decision = may(
+            self.admitted.principal, _ACTIONS.get(type(message), Action.ROOM_TALK), session
+        )
+        return None if decision else decision.reason
 
     def _audit(self, action: str, **detail: str) -> None:
         self.svc.records.audit(
@@ -148,6 +170,10 @@ class _Reader:
             elif self.errors >= MAX_PROTOCOL_ERRORS:
                 self._audit("bad-messages", last=exc.code)
                 socket.close(CLOSE_POLICY, "too many bad messages")
+            return
+        refusal = self._refusal(message)
+        if refusal is not None:
+            socket.send(serialize(ErrorMessage(code="forbidden", message=refusal)))
             return
         rooms = self.svc.rooms
         if self.joined:

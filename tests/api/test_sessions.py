@@ -112,7 +112,7 @@ async def test_invite_link_lifecycle(server: RunningServer) -> None:
         assert (await phone.get("/api/admin/users")).status_code == 403
         assert (await phone.post("/api/sessions", json={"title": "mine"})).status_code == 403
         other = (await client.post("/api/sessions", json={"title": "Other"})).json()
-        assert (await phone.get(f"/api/sessions/{other['id']}")).status_code == 403
+        assert (await phone.get(f"/api/sessions/{other['id']}")).status_code == 404
 
     async with server.client() as second:
         ok = await second.post(
@@ -183,7 +183,10 @@ async def test_invites_need_a_named_invitee_and_the_owning_mentor(server: Runnin
     await client.aclose()
 
 
-async def test_invite_for_a_trainee_account_acts_as_that_trainee(server: RunningServer) -> None:
+async def test_invite_for_a_trainee_account_grants_presence_not_the_account(
+    server: RunningServer,
+) -> None:
+    """Hole 2 of issue 8: a forwarded trainee-bound link was the trainee's account."""
     mentor = await server.user(Role.MENTOR)
     trainee = await server.user(Role.TRAINEE)
     client = await server.signed_in(mentor)
@@ -197,6 +200,7 @@ async def test_invite_for_a_trainee_account_acts_as_that_trainee(server: Running
     async with server.client() as phone:
         await phone.post(f"/api/invites/{invite['token']}/redeem", json={})
         me = (await phone.get("/api/me")).json()
-    assert me["user"]["id"] == trainee.id
+    assert me["user"]["id"] != trainee.id
+    assert me["user"]["name"] == trainee.name
     assert me["scope_session_id"] == session["id"]
     await client.aclose()

@@ -47,6 +47,8 @@ class LoginSession:
     guest_id: str | None = None
     scope_session_id: str | None = None
     display_name: str | None = None
+    invite_id: str | None = None
+    admitted_at: float | None = None
 
 
 class LoginSessionStore:
@@ -66,8 +68,9 @@ class LoginSessionStore:
         self, scope: GuestScope, *, now: float, ip: str | None, user_agent: str | None
     ) -> tuple[str, LoginSession]:
         """Start a guest's session, bound to the one session its invite was for."""
-        trainee = UserId(scope.trainee_id) if scope.trainee_id else None
-        return await self._open(trainee, scope, now=now, ip=ip, user_agent=user_agent)
+        # An invite grants presence, never an account: even a link made for a trainee's account
+        # signs in a guest, and the trainee's own feedback needs the trainee's own sign-in.
+        return await self._open(None, scope, now=now, ip=ip, user_agent=user_agent)
 
     async def _open(
         self,
@@ -89,6 +92,7 @@ class LoginSessionStore:
             guest_id=uuid.uuid4().hex if scope else None,
             scope_session_id=scope.session_id if scope else None,
             display_name=scope.display_name if scope else None,
+            invite_id=scope.invite_id if scope else None,
         )
         async with self._writer.begin() as connection:
             await connection.execute(
@@ -146,6 +150,8 @@ class LoginSessionStore:
             guest_id=m["guest_id"],
             scope_session_id=m["scope_session_id"],
             display_name=m["display_name"],
+            invite_id=m["invite_id"],
+            admitted_at=m["admitted_at"],
         )
 
     async def ended_among(self, token_hashes: Collection[str], *, now: float) -> set[str]:
@@ -194,6 +200,41 @@ class LoginSessionStore:
                 .values(revoked_at=now)
             )
         return int(result.rowcount)
+
+    async def admit_guest(self, guest_id: str, session_id: str, *, now: float) -> None:
+        """A mentor admitted this guest: stored, so it holds after reconnects and restarts."""
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                login_sessions.update()
+                .where(
+                    login_sessions.c.guest_id == guest_id,
+                    login_sessions.c.scope_session_id == session_id,
+                    login_sessions.c.admitted_at.is_(None),
+                )
+                .values(admitted_at=now)
+            )
+
+    async def revoke_guest(self, guest_id: str, session_id: str, *, now: float) -> set[str]:
+        """End a guest's sign-in (denied from the lobby); the hashes of what was ended."""
+        return await self._revoke_where(
+            (login_sessions.c.guest_id == guest_id)
+            & (login_sessions.c.scope_session_id == session_id),
+            now=now,
+        )
+
+    async def revoke_invite(self, invite_id: str, *, now: float) -> set[str]:
+        """End every sign-in made through a withdrawn invite; the hashes of what was ended."""
+        return await self._revoke_where(login_sessions.c.invite_id == invite_id, now=now)
+
+    async def _revoke_where(self, condition: sa.ColumnElement[bool], *, now: float) -> set[str]:
+        async with self._writer.begin() as connection:
+            rows = await connection.execute(
+                login_sessions.update()
+                .where(condition, login_sessions.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+                .returning(login_sessions.c.token_hash)
+            )
+            return {str(row[0]) for row in rows}
 
     async def revoke(self, token_hash: str, *, now: float) -> None:
         async with self._writer.begin() as connection:

@@ -81,7 +81,12 @@ login_sessions = sa.Table(
     sa.Column("revoked_at", sa.Double, nullable=True),
     sa.Column("ip", sa.String(64), nullable=True),
     sa.Column("user_agent", sa.String(300), nullable=True),
+    # A guest's admission by the session's mentor, stored so it survives reconnects, restarts
+    # and nodes (DESIGN.md §1: an invite grants presence only once admitted).
+    sa.Column("admitted_at", sa.Double, nullable=True),
     sa.Index("ix_login_sessions_user_id", "user_id"),
+    sa.Index("ix_login_sessions_guest_id", "guest_id"),
+    sa.Index("ix_login_sessions_invite_id", "invite_id"),
 )
 
 # Append-only and hash-chained: each row's hash covers its content and the previous row's hash.
@@ -97,6 +102,7 @@ audit_events = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_events_target_seq", "target", "seq"),
 )
 
 # One row that serialises appends: the writer locks it, so two appends can never fork the chain.

@@ -35,6 +35,7 @@ from signaling import (
     IceServer,
     Join,
     MarkAdded,
+    PeerId,
     ProtocolError,
     RecordingChanged,
     Role,
@@ -46,6 +47,7 @@ from signaling import (
     serialize,
 )
 from signaling import Principal as RoomPrincipal
+from signaling.close_codes import CLOSE_NOT_AUTHENTICATED, CLOSE_TRY_AGAIN
 
 __all__ = ["RoomHub"]
 
@@ -54,7 +56,6 @@ log = logging.getLogger("preceptor.rooms")
 _TICK_S = 1.0
 _REVALIDATE_S = 30.0
 _REVOCATIONS = "revocations"
-CLOSE_SIGNED_OUT = 4401
 _ice_encoder = msgspec.json.Encoder()
 _ice_decoder = msgspec.json.Decoder(tuple[IceServer, ...])
 
@@ -152,6 +153,9 @@ class RoomHub:
     ) -> None:
         """``session_started_at``: when the session went live (wall clock), so that offsets
         (marks) count from the session's start even if its room is rebuilt."""
+        if not self._records.accepting:
+            socket.close(CLOSE_TRY_AGAIN, "try again: the record is behind")
+            return
         owner = await self._directory.owner(session_id)
         self._owners[socket.id] = owner
         if owner == self.node_id:
@@ -215,6 +219,11 @@ class RoomHub:
         ice_servers: tuple[IceServer, ...],
         session_started_at: float | None = None,
     ) -> None:
+        if not self._records.accepting:
+            # The room's events could not be recorded (the database is away and the records
+            # queue is full): refuse rather than let anyone in unaudited (DESIGN.md §5).
+            self._close(connection, CLOSE_TRY_AGAIN, "try again: the record is behind")
+            return
         hosted = self._rooms.get(session_id)
         if hosted is None:
             now, wall = self._clock(), self._wall_clock()
@@ -252,6 +261,15 @@ class RoomHub:
         # A mark is announced only once it is stored: whoever sees it may cite it at once.
         marks = {e.id for e in effects if isinstance(e, StoreMark)}
         held = [e for e in effects if isinstance(e, Send) and _mark_id(e) in marks]
+        # An admitted guest hears its welcome only once the admission is stored: the notes
+        # and the record it then opens check the stored admission.
+        admitted = {
+            hosted.room.connection_of(PeerId(e.detail.get("peer", "")))
+            for e in effects
+            if isinstance(e, Audit) and e.action == "admit"
+        }
+        welcomes = [e for e in effects if isinstance(e, Send) and e.to in admitted]
+        held += welcomes
         for effect in effects:
             if effect in held:
                 continue
@@ -266,6 +284,9 @@ class RoomHub:
                     self._records.audit(
                         action, session_id=session_id, actor_id=subject, detail={**extra, **detail}
                     )
+                    if action in ("admit", "deny"):
+                        guest = hosted.subjects.get(detail.get("peer", ""))
+                        self._decided(session_id, guest, action, welcomes)
                 case StoreMark():
                     announce = [s for s in held if _mark_id(s) == effect.id]
                     self._records.mark(
@@ -286,6 +307,27 @@ class RoomHub:
             self._metrics.rooms.set(len(self._rooms))
             task = asyncio.get_running_loop().create_task(self._directory.release(session_id))
             task.add_done_callback(_log_failure)
+
+    def _decided(
+        self, session_id: str, guest: str | None, action: str, welcomes: list[Send]
+    ) -> None:
+        """A mentor admitted or denied a guest: the admission is stored (it outlives this
+        room, this node and the guest's connection), then the guest is welcomed; a denial ends
+        the guest's sign-in and closes its sockets on every node."""
+        if guest is None:
+            self._announce(welcomes)
+        elif action == "admit":
+            self._records.admit_guest(
+                session_id=session_id,
+                guest_id=guest,
+                then=functools.partial(self._announce, welcomes),
+            )
+        else:
+            self._records.deny_guest(session_id=session_id, guest_id=guest, then=self._revoke_all)
+
+    async def _revoke_all(self, logins: set[str]) -> None:
+        for login in logins:
+            await self.revoke(login=login)
 
     def _announce(self, sends: list[Send]) -> None:
         for send in sends:
@@ -318,7 +360,7 @@ class RoomHub:
             return
         for connection, (_, login) in list(self._holders.items()):
             if login in ended:
-                self._close(connection, CLOSE_SIGNED_OUT, "signed out")
+                self._close(connection, CLOSE_NOT_AUTHENTICATED, "signed out")
 
     async def _tick_forever(self) -> None:
         refreshed = revalidated = self._clock()
@@ -381,7 +423,14 @@ class RoomHub:
                         needs_admission=envelope.needs_admission,
                     )
                     ice = _ice_decoder.decode(envelope.ice_servers)
-                    self._join_local(envelope.connection, envelope.session, principal, message, ice)
+                    self._join_local(
+                        envelope.connection,
+                        envelope.session,
+                        principal,
+                        message,
+                        ice,
+                        envelope.session_started_at,
+                    )
             case env.RoomFrame(session=session, connection=connection, frame=frame):
                 try:
                     message = parse_client_message(frame)
@@ -397,7 +446,7 @@ class RoomHub:
             case env.RevokeSockets(subject=subject, login=login):
                 for connection, (holder, holder_login) in list(self._holders.items()):
                     if holder == subject or holder_login == login:
-                        self._close(connection, CLOSE_SIGNED_OUT, "signed out")
+                        self._close(connection, CLOSE_NOT_AUTHENTICATED, "signed out")
 
 
 def _mark_id(effect: Effect) -> str | None:

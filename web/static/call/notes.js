@@ -3,6 +3,7 @@
 // web/src/notes.js by `make web`); this module decides when and how to mount it and shows the
 // connection badge. Loaded lazily: a page without the bundle still makes calls.
 
+import { CLOSE } from "/static/close-codes.js";
 import { api } from "/static/api.js";
 
 const $ = (id) => document.getElementById(id);
@@ -127,7 +128,7 @@ async function mount({ sessionId, userName, mine, forceReadOnly = false }) {
 function closed({ code, sessionId, userName, editable, mine }) {
   if (mine !== generation) return;
   setStatus("offline");
-  if (code === 4403 && editable) {
+  if (code === CLOSE.NOT_ALLOWED && editable) {
     // Not (or no longer) allowed to edit, e.g. the session just ended: reopen read-only.
     mounted?.handle?.destroy();
     const pending = mount({ sessionId, userName, mine, forceReadOnly: true }).catch(() => {
@@ -138,9 +139,9 @@ function closed({ code, sessionId, userName, editable, mine }) {
     return;
   }
   const text =
-    code === 4401
+    code === CLOSE.NOT_AUTHENTICATED
       ? "You are not signed in any more. Sign in again to see the notes."
-      : code === 4404
+      : code === CLOSE.NO_SESSION
         ? "These notes are not available."
         : "You are not allowed to see these notes.";
   setMessage(text);

@@ -2,6 +2,8 @@
 // (re)connection, a ping every few seconds so that a socket silently killed by a network change
 // is noticed and replaced, and reconnection with capped, jittered exponential backoff.
 
+import { CLOSE, CLOSE_NAMES } from "/static/close-codes.js";
+
 const PING_EVERY_MS = 5000;
 /** No frame at all (not even a pong) for this long: the socket is dead even if it looks open. */
 const SILENCE_LIMIT_MS = 12000;
@@ -9,15 +11,17 @@ const BACKOFF_MS = [250, 1000, 2000, 4000, 8000];
 const MAX_OUTBOX = 64;
 
 /** Close codes after which reconnecting cannot help; the value names the reason for the UI. */
-export const FATAL_CLOSES = new Map([
-  [4401, "not-authenticated"],
-  [4403, "denied"],
-  [4404, "no-session"],
-  [4409, "replaced"],
-  [4410, "ended"],
-  [1008, "policy"],
-  [1009, "too-big"],
-]);
+export const FATAL_CLOSES = new Map(
+  [
+    CLOSE.NOT_AUTHENTICATED,
+    CLOSE.NOT_ALLOWED,
+    CLOSE.NO_SESSION,
+    CLOSE.REPLACED,
+    CLOSE.ENDED,
+    CLOSE.POLICY,
+    CLOSE.TOO_BIG,
+  ].map((code) => [code, CLOSE_NAMES.get(code)]),
+);
 
 const resumeKey = (sessionId) => `preceptor.resume.${sessionId}`;
 

@@ -1,0 +1,42 @@
+"""Every WebSocket close code the server sends, in one place (DESIGN.md §2). The web client
+mirrors this table in ``web/static/close-codes.js``; a test keeps the two equal."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CLOSE_ENDED",
+    "CLOSE_NORMAL",
+    "CLOSE_NOT_ALLOWED",
+    "CLOSE_NOT_AUTHENTICATED",
+    "CLOSE_NO_SESSION",
+    "CLOSE_OVERLOADED",
+    "CLOSE_POLICY",
+    "CLOSE_REPLACED",
+    "CLOSE_TOO_BIG",
+    "CLOSE_TRY_AGAIN",
+    "NAMES",
+]
+
+CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008  # rate limit, bad message, over a budget
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN = 1013  # too slow, or the server is overloaded
+CLOSE_OVERLOADED = CLOSE_TRY_AGAIN
+CLOSE_NOT_AUTHENTICATED = 4401  # no sign-in, or it ended (signed out, disabled, link withdrawn)
+CLOSE_NOT_ALLOWED = 4403  # signed in, but not allowed (origin, membership, a denied edit)
+CLOSE_NO_SESSION = 4404
+CLOSE_REPLACED = 4409  # a newer connection of the same member took over
+CLOSE_ENDED = 4410
+
+# The names the web client shows reasons by.
+NAMES = {
+    CLOSE_NORMAL: "normal",
+    CLOSE_POLICY: "policy",
+    CLOSE_TOO_BIG: "too-big",
+    CLOSE_TRY_AGAIN: "try-again",
+    CLOSE_NOT_AUTHENTICATED: "not-authenticated",
+    CLOSE_NOT_ALLOWED: "denied",
+    CLOSE_NO_SESSION: "no-session",
+    CLOSE_REPLACED: "replaced",
+    CLOSE_ENDED: "ended",
+}

@@ -1,0 +1,26 @@
+// Every WebSocket close code the server sends, mirrored from signaling/close_codes.py
+// (tests/unit/test_close_codes.py keeps the two tables equal).
+export const CLOSE = Object.freeze({
+  NORMAL: 1000,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  TRY_AGAIN: 1013,
+  NOT_AUTHENTICATED: 4401,
+  NOT_ALLOWED: 4403,
+  NO_SESSION: 4404,
+  REPLACED: 4409,
+  ENDED: 4410,
+});
+
+/** The name the pages show a close by. */
+export const CLOSE_NAMES = new Map([
+  [1000, "normal"],
+  [1008, "policy"],
+  [1009, "too-big"],
+  [1013, "try-again"],
+  [4401, "not-authenticated"],
+  [4403, "denied"],
+  [4404, "no-session"],
+  [4409, "replaced"],
+  [4410, "ended"],
+]);
