@@ -1,7 +1,7 @@
 """Structured feedback in real browsers, from a marked moment to a countersigned FHIR record.
 
-A mentor (desktop) and a trainee with an account (phone, through an invite naming that account)
-are in a live call. The mentor marks a moment, fills a Mini-CEX in the Feedback tab (one domain
+A mentor (desktop) and a trainee signed in to her own account (phone) are in a live call.
+The mentor marks a moment, fills a Mini-CEX in the Feedback tab (one domain
 "not observed", the mark cited as evidence), submits too early and is shown what is missing,
 reloads half-way (the draft survives, including what was typed just before the reload), and
 submits. The trainee fills the self-assessment, leaves, opens the record on the phone, answers
@@ -23,7 +23,6 @@ from tests.browser.test_call import (
     DESKTOP,
     PHONE,
     join_as_mentor,
-    join_from_invite,
     sign_in,
     video_rises,
 )
@@ -97,10 +96,6 @@ async def test_mark_feedback_acknowledge_countersign_export(
     )
     assert created.status_code == 201, created.text
     session_id = created.json()["id"]
-    invite = await http.post(
-        f"/api/sessions/{session_id}/invites", json={"trainee_id": trainee_user.id}
-    )
-    assert invite.status_code == 201, invite.text
     ARTIFACTS.mkdir(exist_ok=True)
     errors: list[str] = []
 
@@ -113,8 +108,14 @@ async def test_mark_feedback_acknowledge_countersign_export(
     phone = await browser.new_context(**PHONE)
     trainee = await phone.new_page()
     watch(trainee, "trainee", errors)
-    await join_from_invite(trainee, invite.json()["url"])
-    await mentor.get_by_role("button", name="Admit").click()
+    # Her own feedback needs her own sign-in (an invite link grants presence only); a listed
+    # trainee, signed in, enters without waiting in the lobby.
+    await trainee.goto(server.url + "/")
+    await trainee.get_by_label("E-mail").fill(trainee_user.email)
+    await trainee.get_by_label("Password").fill("s3cret-pass!")
+    await trainee.get_by_role("button", name="Sign in").click()
+    await expect(trainee.get_by_role("heading", name="Welcome, Test Trainee")).to_be_visible()
+    await join_as_mentor(trainee, server, session_id)
     await video_rises(mentor)
     await video_rises(trainee)
     # Marks are the mentor's: the trainee has no Mark control.
