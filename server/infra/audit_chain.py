@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["GENESIS_HASH", "AuditEvent", "ChainBreak", "event_hash", "find_break"]
+__all__ = ["GENESIS_HASH", "AuditEvent", "ChainBreak", "Link", "event_hash", "find_break", "walk"]
 
 GENESIS_HASH = "0" * 64
 
@@ -63,15 +63,25 @@ def event_hash(
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
-def find_break(events: Iterable[AuditEvent]) -> ChainBreak | None:
-    """Return the first event whose link does not hold, or ``None`` when the chain is intact."""
-    prev_hash = GENESIS_HASH
-    expected_seq = 1
+@dataclass(frozen=True)
+class Link:
+    """Where a walk of the chain stands: the last hash seen and the seq expected next."""
+
+    hash: str = GENESIS_HASH
+    seq: int = 1
+
+
+def walk(events: Iterable[AuditEvent], link: Link) -> tuple[ChainBreak | None, Link]:
+    """Check ``events`` as the continuation of a chain walked up to ``link``.
+
+    Returns the first break (with the link before it) or ``None`` and the link after the last
+    event, so a long chain can be checked in chunks."""
+    prev_hash, expected = link.hash, link.seq
     for event in events:
-        if event.seq != expected_seq:
-            return ChainBreak(expected_seq, f"event {expected_seq} is missing")
+        if event.seq != expected:
+            return ChainBreak(expected, f"event {expected} is missing"), link
         if event.prev_hash != prev_hash:
-            return ChainBreak(event.seq, "previous-hash link does not match")
+            return ChainBreak(event.seq, "previous-hash link does not match"), link
         recomputed = event_hash(
             prev_hash,
             seq=event.seq,
@@ -83,7 +93,13 @@ def find_break(events: Iterable[AuditEvent]) -> ChainBreak | None:
             detail=event.detail,
         )
         if recomputed != event.hash:
-            return ChainBreak(event.seq, "content does not match its hash")
-        prev_hash = event.hash
-        expected_seq += 1
-    return None
+            return ChainBreak(event.seq, "content does not match its hash"), link
+        prev_hash, expected = event.hash, expected + 1
+        link = Link(prev_hash, expected)
+    return None, link
+
+
+def find_break(events: Iterable[AuditEvent]) -> ChainBreak | None:
+    """Return the first event whose link does not hold, or ``None`` when the chain is intact."""
+    broken, _end = walk(events, Link())
+    return broken

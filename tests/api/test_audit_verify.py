@@ -54,9 +54,9 @@ async def test_verify_reads_in_bounded_chunks_and_finds_a_tampered_row(
             return _Rows(rows)
         return result
 
-    import server.infra.storage.audit as module
+    import server.infra.audit_chain as module
 
-    real_hash = getattr(module, "event_hash")  # noqa: B009 - the name the module calls
+    real_hash = getattr(module, "event_hash")  # noqa: B009 - the name walk() calls
 
     def spying_hash(*args: Any, **kwargs: Any) -> str:
         hashed_on.add(threading.get_ident())

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.infra.audit_chain import GENESIS_HASH, AuditEvent, ChainBreak, event_hash
+from server.infra.audit_chain import AuditEvent, ChainBreak, Link, event_hash, walk
 from server.infra.storage.engine import for_writing
 from server.infra.storage.schema import audit_events, audit_head
 
@@ -206,7 +206,7 @@ class AuditLog:
                 )
             ).one()
         head_seq, head_hash = int(head.seq), str(head.hash)
-        link = _Link(GENESIS_HASH, 1)
+        link = Link()
         checked = 0
         broken: ChainBreak | None = None
         async for rows in self.chunks(upto=head_seq, size=chunk):
@@ -219,34 +219,6 @@ class AuditLog:
         return checked, broken
 
 
-@dataclass(frozen=True)
-class _Link:
-    """Where a walk of the chain stands: the last hash seen and the seq expected next."""
-
-    hash: str
-    seq: int
-
-
-def _check(rows: Sequence[sa.Row[Any]], link: _Link) -> tuple[ChainBreak | None, _Link]:
-    """Check one chunk from ``link`` on (see :func:`find_break`); runs in a worker thread."""
-    prev_hash, expected = link.hash, link.seq
-    for row in rows:
-        event = _event(row._mapping)
-        if event.seq != expected:
-            return ChainBreak(expected, f"event {expected} is missing"), link
-        if event.prev_hash != prev_hash:
-            return ChainBreak(event.seq, "previous-hash link does not match"), link
-        recomputed = event_hash(
-            prev_hash,
-            seq=event.seq,
-            at=event.at,
-            actor_id=event.actor_id,
-            action=event.action,
-            target=event.target,
-            ip=event.ip,
-            detail=event.detail,
-        )
-        if recomputed != event.hash:
-            return ChainBreak(event.seq, "content does not match its hash"), link
-        prev_hash, expected = event.hash, expected + 1
-    return None, _Link(prev_hash, expected)
+def _check(rows: Sequence[sa.Row[Any]], link: Link) -> tuple[ChainBreak | None, Link]:
+    """Check one chunk from ``link`` on; runs in a worker thread."""
+    return walk((_event(row._mapping) for row in rows), link)
