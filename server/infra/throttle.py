@@ -113,7 +113,9 @@ class RedisThrottle:
                 keys=[self._prefix + key], args=[repr(now), self._window_s, self._limit, member]
             )
         except (RedisError, OSError) as exc:
-            log.warning("sign-in throttle falls back to memory", extra={"error": str(exc)})
+            log.warning(
+                "sign-in throttle falls back to memory", extra={"error": type(exc).__name__}
+            )
             return await self._fallback.attempt(key, now)
         if oldest in (b"ok", "ok"):
             return 0.0
@@ -134,7 +136,9 @@ class RedisThrottle:
                 pipe.zrange(name, 0, 0, withscores=True)
                 _, count, oldest = await pipe.execute()
         except (RedisError, OSError) as exc:
-            log.warning("sign-in throttle falls back to memory", extra={"error": str(exc)})
+            log.warning(
+                "sign-in throttle falls back to memory", extra={"error": type(exc).__name__}
+            )
             return await self._fallback.retry_after(key, now)
         if count < self._limit or not oldest:
             return 0.0

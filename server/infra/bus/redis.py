@@ -96,7 +96,9 @@ class RedisBus:
                 except (RedisError, OSError) as exc:
                     delay = _BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)]
                     if attempt == 0:
-                        log.warning("bus publish failed, retrying", extra={"error": str(exc)})
+                        log.warning(
+                            "bus publish failed, retrying", extra={"error": type(exc).__name__}
+                        )
                     attempt += 1
                     await asyncio.sleep(delay)
 
@@ -127,7 +129,9 @@ class RedisBus:
             except (RedisError, OSError) as exc:
                 delay = _BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)]
                 if attempt == 0:
-                    log.warning("bus connection lost, reconnecting", extra={"error": str(exc)})
+                    log.warning(
+                        "bus connection lost, reconnecting", extra={"error": type(exc).__name__}
+                    )
                 attempt += 1
                 await asyncio.sleep(delay)
             finally:

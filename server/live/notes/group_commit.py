@@ -53,7 +53,7 @@ class GroupCommit:
             try:
                 ids = await self._store.append_many([row for row, _ in batch])
             except Exception as exc:
-                log.error("storing notes updates failed", extra={"error": str(exc)})
+                log.error("storing notes updates failed", extra={"error": type(exc).__name__})
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)

@@ -443,7 +443,7 @@ class NotesHub:
                 await self.catch_up(room.session_id)
                 await self._recheck_session(room)
             except Exception as exc:
-                log.warning("notes catch-up failed", extra={"error": str(exc)})
+                log.warning("notes catch-up failed", extra={"error": type(exc).__name__})
 
     async def _recheck_session(self, room: _NotesRoom) -> None:
         """The bus may drop the end like any message (§3b): the store says whether it came."""
