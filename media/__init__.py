@@ -1,4 +1,30 @@
-"""The server-side media peer (aiortc): forwarding and recording in routed mode (DESIGN.md §3).
+"""The server-side media peer (aiortc) of routed rooms: forwards packets, never transcodes.
 
-Not built yet: rooms run in direct mode, browser to browser.
+aiortc and aioice are imported only inside this package (DESIGN.md §1); their errors surface as
+`MediaError`. See `media/router.py` for the port the room hub drives.
 """
+
+from media.config import MediaConfig, VideoCodec
+from media.errors import MediaError, MediaErrorCode
+from media.events import MediaEvent, MediaFailure, MediaOffer
+from media.hooks import HookPointMovedError, check_hook_points
+from media.router import ForwardStats, MediaRouter, TrackStats
+from media.rules import ForwardingRules, Kind, Narrowing
+
+__all__ = [
+    "ForwardStats",
+    "ForwardingRules",
+    "HookPointMovedError",
+    "Kind",
+    "MediaConfig",
+    "MediaError",
+    "MediaErrorCode",
+    "MediaEvent",
+    "MediaFailure",
+    "MediaOffer",
+    "MediaRouter",
+    "Narrowing",
+    "TrackStats",
+    "VideoCodec",
+    "check_hook_points",
+]

@@ -1,0 +1,364 @@
+"""Packet-level forwarding of one published track to its viewers (DESIGN.md §3).
+
+A `PublishedTrack` receives the publisher's unprotected RTP once, keeps the last packets for
+retransmission, and hands each to its `Subscription`s; each subscription rewrites SSRC, payload
+type, sequence number, timestamp and header extensions for its viewer and queues the packet on the
+viewer's `Link`. Nothing here decodes, depacketizes or awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    RtcpPsfbPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpRtpfbPacket,
+    RtcpSenderInfo,
+    RtcpSrPacket,
+    pack_remb_fci,
+)
+
+from media.link import Backlog, Link
+from media.packets import (
+    URI_ABS_SEND_TIME,
+    URI_AUDIO_LEVEL,
+    URI_MID,
+    RtpHeader,
+    build_rtp,
+    extension_element,
+    unwrap_rtx,
+)
+from media.rules import Kind
+from signaling.ids import PeerId
+
+ESTIMATE_TTL_S = 5.0
+
+
+@dataclass(frozen=True)
+class TrackLimits:
+    history_packets: int
+    backlog_packets: int
+    keyframe_interval_s: float
+    max_bitrate_bps: int
+
+
+@dataclass(frozen=True)
+class Negotiated:
+    """What one m-line settled on, as the forwarder needs it (from aiortc's RTP parameters)."""
+
+    mid: str
+    payload_types: frozenset[int]
+    primary_payload_type: int
+    rtx_payload_types: dict[int, int]  # RTX payload type -> the payload type it repairs
+    extension_ids: dict[str, int]  # header extension URI -> id
+    ssrc: int | None = None
+    rtx_ssrc: int | None = None
+
+
+def _uint16(value: int) -> int:
+    return value & 0xFFFF
+
+
+def _uint32(value: int) -> int:
+    return value & 0xFFFFFFFF
+
+
+class PublishedTrack:
+    def __init__(
+        self,
+        *,
+        owner: PeerId,
+        mid: str,
+        kind: Kind,
+        rtcp_ssrc: int,
+        upstream: Link,
+        limits: TrackLimits,
+    ) -> None:
+        self.owner, self.mid, self.kind = owner, mid, kind
+        self.rtcp_ssrc = rtcp_ssrc
+        self.upstream = upstream
+        self.limits = limits
+        self.negotiated: Negotiated | None = None
+        self.ssrc: int | None = None
+        self.rtx_ssrc: int | None = None
+        self.subscriptions: dict[PeerId, Subscription] = {}
+        self._history: list[RtpHeader | None] = [None] * limits.history_packets
+        # RFC 3550 A.1 / A.3 receiver statistics, for the receiver reports we send upstream.
+        self.received = 0
+        self._base_seq: int | None = None
+        self._max_seq = 0
+        self._cycles = 0
+        self._expected_prior = 0
+        self._received_prior = 0
+        self._lsr = 0
+        self._lsr_at: float | None = None
+        self._estimates: dict[PeerId, tuple[int, float]] = {}
+        self._last_keyframe_request = -1e9
+        self._keyframe_timer: asyncio.TimerHandle | None = None
+        self._keyframe_wanted = False
+        self.keyframe_requests = 0
+
+    # --- in: RTP from the publisher -------------------------------------------------------
+
+    def configure(self, negotiated: Negotiated) -> None:
+        self.negotiated = negotiated
+        if negotiated.ssrc is not None:
+            self.ssrc = negotiated.ssrc
+        if negotiated.rtx_ssrc is not None:
+            self.rtx_ssrc = negotiated.rtx_ssrc
+
+    def on_rtp(self, header: RtpHeader) -> None:
+        negotiated = self.negotiated
+        if negotiated is None:
+            return
+        apt = negotiated.rtx_payload_types.get(header.payload_type)
+        if apt is not None:
+            if self.ssrc is None:
+                return
+            self.rtx_ssrc = header.ssrc
+            unwrapped = unwrap_rtx(header, payload_type=apt, ssrc=self.ssrc)
+            if unwrapped is None:
+                return  # RTX padding: bandwidth probing, nothing to forward
+            header = unwrapped
+        elif header.payload_type not in negotiated.payload_types:
+            return
+        else:
+            if self.ssrc != header.ssrc:
+                self.ssrc = header.ssrc
+                if self._keyframe_wanted:
+                    self.request_keyframe()
+            self._count(header.sequence)
+        self._history[header.sequence % len(self._history)] = header
+        for subscription in self.subscriptions.values():
+            subscription.forward(header)
+
+    def _count(self, sequence: int) -> None:
+        self.received += 1
+        if self._base_seq is None:
+            self._base_seq = self._max_seq = sequence
+            return
+        delta = _uint16(sequence - self._max_seq)
+        if 0 < delta < 0x8000:
+            if sequence < self._max_seq:
+                self._cycles += 1 << 16
+            self._max_seq = sequence
+
+    def packet(self, sequence: int) -> RtpHeader | None:
+        kept = self._history[sequence % len(self._history)]
+        return kept if kept is not None and kept.sequence == sequence else None
+
+    def on_sender_report(self, packet: RtcpSrPacket) -> None:
+        self._lsr = (packet.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF
+        self._lsr_at = time.monotonic()
+        for subscription in self.subscriptions.values():
+            subscription.sender_report(packet.sender_info)
+
+    # --- out: RTCP to the publisher -------------------------------------------------------
+
+    def request_keyframe(self) -> None:
+        """Ask the publisher for a keyframe (PLI, RFC 4585 §6.3.1), at most once per interval."""
+        if self.kind != "video":
+            return
+        if self.ssrc is None:
+            self._keyframe_wanted = True
+            return
+        if self._keyframe_timer is not None:
+            return
+        wait = self._last_keyframe_request + self.limits.keyframe_interval_s - time.monotonic()
+        if wait > 0:
+            loop = asyncio.get_running_loop()
+            self._keyframe_timer = loop.call_later(wait, self._send_pli)
+        else:
+            self._send_pli()
+
+    def _send_pli(self) -> None:
+        self._keyframe_timer = None
+        self._keyframe_wanted = False
+        if self.ssrc is None:
+            return
+        self._last_keyframe_request = time.monotonic()
+        self.keyframe_requests += 1
+        pli = RtcpPsfbPacket(fmt=RTCP_PSFB_PLI, ssrc=self.rtcp_ssrc, media_ssrc=self.ssrc)
+        self.upstream.send_rtcp(bytes(pli))
+
+    def nack_upstream(self, sequences: list[int]) -> None:
+        if self.ssrc is None or not sequences:
+            return
+        nack = RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=self.rtcp_ssrc, media_ssrc=self.ssrc)
+        nack.lost = sorted(set(sequences))
+        self.upstream.send_rtcp(bytes(nack))
+
+    def note_estimate(self, viewer: PeerId, bitrate: int) -> None:
+        self._estimates[viewer] = (bitrate, time.monotonic())
+
+    def report(self) -> bytes:
+        """A receiver report (RFC 3550 §6.4.2) and, for video, a REMB (the slowest viewer's)."""
+        if self.ssrc is None or self._base_seq is None:
+            return b""
+        expected = self._cycles + self._max_seq - self._base_seq + 1
+        expected_interval = expected - self._expected_prior
+        received_interval = self.received - self._received_prior
+        self._expected_prior, self._received_prior = expected, self.received
+        lost_interval = expected_interval - received_interval
+        fraction = (lost_interval << 8) // expected_interval if lost_interval > 0 else 0
+        dlsr = 0
+        if self._lsr_at is not None:
+            dlsr = int((time.monotonic() - self._lsr_at) * 65536) & 0xFFFFFFFF
+        info = RtcpReceiverInfo(
+            ssrc=self.ssrc,
+            fraction_lost=min(fraction, 255),
+            packets_lost=max(min(expected - self.received, 0x7FFFFF), -0x800000),
+            highest_sequence=_uint32(self._cycles + self._max_seq),
+            jitter=0,
+            lsr=self._lsr,
+            dlsr=dlsr,
+        )
+        out = bytes(RtcpRrPacket(ssrc=self.rtcp_ssrc, reports=[info]))
+        if self.kind == "video":
+            out += bytes(
+                RtcpPsfbPacket(
+                    fmt=RTCP_PSFB_APP,
+                    ssrc=self.rtcp_ssrc,
+                    media_ssrc=0,
+                    fci=pack_remb_fci(self.bandwidth_estimate(), [self.ssrc]),
+                )
+            )
+        return out
+
+    def bandwidth_estimate(self) -> int:
+        now = time.monotonic()
+        fresh = [
+            bps
+            for viewer, (bps, at) in list(self._estimates.items())
+            if now - at < ESTIMATE_TTL_S and viewer in self.subscriptions
+        ]
+        return min([self.limits.max_bitrate_bps, *fresh])
+
+    def close(self) -> None:
+        if self._keyframe_timer is not None:
+            self._keyframe_timer.cancel()
+            self._keyframe_timer = None
+        for subscription in list(self.subscriptions.values()):
+            subscription.close()
+        self.subscriptions.clear()
+
+
+class Subscription:
+    """One viewer's copy of one published track."""
+
+    def __init__(
+        self,
+        *,
+        viewer: PeerId,
+        track: PublishedTrack,
+        link: Link,
+        ssrc: int,
+        negotiated: Negotiated,
+        backlog_packets: int,
+    ) -> None:
+        self.viewer, self.track, self.link = viewer, track, link
+        self.ssrc = ssrc
+        self.payload_type = negotiated.primary_payload_type
+        ids = negotiated.extension_ids
+        self._mid_element = extension_element(ids.get(URI_MID, 0), negotiated.mid.encode())
+        self._audio_level_id = ids.get(URI_AUDIO_LEVEL, 0)
+        self._abs_send_time_id = ids.get(URI_ABS_SEND_TIME, 0)
+        self._seq_offset: int | None = None
+        self._ts_offset = 0
+        self.backlog = Backlog(backlog_packets)
+        self.sent = 0
+        self.octets = 0
+        self.retransmitted = 0
+
+    def _rewrite(self, header: RtpHeader) -> bytes:
+        if self._seq_offset is None:
+            # Random starting points (RFC 3550 §5.1), below 2^15 so the first wrap is far away.
+            self._seq_offset = _uint16(secrets.randbelow(1 << 15) - header.sequence)
+            self._ts_offset = _uint32(secrets.randbits(32) - header.timestamp)
+        elements = self._mid_element
+        track = self.track.negotiated
+        if track is not None:
+            source_ids = track.extension_ids
+            if self._audio_level_id:
+                level = header.extensions.get(source_ids.get(URI_AUDIO_LEVEL, -1))
+                if level is not None:
+                    elements += extension_element(self._audio_level_id, level)
+            if self._abs_send_time_id:
+                sent_at = header.extensions.get(source_ids.get(URI_ABS_SEND_TIME, -1))
+                if sent_at is not None:
+                    elements += extension_element(self._abs_send_time_id, sent_at)
+        return build_rtp(
+            marker=header.marker,
+            payload_type=self.payload_type,
+            sequence=_uint16(header.sequence + self._seq_offset),
+            timestamp=_uint32(header.timestamp + self._ts_offset),
+            ssrc=self.ssrc,
+            padding=header.padding,
+            elements=elements,
+            payload=header.payload,
+        )
+
+    def forward(self, header: RtpHeader) -> None:
+        if self.link.send_rtp(self._rewrite(header), self.backlog):
+            self.sent += 1
+            self.octets += len(header.payload)
+
+    def retransmit(self, lost: Iterable[int]) -> list[int]:
+        """Resend what the viewer lost from the track's history (RFC 4585 §6.2.1 NACK);
+        returns the publisher's sequence numbers that were never received here."""
+        if self._seq_offset is None:
+            return []
+        missing: list[int] = []
+        for viewer_sequence in lost:
+            sequence = _uint16(viewer_sequence - self._seq_offset)
+            kept = self.track.packet(sequence)
+            if kept is None:
+                missing.append(sequence)
+                continue
+            self.retransmitted += 1
+            self.link.send_rtp(self._rewrite(kept), self.backlog)
+        return missing
+
+    def sender_report(self, info: RtcpSenderInfo) -> None:
+        """The publisher's NTP↔RTP mapping in this viewer's timestamps, for lip sync."""
+        if self._seq_offset is None:
+            return
+        report = RtcpSrPacket(
+            ssrc=self.ssrc,
+            sender_info=RtcpSenderInfo(
+                ntp_timestamp=info.ntp_timestamp,
+                rtp_timestamp=_uint32(info.rtp_timestamp + self._ts_offset),
+                packet_count=_uint32(self.sent),
+                octet_count=_uint32(self.octets),
+            ),
+        )
+        self.link.send_rtcp(bytes(report))
+
+    def close(self) -> None:
+        self.backlog.packets.clear()
+
+
+def on_feedback(
+    subscription: Subscription,
+    kind: str,
+    *,
+    lost: list[int] | None = None,
+    bitrate: int | None = None,
+) -> None:
+    """A viewer's RTCP feedback about `subscription`, applied on the way upstream."""
+    track = subscription.track
+    if kind == "keyframe":
+        track.request_keyframe()
+    elif kind == "nack" and lost:
+        track.nack_upstream(subscription.retransmit(lost))
+    elif kind == "remb" and bitrate is not None:
+        track.note_estimate(subscription.viewer, bitrate)

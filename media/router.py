@@ -1,0 +1,372 @@
+"""The media port: the `media` peer of every routed room, as the room hub will drive it.
+
+    router = MediaRouter(config, on_event)
+    offer = await router.join(room, member)        # media offers; send it to the member
+    await router.answer(room, member, sdp)         # the member's answer (to every media offer)
+    await router.candidate(room, member, candidate)
+    router.set_rules(room, ForwardingRules(...))   # who receives whose tracks
+    await router.leave(room, member); await router.close()
+
+`on_event` gets `MediaOffer` (renegotiation: new or gone tracks) and `MediaFailure` (ICE timed
+out, the connection failed) addressed to members; it must not block (the hub queues them).
+Deliver `join`'s returned offer before any event that comes after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc.sdp import SessionDescription
+
+from media.config import MediaConfig
+from media.connection import MemberConnection, TrackKey
+from media.errors import MediaError, MediaErrorCode, mapped
+from media.events import MediaEvent, MediaFailure, MediaOffer
+from media.forwarding import Negotiated, PublishedTrack, Subscription
+from media.hooks import check_hook_points
+from media.link import Link
+from media.rules import ForwardingRules
+from signaling.ids import PeerId, SessionId
+from signaling.messages import IceCandidate
+
+
+@dataclass(frozen=True)
+class TrackStats:
+    publisher: PeerId
+    mid: str
+    kind: str
+    received: int
+    keyframe_requests: int
+
+
+@dataclass(frozen=True)
+class ForwardStats:
+    publisher: PeerId
+    kind: str
+    viewer: PeerId
+    sent: int
+    queued: int
+    dropped: int
+    retransmitted: int
+
+
+@dataclass
+class _Room:
+    rules: ForwardingRules = field(default_factory=ForwardingRules)
+    members: dict[PeerId, MemberConnection] = field(default_factory=dict)
+
+
+class _RoomWiring:
+    """A connection's callbacks, bound to its room."""
+
+    def __init__(self, router: MediaRouter, room_id: SessionId) -> None:
+        self._router, self._room_id = router, room_id
+
+    def published(self, connection: MemberConnection, track: PublishedTrack) -> None:
+        self._router._reconcile(self._room_id)
+
+    def sending(
+        self, connection: MemberConnection, key: TrackKey, ssrc: int, negotiated: Negotiated
+    ) -> None:
+        self._router._subscribe(self._room_id, connection, key, ssrc, negotiated)
+
+    def state_changed(self, connection: MemberConnection, state: str) -> None:
+        if state == "failed":
+            error = MediaError(
+                MediaErrorCode.CONNECTION_FAILED,
+                "The media connection was lost. Check your network; the page reconnects.",
+            )
+            self._router._spawn(self._router._fail(self._room_id, connection, error))
+
+
+class MediaRouter:
+    def __init__(self, config: MediaConfig, on_event: Callable[[MediaEvent], None]) -> None:
+        check_hook_points()
+        self.config = config
+        self._on_event = on_event
+        self._rooms: dict[SessionId, _Room] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._watchdogs: dict[tuple[SessionId, PeerId], asyncio.Task[None]] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # --- the port ---------------------------------------------------------------------------
+
+    async def join(self, room_id: SessionId, member_id: PeerId) -> str:
+        """Bring `member_id` into the room's media; returns media's offer for it. Joining again
+        replaces the member's connection (a client that rebuilt its own after a network change)
+        and its subscriptions come back without other members renegotiating."""
+        if self._closed:
+            raise MediaError(MediaErrorCode.CLOSED, "The media service is shutting down.")
+        room = self._rooms.setdefault(room_id, _Room())
+        old = room.members.pop(member_id, None)
+        if old is not None:
+            await self._drop(room_id, old)
+        connection = MemberConnection(
+            member_id,
+            room.rules.may_publish(member_id),
+            self.config,
+            _RoomWiring(self, room_id),
+        )
+        room.members[member_id] = connection
+        try:
+            async with connection.lock:
+                if connection.may_publish:
+                    connection.receive_own("audio")
+                    connection.receive_own("video")
+                self._reconcile(room_id, offering=connection)
+                offer = await connection.make_offer()
+        except BaseException:
+            await self._remove(room_id, connection)
+            raise
+        assert offer is not None
+        self._watchdogs[(room_id, member_id)] = self._spawn(self._watch(room_id, connection))
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._report_upstream())
+        return offer
+
+    async def answer(self, room_id: SessionId, member_id: PeerId, sdp: str) -> None:
+        connection = self._connection(room_id, member_id)
+        async with connection.lock:
+            await connection.accept_answer(sdp)
+        if connection.changed:
+            self._spawn(self._renegotiate(room_id, connection))
+
+    async def offer(self, room_id: SessionId, member_id: PeerId, sdp: str) -> str:
+        """A member's own offer. The `media` peer makes every offer (see media/connection.py),
+        so this only explains why it is refused."""
+        connection = self._connection(room_id, member_id)
+        with mapped(MediaErrorCode.BAD_SDP, "Your browser's offer could not be read."):
+            description = SessionDescription.parse(sdp)
+        sends = any(
+            m.kind in ("audio", "video") and m.direction in ("sendrecv", "sendonly")
+            for m in description.media
+        )
+        if sends and not connection.may_publish:
+            raise MediaError(
+                MediaErrorCode.OBSERVER_CANNOT_PUBLISH,
+                "Observers receive the session but do not send audio or video. "
+                "Turn your camera and microphone off to observe.",
+            )
+        raise MediaError(
+            MediaErrorCode.WRONG_STATE,
+            "The media peer makes the offers in a routed session. Answer its offer instead.",
+        )
+
+    async def candidate(
+        self, room_id: SessionId, member_id: PeerId, candidate: IceCandidate
+    ) -> None:
+        await self._connection(room_id, member_id).add_candidate(candidate)
+
+    def set_rules(self, room_id: SessionId, rules: ForwardingRules) -> None:
+        room = self._rooms.setdefault(room_id, _Room())
+        room.rules = rules
+        for member_id, connection in room.members.items():
+            connection.may_publish = rules.may_publish(member_id)
+        self._reconcile(room_id)
+
+    async def leave(self, room_id: SessionId, member_id: PeerId) -> None:
+        room = self._rooms.get(room_id)
+        connection = room.members.get(member_id) if room else None
+        if connection is not None:
+            await self._remove(room_id, connection)
+
+    async def end(self, room_id: SessionId) -> None:
+        """The session ended: every member's media goes, and the room's rules with it."""
+        room = self._rooms.get(room_id)
+        if room is not None:
+            for connection in list(room.members.values()):
+                await self._remove(room_id, connection)
+            self._rooms.pop(room_id, None)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        for room_id in list(self._rooms):
+            await self.end(room_id)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- what the router knows (metrics, tests, the benchmark) ------------------------------
+
+    def stats(self, room_id: SessionId) -> tuple[list[TrackStats], list[ForwardStats]]:
+        tracks: list[TrackStats] = []
+        forwards: list[ForwardStats] = []
+        room = self._rooms.get(room_id)
+        for connection in room.members.values() if room else ():
+            for track in connection.published.values():
+                tracks.append(
+                    TrackStats(
+                        track.owner, track.mid, track.kind, track.received, track.keyframe_requests
+                    )
+                )
+                for sub in track.subscriptions.values():
+                    forwards.append(
+                        ForwardStats(
+                            track.owner,
+                            track.kind,
+                            sub.viewer,
+                            sub.sent,
+                            len(sub.backlog.packets),
+                            sub.backlog.dropped,
+                            sub.retransmitted,
+                        )
+                    )
+        return tracks, forwards
+
+    def link(self, room_id: SessionId, member_id: PeerId) -> Link | None:
+        """The member's outgoing path (its sink is a seam for tests)."""
+        room = self._rooms.get(room_id)
+        connection = room.members.get(member_id) if room else None
+        return connection.link if connection else None
+
+    # --- inside -----------------------------------------------------------------------------
+
+    def _connection(self, room_id: SessionId, member_id: PeerId) -> MemberConnection:
+        room = self._rooms.get(room_id)
+        connection = room.members.get(member_id) if room else None
+        if connection is None:
+            raise MediaError(
+                MediaErrorCode.NOT_JOINED,
+                "You have no media connection in this session. Reload the page to rejoin.",
+            )
+        return connection
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _reconcile(self, room_id: SessionId, offering: MemberConnection | None = None) -> None:
+        """Make every member's outgoing m-lines match the rules; renegotiate what changed."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            return
+        tracks = [t for c in room.members.values() for t in c.published.values()]
+        for viewer in room.members.values():
+            wanted = {
+                (t.owner, t.mid): t
+                for t in tracks
+                if room.rules.receives(viewer.member, t.owner, t.kind)
+            }
+            for key in list(viewer.outgoing):
+                if key not in wanted:
+                    self._unsubscribe(room, viewer, key)
+                    viewer.stop_sending(key)
+            for key, track in wanted.items():
+                if key not in viewer.outgoing and (
+                    len(viewer.outgoing) < self.config.max_tracks_per_member
+                ):
+                    viewer.send_track(key, track.kind)
+            if viewer.changed and viewer is not offering and not viewer.closed:
+                self._spawn(self._renegotiate(room_id, viewer))
+
+    def _subscribe(
+        self,
+        room_id: SessionId,
+        viewer: MemberConnection,
+        key: TrackKey,
+        ssrc: int,
+        negotiated: Negotiated,
+    ) -> None:
+        room = self._rooms.get(room_id)
+        publisher = room.members.get(key[0]) if room else None
+        track = publisher.published.get(key[1]) if publisher else None
+        if room is None or track is None or viewer.link is None:
+            return
+        if not room.rules.receives(viewer.member, track.owner, track.kind):
+            return
+        subscription = Subscription(
+            viewer=viewer.member,
+            track=track,
+            link=viewer.link,
+            ssrc=ssrc,
+            negotiated=negotiated,
+            backlog_packets=self.config.backlog_packets,
+        )
+        track.subscriptions[viewer.member] = subscription
+        viewer.subscriptions[ssrc] = subscription
+        # A new viewer can decode nothing until the next keyframe: ask for one now.
+        track.request_keyframe()
+
+    def _unsubscribe(self, room: _Room, viewer: MemberConnection, key: TrackKey) -> None:
+        publisher = room.members.get(key[0])
+        track = publisher.published.get(key[1]) if publisher else None
+        if track is not None:
+            subscription = track.subscriptions.pop(viewer.member, None)
+            if subscription is not None:
+                subscription.close()
+
+    async def _renegotiate(self, room_id: SessionId, connection: MemberConnection) -> None:
+        async with connection.lock:
+            try:
+                sdp = await connection.make_offer()
+            except MediaError as error:
+                await self._fail(room_id, connection, error)
+                return
+        if sdp is not None:
+            self._on_event(MediaOffer(room_id, connection.member, sdp))
+
+    async def _watch(self, room_id: SessionId, connection: MemberConnection) -> None:
+        try:
+            await asyncio.wait_for(connection.connected.wait(), self.config.ice_timeout_s)
+        except TimeoutError:
+            error = MediaError(
+                MediaErrorCode.ICE_TIMEOUT,
+                "Your media connection could not be set up. "
+                "Check that your network allows calls (UDP), then rejoin.",
+            )
+            await self._fail(room_id, connection, error)
+
+    async def _fail(
+        self, room_id: SessionId, connection: MemberConnection, error: MediaError
+    ) -> None:
+        room = self._rooms.get(room_id)
+        if room is None or room.members.get(connection.member) is not connection:
+            return
+        self._on_event(MediaFailure(room_id, connection.member, error))
+        await self._remove(room_id, connection)
+
+    async def _remove(self, room_id: SessionId, connection: MemberConnection) -> None:
+        room = self._rooms.get(room_id)
+        if room is not None and room.members.get(connection.member) is connection:
+            del room.members[connection.member]
+            # The room (and its rules: who observes) stays until `end`, even when empty.
+            self._reconcile(room_id)
+        await self._drop(room_id, connection)
+
+    async def _drop(self, room_id: SessionId, connection: MemberConnection) -> None:
+        watchdog = self._watchdogs.pop((room_id, connection.member), None)
+        if watchdog is not None and watchdog is not asyncio.current_task():
+            watchdog.cancel()
+        room = self._rooms.get(room_id)
+        if room is not None:
+            for other in room.members.values():
+                for track in other.published.values():
+                    track.subscriptions.pop(connection.member, None)
+        with contextlib.suppress(MediaError):
+            await connection.close()
+
+    async def _report_upstream(self) -> None:
+        """Receiver reports and bandwidth estimates to every publisher (RFC 3550 §6.4.2)."""
+        while True:
+            await asyncio.sleep(self.config.rtcp_interval_s)
+            for room in list(self._rooms.values()):
+                for connection in list(room.members.values()):
+                    if connection.link is None:
+                        continue
+                    for track in connection.published.values():
+                        report = track.report()
+                        if report:
+                            connection.link.send_rtcp(report)
