@@ -34,6 +34,9 @@ from server.routes import (
     instruments,
     invites,
     notes,
+    people,
+    program,
+    progress,
     record,
     sessions,
 )
@@ -49,9 +52,12 @@ ENDPOINTS = [
     *sessions.endpoints,
     *invites.endpoints,
     *notes.endpoints,
+    *people.endpoints,
     *instruments.endpoints,
     *feedback.endpoints,
     *record.endpoints,
+    *progress.endpoints,
+    *program.endpoints,
     *admin.endpoints,
     *health.endpoints,
 ]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 
 from server.config import Config
+from server.http.principal_cache import PrincipalCache
 from server.infra.accounts import Accounts
 from server.infra.bus import Bus, RedisBus
 from server.infra.metrics import Metrics
@@ -45,6 +46,7 @@ class Services:
     template_store: TemplateStore
     instruments: Instruments
     feedback: FeedbackStore
+    principals: PrincipalCache
 
     @classmethod
     def build(cls, config: Config, store: Store, bus: Bus, passwords: Passwords) -> Services:
@@ -59,6 +61,8 @@ class Services:
         writer = for_writing(store.engine)
         notes_store = SqlNotesStore(store.engine, writer)
         template_store = TemplateStore(store.engine, writer)
+        principals = PrincipalCache()
+        store.login_sessions.listener = store.users.listener = principals
         return cls(
             config=config,
             store=store,
@@ -96,6 +100,7 @@ class Services:
             template_store=template_store,
             instruments=Instruments(template_store),
             feedback=FeedbackStore(store.engine, writer),
+            principals=principals,
         )
 
 

@@ -3,7 +3,8 @@
 The shell parses a frame with `parse_client_message`, feeds the message to its session's `Room`
 (`join`, then `handle`; `disconnect` when the socket closes; `expire` on a timer; `end` when the
 session ends), and carries out the returned effects in order: `Send` and `Close` to the named
-connection, `Audit`, `StoreMark` and `RecordingChanged` to their services.
+connection, `Audit`, `StoreMark`, `StoreChat`, `SendChatHistory` and `RecordingChanged` to their
+services. `feedback_submitted` tells a form's trainee in the room that feedback arrived.
 """
 
 from signaling.close_codes import CLOSE_ENDED, CLOSE_NORMAL, CLOSE_NOT_ALLOWED, CLOSE_REPLACED
@@ -20,6 +21,8 @@ from signaling.effects import (
     Effect,
     RecordingChanged,
     Send,
+    SendChatHistory,
+    StoreChat,
     StoreMark,
 )
 from signaling.ids import (
@@ -32,14 +35,18 @@ from signaling.ids import (
     SessionId,
 )
 from signaling.messages import (
+    MAX_CHAT_HISTORY,
+    MAX_CHAT_HISTORY_BYTES,
     MAX_FRAME,
     Admit,
     Chat,
+    ChatHistory,
     ChatPosted,
     ClientMessage,
     Consent,
     Deny,
     ErrorMessage,
+    FeedbackNotice,
     IceCandidate,
     IceServer,
     Join,
@@ -74,11 +81,14 @@ __all__ = [
     "CLOSE_NOT_ALLOWED",
     "CLOSE_REPLACED",
     "DEFAULT_GRACE",
+    "MAX_CHAT_HISTORY",
+    "MAX_CHAT_HISTORY_BYTES",
     "MAX_FRAME",
     "MEDIA_PEER",
     "Admit",
     "Audit",
     "Chat",
+    "ChatHistory",
     "ChatPosted",
     "ClientMessage",
     "Close",
@@ -87,6 +97,7 @@ __all__ = [
     "Deny",
     "Effect",
     "ErrorMessage",
+    "FeedbackNotice",
     "IceCandidate",
     "IceServer",
     "Join",
@@ -112,12 +123,14 @@ __all__ = [
     "Role",
     "Room",
     "Send",
+    "SendChatHistory",
     "ServerMessage",
     "SessionDescription",
     "SessionId",
     "Signal",
     "SignalRelay",
     "StateUpdate",
+    "StoreChat",
     "StoreMark",
     "Waiting",
     "Welcome",

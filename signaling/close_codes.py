@@ -15,6 +15,10 @@ __all__ = [
     "CLOSE_TOO_BIG",
     "CLOSE_TRY_AGAIN",
     "NAMES",
+    "NOT_ALLOWED_REASONS",
+    "REASON_DENIED",
+    "REASON_ORIGIN",
+    "close_name",
 ]
 
 CLOSE_NORMAL = 1000
@@ -23,7 +27,7 @@ CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN = 1013  # too slow, or the server is overloaded
 CLOSE_OVERLOADED = CLOSE_TRY_AGAIN
 CLOSE_NOT_AUTHENTICATED = 4401  # no sign-in, or it ended (signed out, disabled, link withdrawn)
-CLOSE_NOT_ALLOWED = 4403  # signed in, but not allowed (origin, membership, a denied edit)
+CLOSE_NOT_ALLOWED = 4403  # not allowed (origin, membership, a mentor's denial, a denied edit)
 CLOSE_NO_SESSION = 4404
 CLOSE_REPLACED = 4409  # a newer connection of the same member took over
 CLOSE_ENDED = 4410
@@ -35,8 +39,24 @@ NAMES = {
     CLOSE_TOO_BIG: "too-big",
     CLOSE_TRY_AGAIN: "try-again",
     CLOSE_NOT_AUTHENTICATED: "not-authenticated",
-    CLOSE_NOT_ALLOWED: "denied",
+    CLOSE_NOT_ALLOWED: "not-allowed",
     CLOSE_NO_SESSION: "no-session",
     CLOSE_REPLACED: "replaced",
     CLOSE_ENDED: "ended",
 }
+
+# A 4403 says who refused in its close reason, so that a page never blames the wrong person
+# (issue 9, dead end 3): exactly "origin" when the page's address is not one the server serves
+# (PRECEPTOR_PUBLIC_URL / PRECEPTOR_ALLOWED_ORIGINS: the operator's to fix), exactly "denied" when a
+# mentor did not let the member in from the lobby. Any other 4403 reason is a person-readable
+# refusal by the access policy, named "not-allowed".
+REASON_ORIGIN = "origin"
+REASON_DENIED = "denied"
+NOT_ALLOWED_REASONS = (REASON_ORIGIN, REASON_DENIED)
+
+
+def close_name(code: int, reason: str = "") -> str:
+    """The name a page shows a close by (``closeName`` in the web client's mirror)."""
+    if code == CLOSE_NOT_ALLOWED and reason in NOT_ALLOWED_REASONS:
+        return reason
+    return NAMES.get(code, "unknown")

@@ -54,6 +54,31 @@ class StoreMark:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreChat:
+    """Persist a chat message in the session record. The room's `chat` sends for it come in the
+    same list: the shell holds them until the message is stored, and if storing fails it answers
+    the sender (the member `by`) with an error instead."""
+
+    session: SessionId
+    id: str
+    by: PeerId
+    name: str
+    text: str
+    at: int
+    """Wall-clock milliseconds since the Unix epoch, as in `chat`."""
+    at_ms: int
+    """Milliseconds since the room started: the offset into the session's timeline."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendChatHistory:
+    """Send `chat-history` (the session's stored chat) to this connection, after every write of
+    the record queued before it, so that no message stored before it is missing."""
+
+    to: ConnectionId
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingChanged:
     """The recording state moved: the shell starts or stops the recorder (DESIGN.md §3)."""
 
@@ -61,4 +86,4 @@ class RecordingChanged:
     state: RecordingState
 
 
-Effect = Send | Close | Audit | StoreMark | RecordingChanged
+Effect = Send | Close | Audit | StoreMark | StoreChat | SendChatHistory | RecordingChanged

@@ -22,6 +22,9 @@ MAX_FRAME = 64 * 1024
 MAX_SDP = 60 * 1024
 MAX_CANDIDATE = 1024
 MAX_CHAT = 2000
+MAX_CHAT_HISTORY = 200
+MAX_CHAT_HISTORY_BYTES = 256 * 1024
+"""A `chat-history` frame stays well inside a socket's 1 MiB outbox (200 long ones would not)."""
 MAX_LABEL = 200
 MAX_TAGS = 10
 MAX_TAG = 40
@@ -194,8 +197,13 @@ class Welcome(_Server, frozen=True, tag="welcome"):
     resume: str
     recording: RecordingStatus
     resumed: bool = False
-    """True when `join {resume}` restored an existing membership: the others were never told this
-    peer left, so it renegotiates with everyone in `peers` as if it had just arrived."""
+    """True when the join restored an existing membership (same peer id), so it renegotiates with
+    everyone in `peers` as if it had just arrived. Either `join {resume}` from the same tab (the
+    others were never told this peer left), or a takeover: the same person joined from another
+    tab or device, whose older socket is closed with 4409 and whose `resume` token no longer
+    counts; the others then hear `peer-left {reason: "replaced"}` and `peer-joined` for the same
+    id, so they drop their connection to the old tab and wait for the new tab's offer. One person
+    is never two members. The old tab takes the membership back the same way, by joining again."""
 
 
 class Waiting(_Server, frozen=True, tag="waiting"):
@@ -213,7 +221,9 @@ class PeerJoined(_Server, frozen=True, tag="peer-joined"):
 
 class PeerLeft(_Server, frozen=True, tag="peer-left"):
     peer: PeerId
-    reason: Literal["left", "timeout"]
+    reason: Literal["left", "timeout", "replaced"]
+    """`replaced`: the same person took over from another tab; a `peer-joined` for the same id
+    follows at once (renegotiate: close the old connection, await the new tab's offer)."""
 
 
 class PeerStateChanged(_Server, frozen=True, tag="peer-state"):
@@ -237,10 +247,35 @@ class MediaModeChanged(_Server, frozen=True, tag="media-mode"):
 
 
 class ChatPosted(_Server, frozen=True, tag="chat"):
+    """Relayed only once stored with the session record (a failed store answers the sender with
+    `error {code: "chat-not-saved"}` and relays nothing)."""
+
     from_: PeerId = msgspec.field(name="from")
     text: str
     at: int
     """Wall-clock time, milliseconds since the Unix epoch (JavaScript's `Date` unit)."""
+    name: str
+    """The sender's display name when it was sent (a `from` of an earlier room is unknown)."""
+    id: str
+
+
+class ChatHistory(_Server, frozen=True, tag="chat-history"):
+    """Follows every `welcome` (fresh or resumed): the session's stored chat, oldest first: the last
+    `MAX_CHAT_HISTORY` messages, fewer if they would take more than `MAX_CHAT_HISTORY_BYTES`. The
+    client replaces its list with it. Other messages may come
+    between the `welcome` and it; a `chat` that arrives before it is also in it."""
+
+    messages: tuple[ChatPosted, ...]
+
+
+class FeedbackNotice(_Server, frozen=True, tag="feedback"):
+    """A feedback form about this member was submitted: to the form's trainee signed in to their
+    own account or, when nobody in the room is, to the admitted guests (the trainee came through
+    an invite link). No content: the page fetches the form through the API, which checks who may
+    read it."""
+
+    form: str
+    state: Literal["submitted"]
 
 
 class MarkAdded(_Server, frozen=True, tag="mark"):
@@ -272,6 +307,8 @@ ServerMessage = (
     | MediaModeChanged
     | RecordingStatus
     | ChatPosted
+    | ChatHistory
+    | FeedbackNotice
     | MarkAdded
     | ErrorMessage
     | Pong

@@ -14,10 +14,12 @@ class Principal:
     `subject` is stable for one person (a user id, or the guest principal's id) and binds a resume
     token to whoever received it: a token presented by another subject is ignored. `needs_admission`
     sends the member to the lobby first (DESIGN.md §2: guests wait, mentors and assigned supervisors
-    are admitted directly); it is independent of `role`.
+    are admitted directly); it is independent of `role`. `guest`: signed in through an invite link
+    rather than to an account (an admitted guest no longer needs admission, but is still a guest).
     """
 
     subject: str
     role: Role
     display_name: str
     needs_admission: bool = False
+    guest: bool = False

@@ -8,6 +8,8 @@ rule here is tested without an event loop.
 Members are admitted (they see and are seen by the room) or in the lobby (they hear only `waiting`,
 `pong` and `error` until a mentor admits them). A member whose connection drops stays, unseen by the
 others, for a grace window, so that a `join {resume}` on a new socket picks up the same peer id.
+A room holds one member per person (`Principal.subject`): a join by someone who is already a member
+takes that membership over from their other tab or device (see `Welcome.resumed`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Literal
 
-from signaling.close_codes import CLOSE_ENDED, CLOSE_NORMAL, CLOSE_NOT_ALLOWED, CLOSE_REPLACED
+from signaling.close_codes import (
+    CLOSE_ENDED,
+    CLOSE_NORMAL,
+    CLOSE_NOT_ALLOWED,
+    CLOSE_REPLACED,
+    REASON_DENIED,
+)
 from signaling.effects import (
     Audit,
     Close,
     Effect,
     RecordingChanged,
     Send,
+    SendChatHistory,
+    StoreChat,
     StoreMark,
 )
 from signaling.ids import ConnectionId, MediaMode, PeerId, RecordingState, SessionId
@@ -33,6 +43,7 @@ from signaling.messages import (
     Consent,
     Deny,
     ErrorMessage,
+    FeedbackNotice,
     IceServer,
     Join,
     Leave,
@@ -144,6 +155,9 @@ class Room:
         member = self._resumable(principal, message.resume, effects)
         if member is not None:
             return effects + self._resume(member, connection, tuple(ice_servers))
+        member = self._roster.by_subject(principal.subject)
+        if member is not None:
+            return effects + self._take_over(member, connection, tuple(ice_servers))
         return effects + self._enter(connection, principal, message, tuple(ice_servers))
 
     def handle(self, connection: ConnectionId, message: ClientMessage, now: float) -> list[Effect]:
@@ -170,8 +184,7 @@ class Room:
                 member.media = message
                 return self._broadcast(_state_of(member.peer.id, message), exclude=member)
             case Chat(text=text):
-                at = round((self._started_wall + now - self.started_at) * 1000)
-                return self._broadcast(ChatPosted(from_=member.peer.id, text=text, at=at))
+                return self._chat(member, text, now)
             case Consent(granted=granted):
                 before = self.recording()
                 member.consent = granted
@@ -209,6 +222,15 @@ class Room:
             if member.lost_at is not None and now - member.lost_at >= self._grace:
                 effects += self._depart(member, "timeout")
         return effects
+
+    def feedback_submitted(self, form: str, trainee: str) -> list[Effect]:
+        """A feedback form about `trainee` (the subject of their account) was submitted: tell
+        them if they are in the room signed in to it; if nobody is, tell the admitted guests (the
+        trainee came through an invite link). The notice carries no content: reading the form
+        is for the API to allow."""
+        notice = FeedbackNotice(form=form, state="submitted")
+        sent = self._roster.send_all(notice, where=lambda m: m.subject == trainee)
+        return [*(sent or self._roster.send_all(notice, where=lambda m: m.guest))]
 
     def end(self) -> list[Effect]:
         """The session ended: close every socket with 4410 and refuse later joins."""
@@ -253,6 +275,29 @@ class Room:
             return effects + self._welcome(member, connection, resumed=True)
         return [*effects, Send(connection, Waiting(resume=member.token))]
 
+    def _take_over(
+        self, member: Member, connection: ConnectionId, ice_servers: tuple[IceServer, ...]
+    ) -> list[Effect]:
+        """The same person joined again without this membership's current token (another tab or
+        device, or a reload that lost it): the new connection becomes the member."""
+        effects: list[Effect] = []
+        replaced = self._roster.attach(member, connection)
+        if replaced is not None:
+            effects.append(Close(replaced, CLOSE_REPLACED, "replaced by a newer connection"))
+        # The old tab's token no longer resumes; joining again from there takes over in turn.
+        self._roster.retoken(member, self._new_token())
+        member.ice_servers = ice_servers
+        member.media = None  # the new tab announces its own
+        effects.append(Audit("take-over", member.peer.id, {}))
+        if not member.admitted:
+            # Still one lobby entry: the mentors' lobby does not change.
+            return [*effects, Send(connection, Waiting(resume=member.token))]
+        # The others' connections to the old tab are dead: they drop them and await the offer
+        # the new tab makes after its welcome (DESIGN.md §2: the newcomer offers).
+        effects += self._broadcast(PeerLeft(peer=member.peer.id, reason="replaced"), exclude=member)
+        effects += self._broadcast(PeerJoined(member.peer), exclude=member)
+        return effects + self._welcome(member, connection, resumed=True)
+
     def _enter(
         self,
         connection: ConnectionId,
@@ -269,6 +314,7 @@ class Room:
             connection=None,
             admitted=False,
             ice_servers=ice_servers,
+            guest=principal.guest,
         )
         self._roster.add(member, connection)
         lobby = principal.needs_admission
@@ -302,7 +348,7 @@ class Room:
             recording=self.recording(),
             resumed=resumed,
         )
-        effects: list[Effect] = [Send(connection, welcome)]
+        effects: list[Effect] = [Send(connection, welcome), SendChatHistory(connection)]
         # The newcomer learns the others' media state now; later changes come as they happen.
         effects += [Send(connection, _state_of(m.peer.id, m.media)) for m in others if m.media]
         if member.is_mentor:
@@ -339,9 +385,20 @@ class Room:
     def _deny(self, mentor: Member, target: Member) -> list[Effect]:
         effects: list[Effect] = [Audit("deny", mentor.peer.id, {"peer": target.peer.id})]
         if target.connection is not None:
-            effects.append(Close(target.connection, CLOSE_NOT_ALLOWED, "denied by a mentor"))
+            effects.append(Close(target.connection, CLOSE_NOT_ALLOWED, REASON_DENIED))
         self._roster.forget(target)
         return effects + self._lobby_changed()
+
+    def _chat(self, member: Member, text: str, now: float) -> list[Effect]:
+        # Stored first, relayed once stored (the shell holds the sends): the record keeps
+        # everything said, and a reload gets it back as `chat-history`.
+        at = round((self._started_wall + now - self.started_at) * 1000)
+        at_ms = max(0, round((now - self.started_at) * 1000))
+        chat_id = self._new_id()
+        peer, name = member.peer.id, member.peer.display_name
+        posted = ChatPosted(from_=peer, text=text, at=at, name=name, id=chat_id)
+        store = StoreChat(self.session, chat_id, peer, name, text, at, at_ms)
+        return [store, *self._broadcast(posted)]
 
     def _mark(self, mentor: Member, message: Mark, now: float) -> list[Effect]:
         # An offset from the room's start places the mark on the session timeline and recordings.

@@ -27,6 +27,7 @@ class Member:
     lost_at: float | None = None
     media: StateUpdate | None = None
     consent: bool = False
+    guest: bool = False
 
     @property
     def is_mentor(self) -> bool:
@@ -67,6 +68,16 @@ class Roster:
     def by_token(self, token: str) -> Member | None:
         peer = self._by_token.get(token)
         return None if peer is None else self._members[peer]
+
+    def by_subject(self, subject: str) -> Member | None:
+        """The member that is this person: the room keeps one per person (a takeover)."""
+        return next((m for m in self._members.values() if m.subject == subject), None)
+
+    def retoken(self, member: Member, token: str) -> None:
+        """A new resume token for `member`; the old one no longer resumes it."""
+        del self._by_token[member.token]
+        member.token = token
+        self._by_token[token] = member.peer.id
 
     def add(self, member: Member, connection: ConnectionId) -> None:
         if member.peer.id in self._members or member.peer.id == MEDIA_PEER:

@@ -14,7 +14,7 @@ await mkdir(outdir, { recursive: true });
 
 const result = await esbuild.build({
   absWorkingDir: here,
-  entryPoints: { notes: "src/notes.js" },
+  entryPoints: { notes: "src/notes.js", charts: "src/charts.js" },
   outdir,
   bundle: true,
   format: "esm",

@@ -27,8 +27,10 @@ __all__ = [
     "NewForm",
     "Relation",
     "RoomEntry",
+    "TraineeFacts",
     "capabilities",
     "may",
+    "progress_author",
     "relation",
     "room_entry",
 ]
@@ -41,11 +43,14 @@ class Action(StrEnum):
     INSTRUMENTS_READ = "instruments.read"
     INSTRUMENTS_MANAGE = "instruments.manage"
     SESSION_CREATE = "session.create"
+    PEOPLE_SEARCH = "people.search"  # find trainee accounts by name (id and name only)
     # One session.
     SESSION_VIEW = "session.view"
     SESSION_END = "session.end"
     INVITES_LIST = "invites.list"
     INVITES_MANAGE = "invites.manage"  # create and withdraw
+    TRAINEES_MANAGE = "trainees.manage"  # list a trainee account in the session, or take it off
+    GUESTS_MANAGE = "guests.manage"  # see the admitted guests, link one to a trainee account
     ROOM_ENTER = "room.enter"
     ROOM_TALK = "room.talk"  # signal, state, chat, consent, leave, ping
     ROOM_ADMIT = "room.admit"  # admit and deny
@@ -62,6 +67,11 @@ class Action(StrEnum):
     FORM_ACKNOWLEDGE = "form.acknowledge"
     FORM_COUNTERSIGN = "form.countersign"
     FORM_AMEND = "form.amend"
+    FORM_RETURN = "form.return"  # send back to its mentor with a reason
+    # One trainee, across sessions; and the review home (my trainees, my countersign queue).
+    PROGRESS_VIEW = "progress.view"
+    REVIEW_READ = "review.read"
+    PROGRAM_READ = "program.read"  # the program's analytics (program leads: admins)
 
 
 class Relation(Enum):
@@ -102,6 +112,7 @@ def _refuse(status: int, error: str, reason: str) -> Decision:
 
 NOT_FOUND = _refuse(404, "not-found", "no such session")
 NO_FORM = _refuse(404, "not-found", "no such feedback")
+NO_TRAINEE = _refuse(404, "not-found", "no such trainee")
 
 
 @dataclass(frozen=True)
@@ -121,9 +132,21 @@ class FormFacts:
     trainee_id: str
     status: str  # "draft" or "submitted"
     respondent: str
+    countersigned: bool = False
+    returned: bool = False  # a supervisor sent it back to its mentor
 
 
-Resource = Session | NewForm | FormFacts | None
+@dataclass(frozen=True)
+class TraineeFacts:
+    """A trainee followed across sessions. ``exists``: an account with the trainee role;
+    ``mentored``: the principal is the mentor of a session that lists this trainee."""
+
+    trainee_id: str
+    exists: bool
+    mentored: bool = False
+
+
+Resource = Session | NewForm | FormFacts | TraineeFacts | None
 
 # What needs no resource: who may, by role (guests never).
 _PROGRAM: dict[Action, tuple[Role, ...]] = {
@@ -131,7 +154,10 @@ _PROGRAM: dict[Action, tuple[Role, ...]] = {
     Action.AUDIT_READ: (Role.ADMIN,),
     Action.INSTRUMENTS_MANAGE: (Role.ADMIN,),
     Action.SESSION_CREATE: (Role.MENTOR,),
+    Action.PEOPLE_SEARCH: (Role.MENTOR, Role.ADMIN),
     Action.INSTRUMENTS_READ: tuple(Role),
+    Action.REVIEW_READ: tuple(Role),  # each sees what is theirs: see progress_author, queue
+    Action.PROGRAM_READ: (Role.ADMIN,),
 }
 
 _SESSION_RULES: dict[Action, frozenset[Relation]] = {
@@ -139,6 +165,8 @@ _SESSION_RULES: dict[Action, frozenset[Relation]] = {
     Action.SESSION_END: frozenset({Relation.MENTOR}),
     Action.INVITES_LIST: frozenset({Relation.MENTOR}),
     Action.INVITES_MANAGE: frozenset({Relation.MENTOR}),
+    Action.TRAINEES_MANAGE: frozenset({Relation.MENTOR}),
+    Action.GUESTS_MANAGE: frozenset({Relation.MENTOR}),
     Action.ROOM_ENTER: frozenset(
         {
             Relation.MENTOR,
@@ -186,6 +214,8 @@ _WHY_NOT: dict[Action, str] = {
     Action.SESSION_END: "only the session's mentor ends it",
     Action.INVITES_LIST: "only the session's mentor manages its invites",
     Action.INVITES_MANAGE: "only the session's mentor manages its invites",
+    Action.TRAINEES_MANAGE: "only the session's mentor chooses its trainees",
+    Action.GUESTS_MANAGE: "only the session's mentor manages its guests",
     Action.ROOM_ENTER: "you are not a member of this session",
     Action.ROOM_TALK: "you are not a member of this session",
     Action.ROOM_ADMIT: "only the session's mentor admits or denies",
@@ -224,6 +254,8 @@ def may(principal: Principal, action: Action, resource: Resource = None) -> Deci
         return ALLOW
     if isinstance(resource, FormFacts):
         return _on_form(principal, action, resource)
+    if isinstance(resource, TraineeFacts):
+        return _on_trainee(principal, action, resource)
     if isinstance(resource, NewForm):
         return _start_form(principal, resource)
     if isinstance(resource, Session):
@@ -307,17 +339,44 @@ def _on_form(principal: Principal, action: Action, form: FormFacts) -> Decision:
                     409, "conflict", "only submitted feedback from a mentor is acknowledged"
                 )
             return ALLOW
-        case Action.FORM_COUNTERSIGN:
+        case Action.FORM_COUNTERSIGN | Action.FORM_RETURN:
+            done = "countersigned" if action is Action.FORM_COUNTERSIGN else "returned"
             if rel is not Relation.SUPERVISOR or form.trainee_id not in principal.follows:
                 return _refuse(
-                    403, "forbidden", "only a supervisor assigned to this trainee countersigns"
+                    403,
+                    "forbidden",
+                    "only a supervisor assigned to this trainee countersigns or returns it",
                 )
             if not (submitted and mentor_form):
+                return _refuse(409, "conflict", f"only submitted feedback from a mentor is {done}")
+            if form.countersigned:
+                return _refuse(409, "conflict", "this feedback was already countersigned")
+            if form.returned:
                 return _refuse(
-                    409, "conflict", "only submitted feedback from a mentor is countersigned"
+                    409, "returned", "this feedback went back to its mentor; wait for the revision"
                 )
             return ALLOW
     raise TypeError(f"{action} is not an action on a form")
+
+
+def _on_trainee(principal: Principal, action: Action, trainee: TraineeFacts) -> Decision:
+    if action is not Action.PROGRESS_VIEW:
+        raise TypeError(f"{action} is not an action on a trainee")
+    if principal.is_guest or not trainee.exists:
+        return NO_TRAINEE  # an invite grants presence in one session, never a trainee's record
+    sees = (
+        principal.role is Role.ADMIN
+        or (principal.role is Role.TRAINEE and principal.id == trainee.trainee_id)
+        or (principal.role is Role.SUPERVISOR and trainee.trainee_id in principal.follows)
+        or (principal.role is Role.MENTOR and trainee.mentored)
+    )
+    return ALLOW if sees else NO_TRAINEE
+
+
+def progress_author(principal: Principal) -> str | None:
+    """Whose forms count in the progress a principal sees: a mentor's own only; everyone else
+    whom :data:`Action.PROGRESS_VIEW` allows sees every submitted form about the trainee."""
+    return principal.id if principal.role is Role.MENTOR else None
 
 
 def room_entry(principal: Principal, session: Session) -> RoomEntry:
@@ -332,7 +391,10 @@ def room_entry(principal: Principal, session: Session) -> RoomEntry:
 
 _SESSION_CAPABILITIES = (
     Action.SESSION_END,
+    Action.INVITES_LIST,
     Action.INVITES_MANAGE,
+    Action.TRAINEES_MANAGE,
+    Action.GUESTS_MANAGE,
     Action.ROOM_ENTER,
     Action.ROOM_ADMIT,
     Action.ROOM_RECORD,
@@ -347,6 +409,7 @@ _FORM_CAPABILITIES = (
     Action.FORM_AMEND,
     Action.FORM_ACKNOWLEDGE,
     Action.FORM_COUNTERSIGN,
+    Action.FORM_RETURN,
 )
 
 

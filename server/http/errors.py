@@ -12,6 +12,8 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.http.validation import explain
+
 __all__ = ["MAX_JSON_DEPTH", "ApiError", "json_response", "read_body", "too_deep"]
 
 T = TypeVar("T")
@@ -101,7 +103,8 @@ async def read_body(request: Request, schema: type[T]) -> T:
     try:
         return msgspec.json.decode(body, type=schema)
     except msgspec.ValidationError as exc:
-        raise ApiError(422, "invalid", str(exc)) from None
+        said = explain(exc, schema, body)
+        raise ApiError(422, "invalid", said.message, fields=said.fields) from None
     except msgspec.DecodeError as exc:
         raise ApiError(400, "bad-json", f"the body is not valid JSON: {exc}") from None
     except UnicodeDecodeError:

@@ -18,6 +18,12 @@ PAGES = {
     "/sessions/{session_id}": "session",
     "/join/{token}": "join",
     "/review/sessions/{session_id}": "record",
+    "/review": "review",
+    "/review/trainees/{trainee_id}": "trainee",
+    "/review/program": "program",
+    "/admin": "admin",
+    # The one-time token is in the fragment (/reset#token), which never reaches the server.
+    "/reset": "reset",
 }
 
 

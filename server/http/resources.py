@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from server.access.policy import Action, Decision, FormFacts, may
+from server.access.policy import Action, Decision, FormFacts, TraineeFacts, may
 from server.access.principal import Principal
 from server.http.errors import ApiError
+from server.infra.roles import Role, User
 from server.infra.storage import Session
 from server.services import Services, services
 from session_notes.instruments import FeedbackForm
 
-__all__ = ["form_facts", "form_for", "require", "session_for", "visible_forms"]
+__all__ = ["form_facts", "form_for", "require", "session_for", "trainee_for", "visible_forms"]
 
 
 def require(decision: Decision) -> None:
@@ -34,7 +35,15 @@ async def session_for(connection: HTTPConnection, principal: Principal, action: 
 
 
 def form_facts(form: FeedbackForm, session: Session) -> FormFacts:
-    return FormFacts(session, form.author_id, form.trainee_id, form.status, form.respondent)
+    return FormFacts(
+        session,
+        form.author_id,
+        form.trainee_id,
+        form.status,
+        form.respondent,
+        countersigned=form.countersigned_at is not None,
+        returned=form.returned_at is not None,
+    )
 
 
 async def form_for(
@@ -59,3 +68,19 @@ async def visible_forms(
         for f in await svc.feedback.for_session(session.id)
         if may(principal, Action.FORM_VIEW, form_facts(f, session))
     ]
+
+
+async def trainee_for(
+    connection: HTTPConnection, principal: Principal, action: Action
+) -> tuple[User, list[Session]]:
+    """The path's trainee and the sessions that list them, if the policy lets ``principal`` do
+    ``action`` (a guessed id, or a trainee not theirs to follow, is 404)."""
+    svc = services(connection)
+    trainee_id = connection.path_params["trainee_id"]
+    user = await svc.store.users.get(trainee_id) if len(trainee_id) <= 64 else None
+    exists = user is not None and user.role is Role.TRAINEE
+    sessions = await svc.store.sessions.for_trainee(trainee_id) if exists else []
+    mentored = any(s.mentor_id == principal.id for s in sessions)
+    require(may(principal, action, TraineeFacts(trainee_id, exists, mentored)))
+    assert user is not None  # the policy refuses a trainee that does not exist
+    return user, sessions

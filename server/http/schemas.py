@@ -121,6 +121,12 @@ class FeedbackOut(msgspec.Struct, frozen=True):
     ack_reply: str | None
     countersigned_at: float | None
     countersigned_by: str | None
+    countersigned_by_name: str | None = None
+    countersign_comment: str | None = None
+    returned_at: float | None = None
+    """A supervisor returned it to its mentor, who revises it as an amendment."""
+    returned_by_name: str | None = None
+    return_reason: str | None = None
     can: list[str] = []
     """What the caller may do to this form now (the policy's actions)."""
 

@@ -13,6 +13,7 @@ from server.access.principal import Principal
 from server.http.errors import ApiError
 from server.infra.roles import Role
 from server.infra.storage import LoginSession
+from server.infra.storage.login_sessions import hash_token
 from server.services import services
 
 __all__ = ["authenticate", "check_csrf", "clear_session_cookie", "set_session_cookie"]
@@ -56,10 +57,17 @@ async def authenticate(connection: HTTPConnection) -> Principal | None:
     token = connection.cookies.get(svc.config.session_cookie_name)
     if not token or len(token) > 200:
         return None
-    session = await svc.store.login_sessions.resolve(token, now=time.time())
+    token_hash = hash_token(token)
+    cached = svc.principals.get(token_hash)
+    if cached is not None:
+        return cached
+    session = await svc.store.login_sessions.resolve_hash(token_hash, now=time.time())
     if session is None:
         return None
-    return await principal_of(connection, session)
+    principal = await principal_of(connection, session)
+    if principal is not None:
+        svc.principals.put(token_hash, principal)
+    return principal
 
 
 async def principal_of(connection: HTTPConnection, session: LoginSession) -> Principal | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import msgspec
@@ -13,6 +14,7 @@ from server.access.principal import Principal
 from server.http.endpoints import Access, Endpoint
 from server.http.errors import ApiError, json_response, read_body
 from server.http.schemas import Email, UserOut, user_out
+from server.http.signin import client_ip
 from server.infra.accounts import AccountError
 from server.infra.roles import Role
 from server.services import services
@@ -33,6 +35,24 @@ class CreateUser(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Assignment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     supervisor_id: Annotated[str, msgspec.Meta(max_length=64)]
     trainee_id: Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class AssignmentOut(msgspec.Struct, frozen=True):
+    supervisor_id: str
+    supervisor_name: str
+    trainee_id: str
+    trainee_name: str
+
+
+class ResetLink(msgspec.Struct, frozen=True):
+    """A one-time link for the account's owner to choose a new password. The token rides in
+    the URL's fragment, which browsers never send to a server, so no log or Referer holds it."""
+
+    url: str
+    expires_at: float
+
+
+RESET_LINK_TTL_S = 24 * 3600.0
 
 
 class AuditEventOut(msgspec.Struct, frozen=True):
@@ -60,8 +80,21 @@ class AuditVerification(msgspec.Struct, frozen=True):
 _STATUS = {"not-found": 404, "duplicate-email": 409}
 
 
+# What the admin pages show: a sentence with one piece of advice (the CLI prints the bare reason).
+_ADVICE = {
+    "not-found": "That account or assignment no longer exists; reload the page.",
+    "duplicate-email": "An account with that e-mail address exists already; use another address.",
+}
+
+
 def _api_error(exc: AccountError) -> ApiError:
-    return ApiError(_STATUS.get(exc.code, 422), exc.code, str(exc))
+    reason = str(exc)
+    message = (
+        _ADVICE.get(exc.code) or f"{reason[:1].upper()}{reason[1:]}; correct it and try again."
+    )
+    if exc.code == "weak-password":
+        message = f"The {reason}; choose another."
+    return ApiError(_STATUS.get(exc.code, 422), exc.code, message)
 
 
 async def list_users(request: Request, _: Principal | None) -> Response:
@@ -92,7 +125,9 @@ async def _set_disabled(request: Request, principal: Principal | None, disabled:
     assert principal is not None
     user_id = request.path_params["user_id"]
     if disabled and user_id == principal.id:
-        raise ApiError(409, "conflict", "you cannot disable your own account")
+        raise ApiError(
+            409, "conflict", "You cannot disable your own account; ask another admin to do it."
+        )
     svc = services(request)
     try:
         user = await svc.accounts.set_disabled(user_id, disabled, actor_id=principal.id)
@@ -134,6 +169,33 @@ async def delete_assignment(request: Request, principal: Principal | None) -> Re
     except AccountError as exc:
         raise _api_error(exc) from None
     return Response(status_code=204)
+
+
+async def list_assignments(request: Request, _: Principal | None) -> Response:
+    pairs = await services(request).store.users.assignments()
+    out = [AssignmentOut(s.id, s.name, t.id, t.name) for s, t in pairs]
+    return json_response(out, headers={"Cache-Control": "no-store"})
+
+
+async def create_reset_link(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc = services(request)
+    user = await svc.store.users.get(request.path_params["user_id"])
+    if user is None:
+        raise ApiError(404, "not-found", "There is no such account; reload the list.")
+    if user.disabled:
+        raise ApiError(
+            409, "account-disabled", "This account is disabled; enable it before resetting."
+        )
+    now = time.time()
+    token = await svc.store.users.open_reset(
+        user.id, created_by=principal.id, now=now, ttl_s=RESET_LINK_TTL_S
+    )
+    await svc.store.audit.append(
+        "password.reset-link", actor_id=principal.id, target=user.id, ip=client_ip(request)
+    )
+    link = ResetLink(f"{svc.config.public_url}/reset#{token}", now + RESET_LINK_TTL_S)
+    return json_response(link, status=201, headers={"Cache-Control": "no-store"})
 
 
 async def list_audit(request: Request, _: Principal | None) -> Response:
@@ -192,6 +254,25 @@ endpoints = [
         enable_user,
         access=ADMIN,
         response=UserOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/users/{user_id}/password-reset",
+        "Make a one-time link (24 hours) for the account's owner to choose a new password.",
+        "admin",
+        create_reset_link,
+        access=ADMIN,
+        response=ResetLink,
+        status=201,
+    ),
+    Endpoint(
+        "GET",
+        "/api/admin/assignments",
+        "Every supervisor↔trainee assignment.",
+        "admin",
+        list_assignments,
+        access=ADMIN,
+        response=list[AssignmentOut],
     ),
     Endpoint(
         "POST",

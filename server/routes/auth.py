@@ -1,4 +1,5 @@
-"""Signing in and out: ``/api/auth/login``, ``/api/auth/logout``, ``/api/me``."""
+"""Signing in and out: ``/api/auth/login``, ``/api/auth/logout``, ``/api/me``; choosing a new
+password through a one-time reset link (``/api/password-resets``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from server.http.endpoints import ANYONE, Endpoint
 from server.http.errors import ApiError, json_response, read_body
 from server.http.schemas import Email, UserOut, user_out
 from server.http.signin import authenticate, clear_session_cookie, client_ip, set_session_cookie
+from server.infra.passwords import password_problem
 from server.infra.storage.users import normalize_email
 from server.services import services
 
@@ -26,6 +28,30 @@ __all__ = ["endpoints"]
 class LoginRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     email: Email
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class ResetLookup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    token: Token
+
+
+class ResetFor(msgspec.Struct, frozen=True):
+    name: str
+    expires_at: float
+
+
+class NewPassword(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    token: Token
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+_DEAD_LINK = ApiError(
+    410,
+    "reset-link-dead",
+    "This link has expired or was used already; ask your administrator for a new one.",
+)
 
 
 class SessionOut(msgspec.Struct, frozen=True):
@@ -48,7 +74,7 @@ def _too_many(wait: float) -> ApiError:
     return ApiError(
         429,
         "too-many-attempts",
-        f"too many failed sign-ins; try again in {seconds} seconds",
+        f"Too many failed sign-ins; try again in {seconds} seconds.",
         headers={"Retry-After": str(seconds)},
     )
 
@@ -92,7 +118,9 @@ async def login(request: Request, _: Principal | None) -> Response:
             ip=ip,
             detail={"reason": reason},
         )
-        raise ApiError(401, "invalid-credentials", "wrong e-mail or password")
+        raise ApiError(
+            401, "invalid-credentials", "Wrong e-mail or password; check both and try again."
+        )
     # A successful sign-in was not a guess: it clears the account's count and takes back this
     # attempt from the address's (many people may sign in from one clinic's address).
     await svc.login_failures_by_account.reset(email)
@@ -109,6 +137,49 @@ async def login(request: Request, _: Principal | None) -> Response:
     )
     svc.metrics.logins.labels(outcome="ok").inc()
     await svc.store.audit.append("login", actor_id=user.id, ip=ip)
+    response = json_response(SessionOut(user_out(user), session.csrf_token))
+    set_session_cookie(response, request, token)
+    return response
+
+
+# The reset token travels in the body, never in a URL: it comes from the page's fragment.
+async def lookup_reset(request: Request, _: Principal | None) -> Response:
+    body = await read_body(request, ResetLookup)
+    found = await services(request).store.users.reset_holder(body.token, now=time.time())
+    if found is None or found[0].disabled:
+        raise _DEAD_LINK
+    user, expires_at = found
+    return json_response(ResetFor(user.name, expires_at), headers={"Cache-Control": "no-store"})
+
+
+async def reset_password(request: Request, _: Principal | None) -> Response:
+    svc = services(request)
+    body = await read_body(request, NewPassword)
+    problem = password_problem(body.password)
+    if problem is not None:
+        raise ApiError(
+            422, "weak-password", f"The {problem}; choose another.", fields={"password": problem}
+        )
+    now = time.time()
+    found = await svc.store.users.reset_holder(body.token, now=now)
+    if found is None or found[0].disabled:
+        raise _DEAD_LINK
+    user_id = await svc.store.users.spend_reset(
+        body.token, await svc.passwords.hash(body.password), now=now
+    )
+    if user_id is None:  # the link was spent by a racing request since the look-up
+        raise _DEAD_LINK
+    # Whoever knew the old password is signed out everywhere, sockets included; this browser
+    # gets a fresh sign-in of its own.
+    await svc.store.login_sessions.revoke_all(user_id, now=now)
+    await svc.rooms.revoke(subject=user_id)
+    ip = client_ip(request)
+    await svc.store.audit.append("password.reset", actor_id=user_id, target=user_id, ip=ip)
+    token, session = await svc.store.login_sessions.open(
+        user_id, now=now, ip=ip, user_agent=request.headers.get("user-agent")
+    )
+    user = await svc.store.users.get(user_id)
+    assert user is not None
     response = json_response(SessionOut(user_out(user), session.csrf_token))
     set_session_cookie(response, request, token)
     return response
@@ -146,6 +217,26 @@ endpoints = [
         login,
         access=ANYONE,
         body=LoginRequest,
+        response=SessionOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/password-resets/lookup",
+        "Whose account a one-time reset link is for (the token in the body, not the URL).",
+        "auth",
+        lookup_reset,
+        access=ANYONE,
+        body=ResetLookup,
+        response=ResetFor,
+    ),
+    Endpoint(
+        "POST",
+        "/api/password-resets",
+        "Choose a new password with a one-time reset link; ends the account's other sign-ins.",
+        "auth",
+        reset_password,
+        access=ANYONE,
+        body=NewPassword,
         response=SessionOut,
     ),
     Endpoint(

@@ -42,6 +42,14 @@ class DraftChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     evidence: Evidence = {}
 
 
+class Countersignature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    comment: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
+
+
+class Return(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
+
+
 class Acknowledgement(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     reply: Annotated[str, msgspec.Meta(max_length=5000)] | None = None
     responses: dict[str, Answer] = {}
@@ -151,6 +159,9 @@ async def submit_feedback(request: Request, principal: Principal | None) -> Resp
     if submitted is None:
         raise ApiError(409, "submitted", "this feedback was already submitted")
     await svc.store.audit.append("feedback.submitted", actor_id=principal.id, target=form.id)
+    await svc.rooms.feedback_submitted(
+        session.id, form_id=submitted.id, trainee_id=submitted.trainee_id
+    )
     return json_response(_out(principal, submitted, session))
 
 
@@ -176,10 +187,31 @@ async def countersign_feedback(request: Request, principal: Principal | None) ->
     assert principal is not None
     svc = services(request)
     form, session = await form_for(request, principal, Action.FORM_COUNTERSIGN)
-    done = await svc.feedback.countersign(form, by=principal.id)
+    # The body is optional: a countersignature without a comment may send none.
+    body = await read_body(request, Countersignature) if await request.body() else None
+    comment = (body.comment or "").strip() if body else ""
+    done = await svc.feedback.countersign(
+        form, by=principal.id, by_name=principal.name, comment=comment or None
+    )
     if done is None:
-        raise ApiError(409, "conflict", "this feedback was already countersigned")
+        raise ApiError(409, "conflict", "this feedback was already countersigned or returned")
     await svc.store.audit.append("feedback.countersigned", actor_id=principal.id, target=form.id)
+    return json_response(_out(principal, done, session))
+
+
+async def return_feedback(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc = services(request)
+    form, session = await form_for(request, principal, Action.FORM_RETURN)
+    body = await read_body(request, Return)
+    if not body.reason.strip():
+        raise ApiError(422, "invalid", "reason: say what the mentor should change")
+    done = await svc.feedback.return_to_mentor(
+        form, by=principal.id, by_name=principal.name, reason=body.reason.strip()
+    )
+    if done is None:
+        raise ApiError(409, "conflict", "this feedback was already countersigned or returned")
+    await svc.store.audit.append("feedback.returned", actor_id=principal.id, target=form.id)
     return json_response(_out(principal, done, session))
 
 
@@ -287,9 +319,20 @@ endpoints = [
     Endpoint(
         "POST",
         "/api/feedback/{feedback_id}/countersign",
-        "An assigned supervisor countersigns.",
+        "An assigned supervisor countersigns (optional body: {comment}).",
         "feedback",
         countersign_feedback,
+        body=Countersignature,
+        response=FeedbackOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/feedback/{feedback_id}/return",
+        "An assigned supervisor returns submitted feedback to its mentor with a reason; the "
+        "mentor revises it as an amendment.",
+        "feedback",
+        return_feedback,
+        body=Return,
         response=FeedbackOut,
     ),
     Endpoint(

@@ -28,6 +28,11 @@ _PROBLEMS = {
     InviteProblem.UNKNOWN: (404, "this invite link is not valid; ask your mentor for a new one"),
     InviteProblem.EXPIRED: (410, "this invite link has expired; ask your mentor for a new one"),
     InviteProblem.REVOKED: (410, "this invite link was withdrawn; ask your mentor for a new one"),
+    InviteProblem.DENIED: (
+        410,
+        "the mentor did not let you in with this link; if that was a mistake, ask them for a "
+        "new one",
+    ),
     InviteProblem.USED_UP: (410, "this invite link was used up; ask your mentor for a new one"),
 }
 
@@ -57,6 +62,9 @@ class InviteOut(msgspec.Struct, frozen=True):
     uses: int
     max_uses: int
     revoked: bool
+    state: str
+    """"open", or why it cannot be used: "revoked" (withdrawn), "denied" (someone who used it
+    was denied in the lobby, which withdraws it), "expired", "used-up"."""
 
 
 class InviteInfo(msgspec.Struct, frozen=True):
@@ -64,6 +72,13 @@ class InviteInfo(msgspec.Struct, frozen=True):
     mentor_name: str
     invitee_name: str | None
     expires_at: float
+    session_id: str
+    ended: bool
+    """The session is over: the link admits nobody any more."""
+    for_account: bool
+    """Made for a trainee's account: that trainee takes part signed in, or else as a guest."""
+    signed_in_as_invitee: bool
+    """The caller is signed in to that very account (and may go straight to the call)."""
 
 
 class Redeem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -84,7 +99,8 @@ class Ticket(msgspec.Struct, frozen=True):
     expires_at: float
 
 
-def _invite_out(invite: Invite) -> InviteOut:
+def _invite_out(invite: Invite, now: float) -> InviteOut:
+    problem = invite.problem(now)
     return InviteOut(
         invite.id,
         invite.name,
@@ -94,6 +110,7 @@ def _invite_out(invite: Invite) -> InviteOut:
         invite.uses,
         invite.max_uses,
         invite.revoked_at is not None,
+        problem.value if problem else "open",
     )
 
 
@@ -134,7 +151,8 @@ async def list_invites(request: Request, principal: Principal | None) -> Respons
     assert principal is not None
     session = await session_for(request, principal, Action.INVITES_LIST)
     invites = await services(request).store.invites.for_session(session.id)
-    return json_response([_invite_out(i) for i in invites])
+    now = time.time()
+    return json_response([_invite_out(i, now) for i in invites])
 
 
 async def revoke_invite(request: Request, principal: Principal | None) -> Response:
@@ -175,14 +193,29 @@ async def invite_info(request: Request, _: Principal | None) -> Response:
     invite = await svc.store.invites.find(request.path_params["token"])
     problem = InviteProblem.UNKNOWN if invite is None else invite.problem(time.time())
     session = None if invite is None else await svc.store.sessions.get(invite.session_id)
-    if problem is None and session is not None and session.status is SessionStatus.ENDED:
-        raise ApiError(410, "session-ended", "this session has ended")
+    ended = session is not None and session.status is SessionStatus.ENDED
+    # After the end a link that was not withdrawn says so (and the page offers the record to
+    # whoever may still read it) rather than "expired" or "used up", which would send the
+    # person back to the mentor for a link that can no longer help.
+    if ended and problem in (InviteProblem.EXPIRED, InviteProblem.USED_UP):
+        problem = None
     if problem is not None or invite is None or session is None:
         status, message = _PROBLEMS[problem or InviteProblem.UNKNOWN]
         raise ApiError(status, f"invite-{(problem or InviteProblem.UNKNOWN).value}", message)
     mentor = await svc.store.users.get(session.mentor_id)
+    caller = await authenticate(request) if invite.trainee_id else None
+    as_invitee = caller is not None and not caller.is_guest and caller.id == invite.trainee_id
     return json_response(
-        InviteInfo(session.title, mentor.name if mentor else "", invite.name, invite.expires_at),
+        InviteInfo(
+            session.title,
+            mentor.name if mentor else "",
+            invite.name,
+            invite.expires_at,
+            session.id,
+            ended,
+            invite.trainee_id is not None,
+            as_invitee,
+        ),
         headers={"Cache-Control": "no-store"},
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from starlette.requests import Request
@@ -18,6 +18,7 @@ from server.http.errors import ApiError, json_response, read_body
 from server.http.resources import form_facts, session_for, visible_forms
 from server.http.schemas import FeedbackOut, SessionOut, feedback_out, session_out
 from server.infra.audit_chain import AuditEvent
+from server.infra.storage import ChatMessage
 from server.services import Services, services
 from session_notes.instruments import FormForExport, bundle
 
@@ -87,6 +88,12 @@ class TimelineEvent(msgspec.Struct, frozen=True):
     who: str | None
     detail: dict[str, str]
     seq: int
+    kind: Literal["event", "chat"] = "event"
+    """``chat``: a message said in the room (``who`` is the sender's name at the time)."""
+    text: str | None = None
+    """A chat message's text."""
+    at_ms: int | None = None
+    """A chat message's offset into the call, in milliseconds."""
 
 
 class TimelinePage(msgspec.Struct, frozen=True):
@@ -126,6 +133,7 @@ _TIMELINE = (
     "room.leave",
     "room.recording",
     "room.consent",
+    "room.chat",
     "mark.",
     "feedback.",
     "notes.edited-after-end",
@@ -182,7 +190,7 @@ async def session_record(request: Request, principal: Principal | None) -> Respo
     page = await _timeline_page(svc, session.id, before=None, limit=_PAGE)
     names = await _people(svc, [*presence, *page])
     await svc.store.audit.append("record.viewed", actor_id=principal.id, target=session.id)
-    timeline = _timeline(page, names, _PAGE)
+    timeline = _timeline(page, names, await _chats(svc, session.id, page), _PAGE)
     record = SessionRecord(
         session=await session_out(request, principal, session),
         participants=_participants(presence, names),
@@ -204,14 +212,44 @@ async def _timeline_page(
     )
 
 
-def _timeline(events: list[AuditEvent], names: dict[str, str], limit: int) -> TimelinePage:
+async def _chats(
+    svc: Services, session_id: str, events: list[AuditEvent]
+) -> dict[str, ChatMessage]:
+    """The chat messages a page of the timeline names (the log keeps who and when; the text
+    lives in the chat table)."""
+    ids = {e.detail.get("chat", "") for e in events if e.action == "room.chat"}
+    return await svc.store.chat.by_ids(session_id, ids - {""})
+
+
+def _entry(
+    event: AuditEvent, names: dict[str, str], chats: dict[str, ChatMessage]
+) -> TimelineEvent | None:
+    if event.action != "room.chat":
+        who = names.get(event.actor_id or "")
+        return TimelineEvent(event.at, event.action, who, dict(event.detail), event.seq)
+    chat = chats.get(event.detail.get("chat", ""))
+    if chat is None:
+        return None  # deleted with the session's chat
+    return TimelineEvent(
+        chat.at,
+        event.action,
+        chat.author_name,
+        {"chat": chat.id},
+        event.seq,
+        kind="chat",
+        text=chat.text,
+        at_ms=chat.at_ms,
+    )
+
+
+def _timeline(
+    events: list[AuditEvent], names: dict[str, str], chats: dict[str, ChatMessage], limit: int
+) -> TimelinePage:
     more = len(events) > limit
     shown = events[1:] if more else events
+    entries = (_entry(e, names, chats) for e in shown)
     return TimelinePage(
-        [
-            TimelineEvent(e.at, e.action, names.get(e.actor_id or ""), dict(e.detail), e.seq)
-            for e in shown
-        ],
+        [entry for entry in entries if entry is not None],
         shown[0].seq if more else None,
     )
 
@@ -239,10 +277,12 @@ async def session_timeline(request: Request, principal: Principal | None) -> Res
     )
     events = await _timeline_page(svc, session.id, before=before, limit=limit)
     names = await _people(svc, events)
+    chats = await _chats(svc, session.id, events)
     await svc.store.audit.append(
         "record.viewed", actor_id=principal.id, target=session.id, detail={"part": "timeline"}
     )
-    return json_response(_timeline(events, names, limit), headers={"Cache-Control": "no-store"})
+    page = _timeline(events, names, chats, limit)
+    return json_response(page, headers={"Cache-Control": "no-store"})
 
 
 async def fhir_record(request: Request, principal: Principal | None) -> Response:

@@ -22,12 +22,14 @@ __all__ = ["endpoints"]
 
 
 TraineeId = Annotated[str, msgspec.Meta(max_length=64)]
+# Epoch seconds, up to the year 2100: a start time, not an arbitrary float for the column.
+StartTime = Annotated[float, msgspec.Meta(ge=0, le=4_102_444_800)]
 
 
 class CreateSession(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     trainee_ids: Annotated[list[TraineeId], msgspec.Meta(max_length=20)] = []
-    scheduled_for: float | None = None
+    scheduled_for: StartTime | None = None
     media_mode: Literal["direct", "routed"] = "direct"
 
 
@@ -41,7 +43,7 @@ async def create_session(request: Request, principal: Principal | None) -> Respo
         raise ApiError(422, "invalid", "media_mode 'routed' is not available yet; use 'direct'")
     for trainee_id in body.trainee_ids:
         trainee = await svc.store.users.get(trainee_id)
-        if trainee is None or trainee.role is not Role.TRAINEE:
+        if trainee is None or trainee.role is not Role.TRAINEE or trainee.disabled:
             raise ApiError(422, "invalid", f"trainee_ids: {trainee_id} is not a trainee")
     session = await svc.store.sessions.create(
         title=body.title,
@@ -52,6 +54,70 @@ async def create_session(request: Request, principal: Principal | None) -> Respo
     )
     await svc.store.audit.append("session.created", actor_id=principal.id, target=session.id)
     return json_response(await session_out(request, principal, session), status=201)
+
+
+class AddTrainee(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    trainee_id: TraineeId
+
+
+async def _trainee(request: Request, trainee_id: str) -> None:
+    trainee = await services(request).store.users.get(trainee_id)
+    if trainee is None or trainee.role is not Role.TRAINEE or trainee.disabled:
+        raise ApiError(
+            422, "invalid", "trainee_id: that is not a trainee account; pick one from the search"
+        )
+
+
+async def add_trainee(request: Request, principal: Principal | None) -> Response:
+    assert principal is not None
+    svc = services(request)
+    session = await session_for(request, principal, Action.TRAINEES_MANAGE)
+    body = await read_body(request, AddTrainee)
+    await _trainee(request, body.trainee_id)
+    if await svc.store.sessions.add_trainee(session.id, body.trainee_id):
+        await svc.store.audit.append(
+            "trainee.listed",
+            actor_id=principal.id,
+            target=session.id,
+            detail={"trainee": body.trainee_id},
+        )
+    changed = await svc.store.sessions.get(session.id)
+    assert changed is not None
+    return json_response(await session_out(request, principal, changed))
+
+
+async def remove_trainee(request: Request, principal: Principal | None) -> Response:
+    """Take a trainee account off the session, while no feedback names them: feedback, once
+    started, ties the trainee to the session's record."""
+    assert principal is not None
+    svc = services(request)
+    session = await session_for(request, principal, Action.TRAINEES_MANAGE)
+    trainee_id = request.path_params["trainee_id"]
+    if trainee_id not in session.trainee_ids:
+        raise ApiError(404, "not-found", "that trainee is not listed in this session")
+    if any(f.trainee_id == trainee_id for f in await svc.feedback.for_session(session.id)):
+        raise ApiError(
+            409,
+            "has-feedback",
+            "this trainee already has feedback in this session, so they stay listed; "
+            "the feedback belongs to their record",
+        )
+    now = time.time()
+    await svc.store.sessions.remove_trainee(session.id, trainee_id)
+    # Links made for the account, and guests linked to it, no longer point into this session.
+    for invite_id in await svc.store.invites.revoke_for_trainee(session.id, trainee_id, now=now):
+        for login in await svc.store.login_sessions.revoke_invite(invite_id, now=now):
+            await svc.rooms.revoke(login=login)
+    await svc.store.login_sessions.unlink_account(session.id, trainee_id)
+    await svc.store.audit.append(
+        "trainee.unlisted",
+        actor_id=principal.id,
+        target=session.id,
+        detail={"trainee": trainee_id},
+    )
+    changed = await svc.store.sessions.get(session.id)
+    assert changed is not None
+    return json_response(await session_out(request, principal, changed))
 
 
 async def list_sessions(request: Request, principal: Principal | None) -> Response:
@@ -127,6 +193,23 @@ endpoints = [
         "End the session: closes the room and every invite guest's access.",
         "sessions",
         end_session,
+        response=SessionOut,
+    ),
+    Endpoint(
+        "POST",
+        "/api/sessions/{session_id}/trainees",
+        "List a trainee account in the session (its mentor).",
+        "sessions",
+        add_trainee,
+        body=AddTrainee,
+        response=SessionOut,
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/sessions/{session_id}/trainees/{trainee_id}",
+        "Take a trainee account off the session, while no feedback names them (its mentor).",
+        "sessions",
+        remove_trainee,
         response=SessionOut,
     ),
 ]

@@ -24,6 +24,7 @@ from signaling.close_codes import (
     CLOSE_NO_SESSION,
     CLOSE_NOT_ALLOWED,
     CLOSE_NOT_AUTHENTICATED,
+    REASON_ORIGIN,
 )
 
 __all__ = ["Admitted", "admit_socket"]
@@ -89,7 +90,9 @@ async def admit_socket(svc: Services, websocket: WebSocket, action: Action) -> A
     await websocket.accept()
     origin = websocket.headers.get("origin")
     if origin not in svc.config.allowed_origins:
-        await refuse(svc, websocket, CLOSE_NOT_ALLOWED, "origin not allowed")
+        # Its own reason, so the page blames the address it was opened at (the operator's
+        # PRECEPTOR_PUBLIC_URL), not a mentor (signaling/close_codes.py).
+        await refuse(svc, websocket, CLOSE_NOT_ALLOWED, REASON_ORIGIN)
         return None
     if len(session_id) > _MAX_ID:
         await refuse(svc, websocket, CLOSE_NO_SESSION, "no such session")

@@ -73,6 +73,7 @@ async def signaling_socket(websocket: WebSocket) -> None:
         role=_ROOM_ROLES.get(principal.role, RoomRole.TRAINEE),
         display_name=principal.name[:80] or "Guest",
         needs_admission=admitted.entry is RoomEntry.LOBBY,
+        guest=principal.is_guest,
     )
     await _serve(
         svc,

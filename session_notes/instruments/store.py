@@ -1,11 +1,12 @@
-"""Storage of programs' own templates and of feedback forms (tables: migration 0004)."""
+"""Storage of programs' own templates and of feedback forms (tables: migrations 0004, 0007)."""
 
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import msgspec
@@ -53,6 +54,14 @@ feedback = sa.Table(
     sa.Column("ack_reply", sa.Text, nullable=True),
     sa.Column("countersigned_at", sa.Double, nullable=True),
     sa.Column("countersigned_by", sa.String(64), nullable=True),
+    # Migration 0007: the countersignature's comment and signer's name; a form returned to its
+    # mentor (who revises it as an amendment, so what was submitted never changes).
+    sa.Column("countersigned_by_name", sa.String(200), nullable=True),
+    sa.Column("countersign_comment", sa.Text, nullable=True),
+    sa.Column("returned_at", sa.Double, nullable=True),
+    sa.Column("returned_by", sa.String(64), nullable=True),
+    sa.Column("returned_by_name", sa.String(200), nullable=True),
+    sa.Column("return_reason", sa.Text, nullable=True),
 )
 
 
@@ -115,17 +124,26 @@ class FeedbackForm:
     ack_reply: str | None = None
     countersigned_at: float | None = None
     countersigned_by: str | None = None
+    countersigned_by_name: str | None = None
+    countersign_comment: str | None = None
+    returned_at: float | None = None
+    returned_by: str | None = None
+    returned_by_name: str | None = None
+    return_reason: str | None = None
 
 
-def _form(m: sa.RowMapping) -> FeedbackForm:
-    return FeedbackForm(
-        **{
-            **dict(m),
-            "responses": json.loads(m["responses"]),
-            "evidence": json.loads(m["evidence"]),
-            "trainee_responses": json.loads(m["trainee_responses"]),
-        }
-    )
+_decode = msgspec.json.Decoder()  # several times faster than json.loads on a trainee's forms
+
+
+# Rows are read by position in the dataclass's field order (no row mapping per form: a
+# trainee's progress reads every form they have).
+_FIELDS = [f.name for f in fields(FeedbackForm)]
+_COLUMNS = [feedback.c[name] for name in _FIELDS]
+_JSON = frozenset(_FIELDS.index(n) for n in ("responses", "evidence", "trainee_responses"))
+
+
+def _form(row: Sequence[Any]) -> FeedbackForm:
+    return FeedbackForm(*(_decode.decode(v) if i in _JSON else v for i, v in enumerate(row)))
 
 
 class FeedbackStore:
@@ -171,9 +189,9 @@ class FeedbackStore:
     async def get(self, form_id: str) -> FeedbackForm | None:
         async with self._engine.connect() as connection:
             row = (
-                await connection.execute(sa.select(feedback).where(feedback.c.id == form_id))
+                await connection.execute(sa.select(*_COLUMNS).where(feedback.c.id == form_id))
             ).first()
-        return None if row is None else _form(row._mapping)
+        return None if row is None else _form(row)
 
     async def for_session(self, session_id: str) -> list[FeedbackForm]:
         return await self._where(feedback.c.session_id == session_id)
@@ -181,26 +199,30 @@ class FeedbackStore:
     async def for_trainee(self, trainee_id: str) -> list[FeedbackForm]:
         return await self._where(feedback.c.trainee_id == trainee_id)
 
+    async def submitted(self) -> list[FeedbackForm]:
+        """Every submitted form of the program (its analytics)."""
+        return await self._where(feedback.c.status == "submitted")
+
     async def _where(self, condition: sa.ColumnElement[bool]) -> list[FeedbackForm]:
         async with self._engine.connect() as connection:
             rows = (
                 await connection.execute(
-                    sa.select(feedback).where(condition).order_by(feedback.c.created_at)
+                    sa.select(*_COLUMNS).where(condition).order_by(feedback.c.created_at)
                 )
             ).all()
-        return [_form(r._mapping) for r in rows]
+        return [_form(r) for r in rows]
 
     async def update_draft(
         self, form: FeedbackForm, responses: dict[str, Any], evidence: dict[str, list[str]]
     ) -> FeedbackForm | None:
         """Save a draft's answers; None when it is no longer a draft (it was submitted)."""
         updated = replace(form, responses=responses, evidence=evidence, updated_at=time.time())
-        return await self._transition(form.id, "draft", updated)
+        return await self._transition(form, "draft", updated)
 
     async def submit(self, form: FeedbackForm) -> FeedbackForm | None:
         now = time.time()
         return await self._transition(
-            form.id, "draft", replace(form, status="submitted", submitted_at=now, updated_at=now)
+            form, "draft", replace(form, status="submitted", submitted_at=now, updated_at=now)
         )
 
     async def acknowledge(
@@ -215,23 +237,55 @@ class FeedbackStore:
             trainee_responses=trainee_responses,
             updated_at=now,
         )
-        return await self._transition(form.id, "submitted", done, unset="acknowledged_at")
+        return await self._transition(form, "submitted", done, unset="acknowledged_at")
 
-    async def countersign(self, form: FeedbackForm, *, by: str) -> FeedbackForm | None:
+    async def countersign(
+        self, form: FeedbackForm, *, by: str, by_name: str = "", comment: str | None = None
+    ) -> FeedbackForm | None:
         now = time.time()
-        done = replace(form, countersigned_at=now, countersigned_by=by, updated_at=now)
-        return await self._transition(form.id, "submitted", done, unset="countersigned_at")
+        done = replace(
+            form,
+            countersigned_at=now,
+            countersigned_by=by,
+            countersigned_by_name=by_name,
+            countersign_comment=comment,
+            updated_at=now,
+        )
+        return await self._transition(
+            form, "submitted", done, unset=("countersigned_at", "returned_at")
+        )
+
+    async def return_to_mentor(
+        self, form: FeedbackForm, *, by: str, by_name: str, reason: str
+    ) -> FeedbackForm | None:
+        """A supervisor sends submitted feedback back to its mentor with a reason; None when it
+        was countersigned or returned meanwhile. The form itself stays as submitted: the
+        mentor's revision is an amendment that replaces it."""
+        now = time.time()
+        done = replace(
+            form,
+            returned_at=now,
+            returned_by=by,
+            returned_by_name=by_name,
+            return_reason=reason,
+            updated_at=now,
+        )
+        return await self._transition(
+            form, "submitted", done, unset=("countersigned_at", "returned_at")
+        )
 
     async def _transition(
-        self, form_id: str, status: str, new: FeedbackForm, unset: str | None = None
+        self, old: FeedbackForm, status: str, new: FeedbackForm, unset: str | tuple[str, ...] = ()
     ) -> FeedbackForm | None:
         # Compare-and-set on the status (and on the step not being done yet): two racing
         # submits or acknowledgements cannot both win, and a submitted form never changes.
-        conditions = [feedback.c.id == form_id, feedback.c.status == status]
-        if unset is not None:
-            conditions.append(feedback.c[unset].is_(None))
-        values = _row(new)
-        del values["id"]
+        conditions = [feedback.c.id == old.id, feedback.c.status == status]
+        for column in (unset,) if isinstance(unset, str) else unset:
+            conditions.append(feedback.c[column].is_(None))
+        # Only the columns this step changes: an acknowledgement written from a copy read
+        # before a countersignature must not blank the countersignature.
+        before = _row(old)
+        values = {k: v for k, v in _row(new).items() if before[k] != v}
         async with self._writer.begin() as connection:
             result = await connection.execute(feedback.update().where(*conditions).values(**values))
         return new if result.rowcount == 1 else None

@@ -65,6 +65,8 @@ MENTOR = {P.MENTOR}
 MENTORS = {P.MENTOR, P.OTHER_MENTOR}
 ADMIN = {P.ADMIN}
 PUBLIC = None  # anyone, and the answer is never a 5xx
+ACCOUNTS = EVERYONE_SIGNED_IN - {P.WAITING_GUEST, P.ADMITTED_GUEST}
+FOLLOWS_TRAINEE = {P.MENTOR, P.TRAINEE, P.SUPERVISOR, P.ADMIN}
 
 MENTOR_FORM = "mini-cex-abim"
 
@@ -102,6 +104,15 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/api/sessions/{session_id}/invites"): Row(MENTOR, lambda w: {"name": "Kim"}),
     ("GET", "/api/sessions/{session_id}/invites"): Row(MENTOR),
     ("POST", "/api/sessions/{session_id}/invites/{invite_id}/revoke"): Row(MENTOR),
+    ("POST", "/api/sessions/{session_id}/trainees"): Row(
+        MENTOR, lambda w: {"trainee_id": w.ids["user_id"]}
+    ),
+    ("DELETE", "/api/sessions/{session_id}/trainees/{trainee_id}"): Row(MENTOR),
+    ("GET", "/api/trainees"): Row({P.MENTOR, P.OTHER_MENTOR, P.ADMIN}),
+    ("GET", "/api/sessions/{session_id}/guests"): Row(MENTOR),
+    ("POST", "/api/sessions/{session_id}/guests/{guest_id}/link"): Row(
+        MENTOR, lambda w: {"trainee_id": w.ids["user_id"]}
+    ),
     ("GET", "/api/invites/{token}"): Row(PUBLIC),
     ("POST", "/api/invites/{token}/redeem"): Row(PUBLIC, lambda w: {}),
     ("POST", "/api/tickets"): Row(ROOM, lambda w: {"session_id": w.ids["session_id"]}),
@@ -124,6 +135,16 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/api/feedback/{feedback_id}/acknowledge"): Row({P.TRAINEE}, lambda w: {}),
     ("POST", "/api/feedback/{feedback_id}/countersign"): Row({P.SUPERVISOR}),
     ("POST", "/api/feedback/{feedback_id}/amend"): Row(MENTOR),
+    ("POST", "/api/feedback/{feedback_id}/return"): Row(
+        {P.SUPERVISOR}, lambda w: {"reason": "Say which red flags were missed."}
+    ),
+    # A trainee across sessions: themselves, their supervisor, an admin, and a mentor of theirs
+    # (who sees only what they wrote); the review home is every account's own.
+    ("GET", "/api/trainees/{trainee_id}/progress"): Row(FOLLOWS_TRAINEE),
+    ("GET", "/api/trainees/{trainee_id}/progress.csv"): Row(FOLLOWS_TRAINEE),
+    ("GET", "/api/review"): Row(ACCOUNTS),
+    ("GET", "/api/program"): Row(ADMIN),
+    ("GET", "/api/program.csv"): Row(ADMIN),
     ("GET", "/api/instruments"): Row(EVERYONE_SIGNED_IN),
     ("GET", "/api/instruments/{instrument_id}"): Row(EVERYONE_SIGNED_IN),
     ("POST", "/api/admin/instruments"): Row(ADMIN, lambda w: {"nonsense": True}),
@@ -131,6 +152,13 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/api/admin/users"): Row(ADMIN, lambda w: {"nonsense": True}),
     ("POST", "/api/admin/users/{user_id}/disable"): Row(ADMIN),
     ("POST", "/api/admin/users/{user_id}/enable"): Row(ADMIN),
+    ("POST", "/api/admin/users/{user_id}/password-reset"): Row(ADMIN),
+    ("GET", "/api/admin/assignments"): Row(ADMIN),
+    # The one-time link is the credential: anyone may try one, and a wrong one is a 410.
+    ("POST", "/api/password-resets/lookup"): Row(PUBLIC, lambda w: {"token": "not-a-link"}),
+    ("POST", "/api/password-resets"): Row(
+        PUBLIC, lambda w: {"token": "not-a-link", "password": "long-enough-1"}
+    ),
     ("POST", "/api/admin/assignments"): Row(
         ADMIN,
         lambda w: {"supervisor_id": w.ids["other_supervisor_id"], "trainee_id": w.ids["user_id"]},
@@ -250,6 +278,7 @@ async def world(server: RunningServer, cast: Cast) -> AsyncIterator[World]:
         "invite_id": invites["spare"]["id"],
         "token": invites["spare"]["token"],
         "trainee_id": trainee_id,
+        "guest_id": admitted,
         "draft_id": draft["id"],
         "version_id": str(version),
         "feedback_id": submitted["id"],
@@ -274,35 +303,46 @@ async def _stored(server: RunningServer, form_id: str) -> Any:
 
 async def test_every_principal_on_every_route(server: RunningServer, cast: Cast) -> None:
     unexpected: list[str] = []
-    for method, template in route_table():
-        row = ROWS[(method, template)]
-        async with world(server, cast) as w:
-            path = template
-            if template in DRAFT_ROUTES and method != "GET":
-                path = template.replace("{feedback_id}", w.ids["draft_id"])
-            if template.startswith("/api/admin/assignments/"):
-                # The world's own assignment (other supervisor → spare trainee), not the cast's.
-                path = path.replace("{trainee_id}", w.ids["user_id"])
-            path = w.path(path)
-            for p in sorted(P, key=lambda p: p in (row.allowed or set())):
-                body = row.body(w) if row.body else None
-                response = await w.clients[p].request(method, path, json=body)
-                where = f"{method} {template} as {p.value}: {response.status_code}"
-                if response.status_code >= 500:
-                    unexpected.append(f"{where} (server error)")
-                elif row.allowed is None:
-                    continue
-                elif p in row.allowed:
-                    if response.status_code in (401, 403, 404):
-                        unexpected.append(f"{where} refused {response.text[:120]}")
-                else:
-                    expected = {401} if p in SIGNED_OUT else {403, 404}
-                    error = response.json() if response.content else {}
-                    if response.status_code not in expected:
-                        unexpected.append(f"{where} ALLOWED (expected {sorted(expected)})")
-                    elif not error.get("error") or not error.get("message"):
-                        unexpected.append(f"{where} refused without a reason")
+    # Reads change nothing a later request sees, so they share one world; each route that
+    # changes state gets a fresh one (a session ended or an invite withdrawn by one principal
+    # must not decide the answer another principal gets).
+    async with world(server, cast) as shared:
+        for method, template in route_table():
+            if method == "GET":
+                await _check_route(shared, method, template, unexpected)
+                continue
+            async with world(server, cast) as w:
+                await _check_route(w, method, template, unexpected)
     assert not unexpected, "\n".join(unexpected)
+
+
+async def _check_route(w: World, method: str, template: str, unexpected: list[str]) -> None:
+    row = ROWS[(method, template)]
+    path = template
+    if template in DRAFT_ROUTES and method != "GET":
+        path = template.replace("{feedback_id}", w.ids["draft_id"])
+    if template.startswith("/api/admin/assignments/"):
+        # The world's own assignment (other supervisor → spare trainee), not the cast's.
+        path = path.replace("{trainee_id}", w.ids["user_id"])
+    path = w.path(path)
+    for p in sorted(P, key=lambda p: p in (row.allowed or set())):
+        body = row.body(w) if row.body else None
+        response = await w.clients[p].request(method, path, json=body)
+        where = f"{method} {template} as {p.value}: {response.status_code}"
+        if response.status_code >= 500:
+            unexpected.append(f"{where} (server error)")
+        elif row.allowed is None:
+            continue
+        elif p in row.allowed:
+            if response.status_code in (401, 403, 404):
+                unexpected.append(f"{where} refused {response.text[:120]}")
+        else:
+            expected = {401} if p in SIGNED_OUT else {403, 404}
+            error = response.json() if response.content else {}
+            if response.status_code not in expected:
+                unexpected.append(f"{where} ALLOWED (expected {sorted(expected)})")
+            elif not error.get("error") or not error.get("message"):
+                unexpected.append(f"{where} refused without a reason")
 
 
 PRIVILEGED: dict[str, ClientMessage] = {

@@ -94,7 +94,7 @@ async def test_wrong_password_and_unknown_user_look_the_same(server: RunningServ
         == unknown.json()
         == {
             "error": "invalid-credentials",
-            "message": "wrong e-mail or password",
+            "message": "Wrong e-mail or password; check both and try again.",
         }
     )
     assert "set-cookie" not in wrong.headers

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, async_playwright
@@ -33,3 +34,11 @@ async def browser() -> AsyncIterator[Browser]:
         instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
         await instance.close()
+
+
+@pytest.fixture
+def call_shots() -> Path:
+    """Where the call page's screenshots go, for a person to look at (issue 9's proof)."""
+    shots = Path("/tmp/shots/call")
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots

@@ -128,7 +128,7 @@ async def test_mark_feedback_acknowledge_countersign_export(
     await expect(plus).to_have_attribute("aria-pressed", "true")
     await mentor.get_by_role("button", name="Mark", exact=True).click()
     status = mentor.locator("#mark-status")
-    await expect(status).to_have_text(re.compile(r"^Marked at \d\d:\d\d$"))
+    await expect(status).to_have_text(re.compile(r"^Marked at \+\d\d:\d\d into the call$"))
     await expect(plus).to_have_attribute("aria-pressed", "false")
     await expect(mentor.get_by_label("Mark label")).to_have_value("")
     await mentor.get_by_role("button", name="communication", exact=True).click()
@@ -252,14 +252,14 @@ async def test_mark_feedback_acknowledge_countersign_export(
 
     card = record_card(trainee, "Mini-CEX")
     await expect(card.locator('.fb-view-row[data-item="medical_interviewing"]')).to_contain_text(
-        re.compile(r"7 \(superior\).*Mark \d\d:\d\d · Good rapport")
+        re.compile(r"7 \(superior\).*Mark \+\d\d:\d\d · Good rapport")
     )
     await expect(card.locator('.fb-view-row[data-item="physical_examination"]')).to_contain_text(
         "Not observed"
     )
     # Marks are the mentor's working notes: the trainee sees only the one cited.
     await expect(trainee.locator("#record-marks li")).to_have_text(
-        [re.compile(r"^\d\d:\d\d · Good rapport \[\+\]$")]
+        [re.compile(r"^\+\d\d:\d\d · Good rapport \[\+\]$")]
     )
     await expect(trainee.locator("main")).not_to_contain_text("Marked moment")
     # Who wrote what: each run of the notes carries its author.
@@ -309,7 +309,7 @@ async def test_mark_feedback_acknowledge_countersign_export(
     card = record_card(supervisor, "Mini-CEX")
     await expect(card.get_by_text(re.compile(r"^Acknowledged on "))).to_be_visible()
     await card.get_by_role("button", name="Countersign").click()
-    await expect(card.get_by_text(re.compile(r"^Countersigned on "))).to_be_visible()
+    await expect(card.get_by_text(re.compile(r"^Countersigned by .+ on "))).to_be_visible()
     await expect(supervisor.get_by_role("link", name="Download FHIR")).to_have_attribute(
         "href", f"/api/sessions/{session_id}/record.fhir.json"
     )

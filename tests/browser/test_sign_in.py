@@ -33,7 +33,9 @@ async def test_sign_in_and_out(server: RunningServer, browser: Browser, device: 
     await page.get_by_label("E-mail").fill("dr.ada@example.org")
     await page.get_by_label("Password").fill("wrong-password")
     await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("alert")).to_have_text("wrong e-mail or password")
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Wrong e-mail or password; check both and try again."
+    )
 
     await page.get_by_label("Password").fill("s3cret-pass!")
     await page.get_by_role("button", name="Sign in").click()

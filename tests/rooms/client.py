@@ -24,7 +24,7 @@ from signaling import (
     parse_server_message,
     serialize,
 )
-from tests.support import RunningServer
+from tests.support import RunningServer, Scene
 
 M = TypeVar("M")
 
@@ -110,3 +110,16 @@ async def admit_guest(
         lobby = await mentor.expect(Lobby)
     await mentor.send(Admit(peer=lobby.waiting[0].id))
     return waiting, await guest.expect(Welcome)
+
+
+async def second_guest(scene: Scene, name: str = "Alex Learner") -> httpx.AsyncClient:
+    """Another person invited to the scene's session, signed in through their own link."""
+    invite = await scene.mentor_http.post(
+        f"/api/sessions/{scene.session_id}/invites", json={"name": name}
+    )
+    assert invite.status_code == 201, invite.text
+    guest = scene.server.client()
+    redeemed = await guest.post(f"/api/invites/{invite.json()['token']}/redeem", json={})
+    assert redeemed.status_code == 200, redeemed.text
+    guest.headers["X-CSRF-Token"] = redeemed.json()["csrf_token"]
+    return guest

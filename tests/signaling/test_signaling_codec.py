@@ -11,10 +11,12 @@ from signaling import (
     MAX_FRAME,
     Admit,
     Chat,
+    ChatHistory,
     ChatPosted,
     Consent,
     Deny,
     ErrorMessage,
+    FeedbackNotice,
     IceCandidate,
     IceServer,
     Join,
@@ -207,7 +209,10 @@ SERVER_MESSAGES = [
     SignalRelay(from_=PeerId("p1"), description=OFFER),
     MediaModeChanged(mode=MediaMode.ROUTED),
     RecordingStatus(state=RecordingState.PENDING_CONSENT, consents=(PeerId("p1"),)),
-    ChatPosted(from_=PeerId("p1"), text="hi", at=1_700_000_000_000),
+    ChatPosted(from_=PeerId("p1"), text="hi", at=1_700_000_000_000, name="Sam", id="c1"),
+    ChatHistory(messages=(ChatPosted(from_=PeerId("p1"), text="hi", at=1, name="Sam", id="c1"),)),
+    FeedbackNotice(form="f1", state="submitted"),
+    PeerLeft(peer=PeerId("p1"), reason="replaced"),
     MarkAdded(id="m1", label="l", tags=("t",), at_ms=5, by=PeerId("p1")),
     ErrorMessage(code="forbidden", message="no"),
     Pong(id="1"),
@@ -221,7 +226,12 @@ def test_server_messages_round_trip(message: object) -> None:
 
 
 def test_server_message_wire_names() -> None:
-    assert json.loads(serialize(ChatPosted(from_=PeerId("p1"), text="x", at=1)))["from"] == "p1"
+    chat = json.loads(serialize(ChatPosted(from_=PeerId("p1"), text="x", at=1, name="S", id="c")))
+    assert (chat["from"], chat["name"], chat["id"]) == ("p1", "S", "c")
+    history = json.loads(serialize(ChatHistory(messages=())))
+    assert history == {"type": "chat-history", "messages": []}
+    notice = json.loads(serialize(FeedbackNotice(form="f1", state="submitted")))
+    assert notice == {"type": "feedback", "form": "f1", "state": "submitted"}
     assert json.loads(serialize(PeerLeft(peer=PeerId("p"), reason="left")))["type"] == "peer-left"
     welcome = json.loads(serialize(SERVER_MESSAGES[0]))  # type: ignore[arg-type]
     assert welcome["recording"] == {"type": "recording", "state": "off", "consents": []}

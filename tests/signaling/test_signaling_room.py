@@ -46,6 +46,7 @@ from signaling import (
     Signal,
     SignalRelay,
     StateUpdate,
+    StoreChat,
     StoreMark,
     Waiting,
     Welcome,
@@ -227,7 +228,7 @@ def test_repeated_or_reserved_peer_ids_are_refused() -> None:
     same = Room(SessionId("s"), started_at=0, started_wall=0, new_id=lambda: "p", new_token=str)
     same.join(ConnectionId("a"), principal, Join(), 0)
     with pytest.raises(ValueError, match="already in use"):
-        same.join(ConnectionId("b"), principal, Join(), 0)
+        same.join(ConnectionId("b"), Principal("v", Role.TRAINEE, "V"), Join(), 0)
     media = Room(
         SessionId("s"), started_at=0, started_wall=0, new_id=lambda: MEDIA_PEER, new_token=str
     )
@@ -275,9 +276,11 @@ def test_chat_reaches_every_admitted_member_with_a_wall_clock_time(room: Harness
     room.now = START + 2.5
     effects = room.handle("t", Chat(text="hello"))
     at = round((START_WALL + 2.5) * 1000)
-    posted = ChatPosted(from_=PeerId("p2"), text="hello", at=at)
+    posted = ChatPosted(from_=PeerId("p2"), text="hello", at=at, name="Name t", id="p5")
     assert of_type(effects, ChatPosted) == [(c, posted) for c in ("m", "t", "s")]
-    assert len(effects) == 3
+    # Stored first, with the sender's name at the time and the offset into the call.
+    assert effects[0] == StoreChat(SessionId("s1"), "p5", PeerId("p2"), "Name t", "hello", at, 2500)
+    assert len(effects) == 4
 
 
 # --- marks -----------------------------------------------------------------------------------

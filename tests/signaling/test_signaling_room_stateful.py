@@ -7,7 +7,8 @@ expiries from random principals, acting as the shell would, and checks after eve
 - every connected admitted member's picture of the roster (its `welcome.peers`, plus `peer-joined`,
   minus `peer-left`) is exactly the admitted members other than itself;
 - relayed signals carry the sender's peer id and reach only the addressed member;
-- recording is `active` only while every admitted member consents.
+- recording is `active` only while every admitted member consents;
+- one person (principal subject) is never two members (a second join takes the first over).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class RoomMachine(RuleBasedStateMachine):
         self.told: dict[ConnectionId, set[PeerId]] = {}  # each socket's picture of the roster
         self.subject_of: dict[ConnectionId, str] = {}
         self.tokens: list[tuple[str, str]] = [("nobody", "not-a-token")]  # (subject, token)
+        self.person: dict[PeerId, str] = {}  # peer → the subject it was handed to
         self.peers: list[PeerId] = [MEDIA_PEER, PeerId("ghost")]
 
     # --- the shell's side ------------------------------------------------------------------------
@@ -120,14 +122,18 @@ class RoomMachine(RuleBasedStateMachine):
                 assert message.peer == peer
                 self.told[conn] = {p.id for p in message.peers}
                 self.tokens.append((self.subject_of[conn], message.resume))
+                assert self.person.setdefault(peer, self.subject_of[conn]) == self.subject_of[conn]
             case Waiting():
                 self.tokens.append((self.subject_of[conn], message.resume))
+                assert self.person.setdefault(peer, self.subject_of[conn]) == self.subject_of[conn]
             case PeerJoined():
                 assert message.peer.id not in self.told[conn], "announced twice"
                 assert message.peer.id != peer
                 self.told[conn].add(message.peer.id)
             case PeerLeft():
                 self.told[conn].remove(message.peer)
+                if message.reason == "replaced":
+                    assert message.peer in {p.id for p in self.room.members()}
 
     def member_connection(self, index: int) -> ConnectionId | None:
         live = sorted(self.live)
@@ -261,6 +267,12 @@ class RoomMachine(RuleBasedStateMachine):
         for peer in admitted | waiting:
             conn = self.room.connection_of(peer)
             assert conn is None or self.room.peer_of(conn) == peer
+
+    @invariant()
+    def one_member_per_person(self) -> None:
+        present = [p.id for p in (*self.room.members(), *self.room.lobby())]
+        people = [self.person[p] for p in present if p in self.person]
+        assert len(people) == len(set(people))
 
     @invariant()
     def recording_needs_everyone(self) -> None:

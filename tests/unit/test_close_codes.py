@@ -18,3 +18,11 @@ def test_the_web_client_mirrors_every_close_code_with_its_name() -> None:
     assert {int(code) for code in constants.values()} == set(close_codes.NAMES)
     for name, code in constants.items():
         assert getattr(close_codes, f"CLOSE_{name}") == int(code)
+
+
+def test_the_web_client_tells_the_same_4403_reasons_apart() -> None:
+    """An origin refusal and a mentor's denial are both 4403; the reason names which."""
+    text = WEB.read_text()
+    [listed] = re.findall(r"NOT_ALLOWED_REASONS = Object\.freeze\(\[([^\]]*)\]\)", text)
+    assert tuple(re.findall(r'"([a-z-]+)"', listed)) == close_codes.NOT_ALLOWED_REASONS
+    assert "code === CLOSE.NOT_ALLOWED && NOT_ALLOWED_REASONS.includes(reason)" in text

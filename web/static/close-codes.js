@@ -19,8 +19,22 @@ export const CLOSE_NAMES = new Map([
   [1009, "too-big"],
   [1013, "try-again"],
   [4401, "not-authenticated"],
-  [4403, "denied"],
+  [4403, "not-allowed"],
   [4404, "no-session"],
   [4409, "replaced"],
   [4410, "ended"],
 ]);
+
+/**
+ * A 4403 says who refused in its close reason, so that a page never blames the wrong person:
+ * exactly "origin" when this page's address is not one the server serves (the operator's
+ * PRECEPTOR_PUBLIC_URL), exactly "denied" when a mentor did not let the member in. Any other
+ * 4403 is "not-allowed".
+ */
+export const NOT_ALLOWED_REASONS = Object.freeze(["origin", "denied"]);
+
+/** The name to show a close by: `closeName(event.code, event.reason)`. */
+export function closeName(code, reason = "") {
+  if (code === CLOSE.NOT_ALLOWED && NOT_ALLOWED_REASONS.includes(reason)) return reason;
+  return CLOSE_NAMES.get(code) ?? "unknown";
+}

@@ -1,14 +1,30 @@
 import { api, ApiError, setCsrfToken } from "/static/api.js";
+import { byName, el, peoplePanel, problem, when } from "/static/home-people.js";
+import { traineePicker } from "/static/trainee-picker.js";
 
 const $ = (id) => document.getElementById(id);
 
 let currentUser = null;
+/** Sessions whose "People and links" panel is open: a re-render keeps it open. */
+const openPanels = new Set();
+
+/** `/?next=/sessions/…`: where to go once signed in (a path on this site only). */
+function nextPath() {
+  const next = new URLSearchParams(location.search).get("next") ?? "";
+  return /^\/(?![/\\])[\w\-./]*$/.test(next) ? next : null;
+}
 
 function show(section) {
   for (const id of ["loading", "sign-in", "home"]) $(id).hidden = id !== section;
 }
 
 function signedIn({ user, csrf_token }) {
+  const next = nextPath();
+  if (next) {
+    // replace(): Back does not return to a sign-in form that is no longer needed.
+    location.replace(next);
+    return;
+  }
   setCsrfToken(csrf_token);
   currentUser = user;
   $("home-name").textContent = user.name;
@@ -19,6 +35,18 @@ function signedIn({ user, csrf_token }) {
   const mentor = user.role === "mentor";
   $("new-session").hidden = !mentor;
   $("sessions-title").textContent = mentor ? "Your sessions" : "Sessions";
+  // Where each role goes next besides its sessions: supervisors review their trainees,
+  // trainees follow their own progress, admins manage accounts (review.js, trainee.js, admin.js).
+  const onward = {
+    supervisor: ["/review", "Review your trainees"],
+    trainee: [`/review/trainees/${encodeURIComponent(user.id)}`, "Your progress"],
+    admin: ["/admin", "Administration"],
+  }[user.role];
+  $("onward-link")?.remove(); // another person may have signed in on this page before
+  if (onward) {
+    const [href, textContent] = onward;
+    $("home-title").parentElement.append(Object.assign(document.createElement("a"), { id: "onward-link", className: "button", href, textContent }));
+  }
   show("home");
   loadSessions();
 }
@@ -30,27 +58,26 @@ function signedOut() {
   $("sign-out").hidden = true;
   $("sign-in-form").reset();
   $("session-list").replaceChildren();
+  $("sign-in-next").hidden = !nextPath();
   show("sign-in");
   $("email").focus();
-}
-
-function problem(err) {
-  return err instanceof ApiError ? err.message : "Could not reach the server. Check your connection.";
 }
 
 $("sign-in-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const error = $("sign-in-error");
   error.hidden = true;
+  const email = $("email").value.trim();
+  if (!email || !$("password").value) {
+    error.textContent = "Enter your e-mail and password.";
+    error.hidden = false;
+    (email ? $("password") : $("email")).focus();
+    return;
+  }
   const button = event.submitter ?? $("sign-in-form").querySelector("button");
   button.disabled = true;
   try {
-    signedIn(
-      await api("POST", "/api/auth/login", {
-        email: $("email").value.trim(),
-        password: $("password").value,
-      }),
-    );
+    signedIn(await api("POST", "/api/auth/login", { email, password: $("password").value }));
   } catch (err) {
     error.textContent = problem(err);
     error.hidden = false;
@@ -72,21 +99,16 @@ $("sign-out").addEventListener("click", async () => {
 const STATUS_LABEL = { live: "Live", scheduled: "Scheduled", ended: "Ended" };
 const STATUS_ORDER = { live: 0, scheduled: 1, ended: 2 };
 
-function when(value) {
-  if (value === null || value === undefined) return "";
-  const date = new Date(typeof value === "number" ? value * 1000 : value);
-  if (Number.isNaN(date.getTime())) return "";
-  return date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
-}
-
-async function loadSessions() {
+async function loadSessions(focusKey = null, sessionId = null) {
   const status = $("sessions-status");
   status.textContent = "Loading…";
   try {
     render(await api("GET", "/api/sessions"));
   } catch (err) {
     status.textContent = problem(err);
+    return;
   }
+  if (focusKey && sessionId) focusIn(sessionId, focusKey);
 }
 
 function render(sessions) {
@@ -101,63 +123,97 @@ function render(sessions) {
   $("sessions-status").textContent = sessions.length === 0 ? "No sessions yet." : "";
 }
 
+/** One session changed: rebuild its item in place and put the focus back where the person was. */
+function replaceSession(session, focusKey) {
+  const old = document.querySelector(`[data-session="${CSS.escape(session.id)}"]`);
+  if (!old) return loadSessions(focusKey, session.id);
+  old.replaceWith(sessionItem(session));
+  if (focusKey) focusIn(session.id, focusKey);
+}
+
+function focusIn(sessionId, key) {
+  const item = document.querySelector(`[data-session="${CSS.escape(sessionId)}"]`);
+  item?.querySelector(`[data-focus="${key}"]`)?.focus();
+}
+
 function button(text, className = "secondary") {
-  const element = document.createElement("button");
-  element.type = "button";
-  element.className = className;
-  element.textContent = text;
-  return element;
+  return el("button", { type: "button", className, textContent: text });
 }
 
 function sessionItem(session) {
-  const mine = currentUser?.role === "mentor" && session.mentor_id === currentUser.id;
-  const item = document.createElement("li");
-  item.className = "session-item";
+  const can = new Set(session.can ?? []);
+  const mine = session.mentor_id === currentUser?.id;
+  const item = el("li", { className: "session-item" });
+  item.dataset.session = session.id;
   const titleId = `session-${session.id}-title`;
 
-  const head = document.createElement("div");
-  head.className = "session-head";
-  const title = document.createElement("span");
-  title.id = titleId;
-  title.className = "session-title";
-  title.textContent = session.title;
-  const badge = document.createElement("span");
-  badge.className = `status status-${session.status}`;
-  badge.textContent = STATUS_LABEL[session.status] ?? session.status;
-  head.append(title, badge);
+  const badge = el("span", {
+    className: `status status-${session.status}`,
+    textContent: STATUS_LABEL[session.status] ?? session.status,
+  });
+  const head = el("div", { className: "session-head" }, el("span", { id: titleId, className: "session-title", textContent: session.title }), badge);
 
-  const meta = document.createElement("p");
-  meta.className = "muted small";
   const parts = [];
   if (!mine && session.mentor_name) parts.push(`with ${session.mentor_name}`);
-  if (session.status === "scheduled" && session.scheduled_for) parts.push(when(session.scheduled_for));
+  if (session.status === "scheduled" && session.scheduled_for) parts.push(`starts ${when(session.scheduled_for)}`);
   else if (session.status === "ended") parts.push(`ended ${when(session.ended_at)}`.trim());
   else parts.push(`created ${when(session.created_at)}`.trim());
-  meta.textContent = parts.filter(Boolean).join(" · ");
+  const meta = el("p", { className: "muted small", textContent: parts.filter(Boolean).join(" · ") });
 
-  const actions = document.createElement("div");
-  actions.className = "session-actions";
-  const open = document.createElement("a");
-  open.className = "button";
-  open.href = `/sessions/${encodeURIComponent(session.id)}`;
-  open.textContent = "Open";
-  open.setAttribute("aria-describedby", titleId);
-  const record = document.createElement("a");
-  record.className = "button secondary-link";
-  record.href = `/review/sessions/${encodeURIComponent(session.id)}`;
-  record.textContent = "Record";
-  record.setAttribute("aria-describedby", titleId);
-  actions.append(open, record);
-  item.append(head, meta, actions);
+  const names = byName(session.trainees).map((t) => t.name).filter(Boolean);
+  const trainees = el("p", { className: "small session-trainees" });
+  if (names.length) trainees.textContent = `${names.length > 1 ? "Trainees" : "Trainee"}: ${names.join(", ")}`;
+  else if (can.has("trainees.manage")) trainees.textContent = "No trainee account yet: add one under People and links to give feedback.";
+  trainees.hidden = !trainees.textContent;
 
-  if (mine && session.status !== "ended") {
-    const invite = button("Invite");
-    const end = button("End", "secondary danger");
-    for (const b of [invite, end]) b.setAttribute("aria-describedby", titleId);
-    actions.append(invite, end);
-    const panel = invitePanel(session);
+  const actions = el("div", { className: "session-actions" });
+  const describe = (control) => {
+    control.setAttribute("aria-describedby", titleId);
+    return control;
+  };
+  if (session.status !== "ended") {
+    actions.append(describe(el("a", { className: "button", href: `/sessions/${encodeURIComponent(session.id)}`, textContent: "Open" })));
+  }
+  actions.append(
+    describe(el("a", { className: "button secondary-link", href: `/review/sessions/${encodeURIComponent(session.id)}`, textContent: "Record" })),
+  );
+  item.append(head, meta, trainees, actions);
+
+  let people = null;
+  if (can.has("invites.manage")) {
+    const invite = describe(button("Invite"));
+    invite.setAttribute("aria-expanded", "false");
+    actions.append(invite);
+    const panel = invitePanel(session, () => people?.reloadInvites());
     item.append(panel.form, panel.result);
-    invite.addEventListener("click", () => panel.open());
+    invite.addEventListener("click", () => {
+      // A link already shown: Invite starts another one.
+      const opening = panel.form.hidden;
+      invite.setAttribute("aria-expanded", String(opening));
+      if (opening) panel.open();
+      else panel.close();
+    });
+  }
+  if (can.has("trainees.manage") || can.has("guests.manage")) {
+    const toggle = describe(button("People and links"));
+    people = peoplePanel(session, replaceSession);
+    toggle.setAttribute("aria-controls", people.panel.id);
+    const setOpen = (open) => {
+      people.panel.hidden = !open;
+      toggle.setAttribute("aria-expanded", String(open));
+      if (open) {
+        openPanels.add(session.id);
+        people.load();
+      } else openPanels.delete(session.id);
+    };
+    toggle.addEventListener("click", () => setOpen(people.panel.hidden));
+    actions.append(toggle);
+    item.append(people.panel);
+    setOpen(openPanels.has(session.id));
+  }
+  if (can.has("session.end")) {
+    const end = describe(button("End", "secondary danger"));
+    actions.append(end);
     end.addEventListener("click", () => confirmEnd(session, end));
   }
   return item;
@@ -176,57 +232,70 @@ function confirmEnd(session, endButton) {
   }
   endButton.disabled = true;
   api("POST", `/api/sessions/${encodeURIComponent(session.id)}/end`)
-    .then(loadSessions)
+    .then(() => loadSessions())
     .catch((err) => {
       $("sessions-status").textContent = problem(err);
       endButton.disabled = false;
     });
 }
 
-function invitePanel(session) {
+/** Invite: for one of the session's trainee accounts, or for a guest by name. */
+function invitePanel(session, made) {
   const base = `invite-${session.id}`;
-  const form = document.createElement("form");
-  form.className = "invite-form";
-  form.noValidate = true;
-  form.hidden = true;
-  const label = Object.assign(document.createElement("label"), { htmlFor: `${base}-name`, textContent: "Invitee name" });
-  const name = Object.assign(document.createElement("input"), { id: `${base}-name`, type: "text", maxLength: 80 });
-  name.autocomplete = "off";
-  const error = Object.assign(document.createElement("p"), { className: "error", hidden: true });
+  const form = el("form", { className: "invite-form", noValidate: true, hidden: true });
+  const listed = session.trainees ?? [];
+  let forWhom = null;
+  if (listed.length) {
+    forWhom = el("select", { id: `${base}-for` });
+    for (const trainee of listed) forWhom.append(el("option", { value: trainee.id, textContent: `${trainee.name} (signs in to their account)` }));
+    forWhom.append(el("option", { value: "", textContent: "A guest, by name" }));
+    form.append(el("label", { htmlFor: forWhom.id, textContent: "Who is it for?" }), forWhom);
+  }
+  const nameRow = el("div");
+  const name = el("input", { id: `${base}-name`, type: "text", maxLength: 80, autocomplete: "off" });
+  nameRow.append(el("label", { htmlFor: name.id, textContent: "Invitee name" }), name);
+  const note = el("p", { className: "muted small" });
+  const error = el("p", { className: "error", hidden: true });
   error.setAttribute("role", "alert");
-  const create = Object.assign(document.createElement("button"), { type: "submit", textContent: "Create invite" });
-  form.append(label, name, error, create);
+  form.append(nameRow, note, error, el("button", { type: "submit", textContent: "Create invite" }));
 
-  const result = document.createElement("div");
-  result.className = "invite-result";
-  result.hidden = true;
-  const linkLabel = Object.assign(document.createElement("label"), { htmlFor: `${base}-link`, textContent: "Invite link" });
-  const row = Object.assign(document.createElement("div"), { className: "copy-row" });
-  const link = Object.assign(document.createElement("input"), { id: `${base}-link`, type: "text", readOnly: true });
+  const sync = () => {
+    const account = Boolean(forWhom?.value);
+    nameRow.hidden = account;
+    note.textContent = account
+      ? "The link asks them to sign in, so feedback and the record are theirs. Without signing in they join as a guest."
+      : "A guest can join the call and read the notes once you let them in, but cannot receive feedback.";
+  };
+  forWhom?.addEventListener("change", sync);
+  sync();
+
+  const result = el("div", { className: "invite-result", hidden: true });
+  const link = el("input", { id: `${base}-link`, type: "text", readOnly: true });
   const copy = button("Copy link", "");
-  row.append(link, copy);
-  const expiry = Object.assign(document.createElement("p"), { className: "muted small" });
-  result.append(linkLabel, row, expiry);
+  const expiry = el("p", { className: "muted small" });
+  result.append(el("label", { htmlFor: link.id, textContent: "Invite link" }), el("div", { className: "copy-row" }, link, copy), expiry);
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.hidden = true;
-    if (!name.value.trim()) {
+    const body = forWhom?.value ? { trainee_id: forWhom.value } : { name: name.value.trim() };
+    if (!body.trainee_id && !body.name) {
       error.textContent = "Enter the name of the person you are inviting.";
       error.hidden = false;
       name.focus();
       return;
     }
+    const create = form.querySelector("button[type=submit]");
     create.disabled = true;
-    const body = { name: name.value.trim() };
     try {
       const invite = await api("POST", `/api/sessions/${encodeURIComponent(session.id)}/invites`, body);
       link.value = invite.url;
-      expiry.textContent = invite.expires_at ? `Expires ${when(invite.expires_at)}` : "";
+      expiry.textContent = `For ${invite.name}. Expires ${when(invite.expires_at)}.`;
       form.hidden = true;
       result.hidden = false;
       link.focus();
       link.select();
+      made();
     } catch (err) {
       error.textContent = problem(err);
       error.hidden = false;
@@ -253,12 +322,49 @@ function invitePanel(session) {
     result,
     open() {
       result.hidden = true;
+      link.value = "";
       form.hidden = false;
       name.value = "";
-      name.focus();
+      (forWhom ?? name).focus();
+    },
+    close() {
+      form.hidden = true;
+      result.hidden = true;
     },
   };
 }
+
+// --- new session ---------------------------------------------------------------------------------
+
+/** Trainee accounts chosen for the new session, in the order picked. */
+const chosen = new Map();
+
+function renderChosen() {
+  const list = $("new-session-trainees");
+  list.replaceChildren();
+  for (const [id, name] of chosen) {
+    const remove = button("Remove", "secondary");
+    remove.setAttribute("aria-label", `Remove ${name}`);
+    remove.addEventListener("click", () => {
+      chosen.delete(id);
+      renderChosen();
+      picker.input.focus();
+    });
+    list.append(el("li", {}, el("span", { className: "people-name", textContent: name }), remove));
+  }
+  list.hidden = chosen.size === 0;
+}
+
+const picker = traineePicker({
+  label: "Trainees (optional)",
+  skip: () => new Set(chosen.keys()),
+  pick: (person) => {
+    chosen.set(person.id, person.name);
+    renderChosen();
+    picker.input.focus();
+  },
+});
+$("new-session-picker").append(picker.root);
 
 $("new-session-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -271,11 +377,26 @@ $("new-session-form").addEventListener("submit", async (event) => {
     $("session-title").focus();
     return;
   }
-  const submit = $("new-session-form").querySelector("button");
+  const body = { title, trainee_ids: [...chosen.keys()] };
+  const start = $("session-start").value;
+  if (start) {
+    const at = new Date(start).getTime();
+    if (Number.isNaN(at)) {
+      error.textContent = "The start time is not a date and time. Pick one, or leave it empty.";
+      error.hidden = false;
+      $("session-start").focus();
+      return;
+    }
+    body.scheduled_for = at / 1000;
+  }
+  const submit = $("new-session-form").querySelector("button[type=submit]");
   submit.disabled = true;
   try {
-    await api("POST", "/api/sessions", { title });
+    await api("POST", "/api/sessions", body);
     $("new-session-form").reset();
+    chosen.clear();
+    renderChosen();
+    picker.reset();
     await loadSessions();
   } catch (err) {
     error.textContent = problem(err);
@@ -286,7 +407,10 @@ $("new-session-form").addEventListener("submit", async (event) => {
 });
 
 try {
-  signedIn(await api("GET", "/api/me"));
+  const me = await api("GET", "/api/me");
+  // A guest's visit (from an invite link) asked to sign in to an account: offer the form.
+  if (me.scope_session_id && nextPath()) signedOut();
+  else signedIn(me);
 } catch (err) {
   if (err instanceof ApiError && err.status === 401) signedOut();
   else {

@@ -1,14 +1,19 @@
-// /review/sessions/{id}: a session's record, phone-first. The notes as text, and each feedback
-// form read-only in its instrument's words, with the marks it cites. The trainee acknowledges a
-// form (with an optional reply and the items the trainee answers, e.g. the Mini-CEX satisfaction
-// score); an assigned supervisor countersigns it; mentors and supervisors download it as FHIR.
+// /review/sessions/{id}: a session's record, phone-first and printable. The notes as text, the
+// marks and the timeline (chat included) at their offsets into the call ("+01:42"), and each
+// feedback form read-only in its instrument's words, with the marks it cites. The trainee
+// acknowledges a form (with an optional reply and the items the trainee answers, e.g. the
+// Mini-CEX satisfaction score); an assigned supervisor countersigns it with an optional comment,
+// or returns it to its mentor with a reason, and the mentor revises it as an amendment. FHIR
+// export is a secondary link. A link to #mark-<id> or #form-<id> lands on that mark or form.
 
 import { api, ApiError, setCsrfToken } from "/static/api.js";
-import { markName, moment, timeElement } from "/static/clock.js";
+import { failure, pageStates } from "/static/page.js";
+import { moment, offset, timeElement } from "/static/clock.js";
 import { buildField, el, newPrefix } from "/static/feedback/fields.js";
 import { template } from "/static/feedback/instruments.js";
 import { mountFeedbackPanel } from "/static/feedback/panel.js";
 import { referenceNote, renderAnswers } from "/static/feedback/view.js";
+import { signOffBox } from "/static/review/signoff.js";
 
 const $ = (id) => document.getElementById(id);
 const sessionId = decodeURIComponent(location.pathname.split("/")[3] ?? "");
@@ -18,20 +23,20 @@ let me = null;
 let record = null;
 let marks = new Map();
 let panelShown = false;
+let timeline = [];
+let timelineNext = null;
 
-function show(id) {
-  for (const section of ["loading", "problem", "record"]) $(section).hidden = section !== id;
+/** An offset into the call as people read it: "+01:42". */
+function plus(ms) {
+  return `+${offset(ms)}`;
 }
 
-function problem(title, detail) {
-  $("problem-title").textContent = title;
-  $("problem-detail").textContent = detail;
-  show("problem");
+function markText(m) {
+  const tags = m.tags?.length ? ` [${m.tags.join(", ")}]` : "";
+  return `${plus(m.at_ms)}${m.label ? ` · ${m.label}` : ""}${tags}`;
 }
 
-function failure(err) {
-  return err instanceof ApiError ? err.message : "Could not reach the server. Check your connection and try again.";
-}
+const { show, problem } = pageStates("record");
 
 async function load() {
   try {
@@ -83,21 +88,41 @@ function render() {
   $("record-meta").textContent = meta.join(" · ");
 
   const fhir = $("fhir-link");
-  fhir.hidden = !canExport();
+  $("exports").hidden = !canExport();
   fhir.href = `${base}/record.fhir.json`;
   fhir.setAttribute("download", `session-${session.id}.fhir.json`);
   const call = $("call-link");
   call.hidden = session.status === "ended";
   call.href = `/sessions/${encodeURIComponent(session.id)}`;
+  const trainees = session.trainees ?? [];
+  const progress = $("trainee-link");
+  progress.hidden = isGuest() || trainees.length !== 1;
+  if (trainees.length === 1) {
+    progress.href = `/review/trainees/${encodeURIComponent(trainees[0].id)}`;
+    progress.textContent = trainees[0].id === me.user.id ? "Your progress" : `${trainees[0].name || "Trainee"}'s progress`;
+  }
 
   renderNotes();
 
   renderPeople();
   marks = new Map(record.marks.map((m) => [m.id, m]));
   renderMarks();
-  renderForms();
+  timeline = record.timeline ?? [];
+  timelineNext = record.timeline_next ?? null;
+  renderTimeline();
+  const forms = renderForms();
   renderPanel();
   show("record");
+  forms.then(landOnHash);
+}
+
+/** A link to #mark-<id> or #form-<id> (from the trainee page) lands there once it is drawn. */
+function landOnHash() {
+  const target = location.hash ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+  if (!target) return;
+  target.classList.add("landed");
+  target.scrollIntoView({ block: "center" });
+  target.focus({ preventScroll: true });
 }
 
 /** The notes as plain text; on request, each run of text marked with the person who wrote it
@@ -168,11 +193,83 @@ function renderMarks() {
     ? "The moments your feedback cites."
     : "Moments the mentor marked during the call.";
   $("record-marks").replaceChildren(
-    ...list.map((m) => el("li", "", markName(m) + (m.tags?.length ? ` [${m.tags.join(", ")}]` : ""))),
+    ...list.map((m) => {
+      const item = el("li", "record-mark", markText(m));
+      item.id = `mark-${m.id}`;
+      item.tabIndex = -1;
+      return item;
+    }),
   );
 }
 
-async function renderForms() {
+// --- the timeline: the room's events and its chat, at their offsets into the call ----------------
+
+const EVENT_TEXT = {
+  "session.created": "Session created",
+  "session.ended": "Session ended",
+  "room.join": "joined",
+  "room.leave": "left",
+  "room.admit": "admitted a guest",
+  "room.deny": "turned a guest away",
+  "room.recording": "changed the recording",
+  "room.consent": "answered the recording consent",
+  "mark.added": "marked a moment",
+  "feedback.drafted": "started a feedback form",
+  "feedback.submitted": "submitted feedback",
+  "feedback.acknowledged": "acknowledged feedback",
+  "feedback.countersigned": "countersigned feedback",
+  "feedback.returned": "returned feedback to its mentor",
+  "feedback.amended": "started a revision of feedback",
+  "notes.edited-after-end": "edited the notes after the call",
+};
+
+function eventOffset(event) {
+  if (typeof event.at_ms === "number") return plus(event.at_ms);
+  const start = record.session.started_at;
+  if (!start || event.at < start) return "before";
+  return plus((event.at - start) * 1000);
+}
+
+function timelineItem(event) {
+  const item = el("li", event.kind === "chat" ? "tl-chat" : "tl-event");
+  const when = el("span", "tl-when", eventOffset(event));
+  if (event.kind === "chat") {
+    const who = event.who ?? event.name ?? "Someone";
+    item.append(when, el("span", "tl-who", `${who}:`), el("span", "tl-text", event.text ?? ""));
+    return item;
+  }
+  const what = EVENT_TEXT[event.action] ?? event.action;
+  const sentence = /^[A-Z]/.test(what) || !event.who ? what : `${event.who} ${what}`;
+  item.append(when, el("span", "tl-text", sentence));
+  return item;
+}
+
+function renderTimeline() {
+  $("timeline-card").hidden = timeline.length === 0;
+  $("record-timeline").replaceChildren(...timeline.map(timelineItem));
+  $("timeline-older").hidden = timelineNext === null;
+}
+
+async function loadOlder() {
+  const button = $("timeline-older");
+  button.disabled = true;
+  try {
+    const page = await api("GET", `${base}/timeline?before=${timelineNext}`);
+    timeline = [...page.events, ...timeline];
+    timelineNext = page.next;
+    renderTimeline();
+  } catch (err) {
+    button.textContent = `${failure(err)} Try again`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function renderForms() {
+  return drawForms().catch(() => {});
+}
+
+async function drawForms() {
   const list = $("feedback-list");
   const status = $("feedback-status");
   const forms = record.feedback
@@ -237,6 +334,8 @@ async function refresh() {
 function formCard(form, t) {
   const card = el("article", "fb-record");
   card.dataset.form = form.id;
+  card.id = `form-${form.id}`;
+  card.tabIndex = -1;
   const titleId = `form-${form.id}-title`;
   card.setAttribute("aria-labelledby", titleId);
   const about = form.author_id === form.trainee_id ? "" : ` · ${traineeName(form.trainee_id)}`;
@@ -250,7 +349,21 @@ function formCard(form, t) {
   states.setAttribute("role", "status");
   states.tabIndex = -1;
   if (form.acknowledged_at) states.append(el("p", "fb-state", `Acknowledged on ${moment(form.acknowledged_at)}`));
-  if (form.countersigned_at) states.append(el("p", "fb-state", `Countersigned on ${moment(form.countersigned_at)}`));
+  if (form.countersigned_at) {
+    const by = form.countersigned_by_name ? ` by ${form.countersigned_by_name}` : "";
+    states.append(el("p", "fb-state", `Countersigned${by} on ${moment(form.countersigned_at)}`));
+    if (form.countersign_comment) states.append(el("p", "fb-comment fb-text", form.countersign_comment));
+  }
+  const revision = revisionOf(form);
+  if (form.returned_at) {
+    const by = form.returned_by_name ? ` by ${form.returned_by_name}` : "";
+    states.append(el("p", "fb-state returned", `Returned to the mentor${by} on ${moment(form.returned_at)}`));
+    states.append(el("p", "fb-comment fb-text", form.return_reason ?? ""));
+  }
+  if (revision?.status === "submitted") {
+    states.append(el("p", "fb-state replaced", `Replaced by a revision submitted on ${moment(revision.submitted_at)}`));
+  }
+  if (form.amends_id) states.append(el("p", "small muted", "A revision of earlier feedback."));
   card.append(states);
 
   card.append(renderAnswers(t, form, { marks, respondent: t.respondent ?? "mentor" }));
@@ -264,8 +377,11 @@ function formCard(form, t) {
   if (mentorForm && me.user.id === form.trainee_id && !form.acknowledged_at) {
     card.append(acknowledgeForm(form, t, card));
   }
-  if (!isGuest() && me.user.role === "supervisor" && !form.countersigned_at) {
-    card.append(countersignButton(form, t, card));
+  if (revision?.status !== "submitted") {
+    card.append(signOffBox(form, { describedBy: titleId, onDone: (done) => replaceCard(card, done, t) }));
+  }
+  if (form.returned_at && me.user.id === form.author_id && (form.can ?? []).includes("form.amend")) {
+    card.append(reviseBox(form, revision));
   }
   card.append(referenceNote(t));
   return card;
@@ -335,28 +451,52 @@ function acknowledgeForm(form, t, card) {
   return box;
 }
 
-function countersignButton(form, t, card) {
-  const box = el("div", "fb-countersign");
+/** The newest revision (amendment) of `form` in this record, if any. */
+function revisionOf(form) {
+  return record.feedback
+    .filter((f) => f.amends_id === form.id)
+    .sort((a, b) => (b.updated_at ?? 0) - (a.updated_at ?? 0))[0];
+}
+
+/** The mentor of a returned form: revise it (an amendment, opened in "Give feedback" below). */
+function reviseBox(form, revision) {
+  const box = el("div", "fb-revise");
   const error = el("p", "error");
   error.setAttribute("role", "alert");
   error.hidden = true;
-  const button = el("button", "wide", "Countersign");
+  if (revision?.status === "submitted") return box;
+  const button = el("button", "wide", revision ? "Continue the revision" : "Revise and resubmit");
   button.type = "button";
-  button.setAttribute("aria-describedby", `form-${form.id}-title`);
   button.addEventListener("click", async () => {
     button.disabled = true;
     error.hidden = true;
     try {
-      replaceCard(card, await api("POST", `/api/feedback/${encodeURIComponent(form.id)}/countersign`), t);
+      if (!revision) await api("POST", `/api/feedback/${encodeURIComponent(form.id)}/amend`);
+      await refresh();
+      openInPanel(form);
     } catch (err) {
       error.textContent = failure(err);
       error.hidden = false;
       button.disabled = false;
     }
   });
-  box.append(error, button);
+  box.append(el("p", "small", "Your revision replaces this form once you submit it; the supervisor then countersigns the revision."), error, button);
   return box;
 }
 
+/** Show the form's instrument and trainee in "Give feedback", where the revision is the draft. */
+function openInPanel(form) {
+  const instrument = document.getElementById("fb-instrument");
+  const trainee = document.getElementById("fb-trainee");
+  if (!instrument || !trainee) return;
+  trainee.value = form.trainee_id;
+  instrument.value = form.instrument_id;
+  instrument.dispatchEvent(new Event("change"));
+  $("give-feedback").scrollIntoView({ block: "start" });
+  instrument.focus({ preventScroll: true });
+}
+
 $("notes-authors").addEventListener("click", toggleAuthors);
+$("timeline-older").addEventListener("click", loadOlder);
+$("print-record").addEventListener("click", () => window.print());
 load();

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.infra.storage.audit import AuditLog
+from server.infra.storage.chat import ChatMessage, ChatStore
 from server.infra.storage.engine import create_engine, ping
 from server.infra.storage.invites import Invite, InviteProblem, InviteStore
 from server.infra.storage.login_sessions import GuestScope, LoginSession, LoginSessionStore
@@ -18,6 +19,8 @@ from server.infra.storage.users import DuplicateEmail, UserStore
 
 __all__ = [
     "AuditLog",
+    "ChatMessage",
+    "ChatStore",
     "DuplicateEmail",
     "GuestScope",
     "Invite",
@@ -47,6 +50,7 @@ class Store:
     invites: InviteStore
     tickets: TicketStore
     marks: MarkStore
+    chat: ChatStore
 
     @classmethod
     def open(cls, url: str, *, idle_timeout_s: float, absolute_timeout_s: float) -> Store:
@@ -62,6 +66,7 @@ class Store:
             invites=InviteStore(engine),
             tickets=TicketStore(engine),
             marks=MarkStore(engine),
+            chat=ChatStore(engine),
         )
 
     async def ping(self) -> bool:

@@ -15,7 +15,11 @@ from server.infra.storage.engine import for_writing
 from server.infra.storage.login_sessions import hash_token
 from server.infra.storage.schema import invites
 
-__all__ = ["Invite", "InviteProblem", "InviteStore"]
+__all__ = ["DENIED", "WITHDRAWN", "Invite", "InviteProblem", "InviteStore"]
+
+# Why an invite was withdrawn (``invites.revoked_reason``).
+WITHDRAWN = "withdrawn"
+DENIED = "denied"
 
 
 class InviteProblem(StrEnum):
@@ -24,6 +28,7 @@ class InviteProblem(StrEnum):
     UNKNOWN = "unknown"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    DENIED = "denied"  # withdrawn because someone who used it was denied in the lobby
     USED_UP = "used-up"
 
 
@@ -40,9 +45,12 @@ class Invite:
     max_uses: int
     uses: int
     revoked_at: float | None
+    revoked_reason: str | None = None  # "withdrawn" or "denied"
 
     def problem(self, now: float) -> InviteProblem | None:
         if self.revoked_at is not None:
+            if self.revoked_reason == DENIED:
+                return InviteProblem.DENIED
             return InviteProblem.REVOKED
         if now >= self.expires_at:
             return InviteProblem.EXPIRED
@@ -64,6 +72,7 @@ def _invite(m: sa.RowMapping) -> Invite:
         max_uses=m["max_uses"],
         uses=m["uses"],
         revoked_at=m["revoked_at"],
+        revoked_reason=m["revoked_reason"],
     )
 
 
@@ -160,6 +169,24 @@ class InviteStore:
                     invites.c.session_id == session_id,
                     invites.c.revoked_at.is_(None),
                 )
-                .values(revoked_at=now)
+                .values(revoked_at=now, revoked_reason=WITHDRAWN)
             )
         return result.rowcount == 1
+
+    async def revoke_for_trainee(
+        self, session_id: str, trainee_id: str, *, now: float
+    ) -> list[str]:
+        """Withdraw the session's open invites made for one trainee's account (the account was
+        taken off the session); the ids of those withdrawn."""
+        async with self._writer.begin() as connection:
+            rows = await connection.execute(
+                invites.update()
+                .where(
+                    invites.c.session_id == session_id,
+                    invites.c.trainee_id == trainee_id,
+                    invites.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=now, revoked_reason=WITHDRAWN)
+                .returning(invites.c.id)
+            )
+            return [str(row[0]) for row in rows]

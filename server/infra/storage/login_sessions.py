@@ -5,17 +5,26 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.infra.roles import UserId
 from server.infra.storage.engine import for_writing
-from server.infra.storage.schema import login_sessions, users
+from server.infra.storage.schema import invites, login_sessions, users
 
-__all__ = ["GuestScope", "LoginSession", "LoginSessionStore", "hash_token"]
+__all__ = [
+    "NOBODY_LISTENS",
+    "Guest",
+    "GuestScope",
+    "LoginSession",
+    "LoginSessionStore",
+    "SignInListener",
+    "hash_token",
+]
 
 # Writing last_seen_at on every request would turn each read into a write; a minute of slack on
 # a 30-minute idle timeout is harmless.
@@ -51,8 +60,40 @@ class LoginSession:
     admitted_at: float | None = None
 
 
+@dataclass(frozen=True)
+class Guest:
+    """Someone a mentor admitted through an invite link (one redemption), as the mentor sees it."""
+
+    id: str
+    display_name: str
+    invite_id: str | None
+    admitted_at: float
+    linked_user_id: str | None
+
+
+class SignInListener(Protocol):
+    """Told when sign-ins end or an account's rights shrink (the HTTP edge keeps principals for
+    a moment and must forget them at once)."""
+
+    def forget_logins(self, token_hashes: Iterable[str]) -> None: ...
+
+    def forget_subject(self, subject_id: str) -> None: ...
+
+
+class _NobodyListens:
+    def forget_logins(self, token_hashes: Iterable[str]) -> None:
+        return None
+
+    def forget_subject(self, subject_id: str) -> None:
+        return None
+
+
+NOBODY_LISTENS: SignInListener = _NobodyListens()
+
+
 class LoginSessionStore:
     def __init__(self, engine: AsyncEngine, *, idle_timeout_s: float, absolute_timeout_s: float):
+        self.listener = NOBODY_LISTENS
         self._engine = engine
         self._writer = for_writing(engine)
         self._idle_timeout_s = idle_timeout_s
@@ -177,24 +218,90 @@ class LoginSessionStore:
         return {str(row[0]) for row in rows}
 
     async def guest_name(self, guest_id: str) -> str | None:
-        """The display name a guest (invite redeemer) gave, for the record."""
+        """The name a guest (invite redeemer) goes by in the record: the trainee account a
+        mentor linked them to, or else the display name they gave."""
         async with self._engine.connect() as connection:
             row = (
                 await connection.execute(
-                    sa.select(login_sessions.c.display_name)
+                    sa.select(login_sessions.c.display_name, users.c.name)
+                    .select_from(
+                        login_sessions.outerjoin(
+                            users, users.c.id == login_sessions.c.linked_user_id
+                        )
+                    )
                     .where(login_sessions.c.guest_id == guest_id)
                     .limit(1)
                 )
             ).first()
-        return None if row is None else row[0]
+        return None if row is None else (row[1] or row[0])
+
+    async def admitted_guests(self, session_id: str) -> list[Guest]:
+        """The guests a mentor admitted into ``session_id``, oldest first."""
+        async with self._engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    sa.select(
+                        login_sessions.c.guest_id,
+                        login_sessions.c.display_name,
+                        login_sessions.c.invite_id,
+                        login_sessions.c.admitted_at,
+                        login_sessions.c.linked_user_id,
+                    )
+                    .where(
+                        login_sessions.c.scope_session_id == session_id,
+                        login_sessions.c.admitted_at.is_not(None),
+                    )
+                    .order_by(login_sessions.c.admitted_at, login_sessions.c.guest_id)
+                )
+            ).all()
+        return [
+            Guest(
+                id=str(r.guest_id),
+                display_name=r.display_name or "Guest",
+                invite_id=r.invite_id,
+                admitted_at=float(r.admitted_at),
+                linked_user_id=r.linked_user_id,
+            )
+            for r in rows
+        ]
+
+    async def link_guest(self, guest_id: str, session_id: str, user_id: str | None) -> bool:
+        """Say which trainee account an admitted guest of ``session_id`` is (``None``: none);
+        False when there is no such admitted guest."""
+        async with self._writer.begin() as connection:
+            result = await connection.execute(
+                login_sessions.update()
+                .where(
+                    login_sessions.c.guest_id == guest_id,
+                    login_sessions.c.scope_session_id == session_id,
+                    login_sessions.c.admitted_at.is_not(None),
+                )
+                .values(linked_user_id=user_id)
+            )
+        return result.rowcount >= 1
+
+    async def unlink_account(self, session_id: str, user_id: str) -> None:
+        """The account was taken off the session: its guests there are no longer linked to it."""
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                login_sessions.update()
+                .where(
+                    login_sessions.c.scope_session_id == session_id,
+                    login_sessions.c.linked_user_id == user_id,
+                )
+                .values(linked_user_id=None)
+            )
 
     async def revoke_scoped(self, session_id: str, *, now: float) -> int:
-        """End every guest session bound to ``session_id`` (the session is over)."""
+        """The session is over: end the sign-ins of its guests still waiting in the lobby. An
+        admitted guest keeps theirs, to read the record until it times out (idle or absolute
+        limit) or the invite is withdrawn; the room itself refuses everyone once ended."""
         async with self._writer.begin() as connection:
             result = await connection.execute(
                 login_sessions.update()
                 .where(
                     login_sessions.c.scope_session_id == session_id,
+                    login_sessions.c.admitted_at.is_(None),
                     login_sessions.c.revoked_at.is_(None),
                 )
                 .values(revoked_at=now)
@@ -215,12 +322,36 @@ class LoginSessionStore:
             )
 
     async def revoke_guest(self, guest_id: str, session_id: str, *, now: float) -> set[str]:
-        """End a guest's sign-in (denied from the lobby); the hashes of what was ended."""
-        return await self._revoke_where(
-            (login_sessions.c.guest_id == guest_id)
-            & (login_sessions.c.scope_session_id == session_id),
-            now=now,
-        )
+        """A guest was denied in the lobby: end their sign-in and withdraw the invite they came
+        through, so the same link cannot knock again (others already signed in through it keep
+        their place). The hashes of the sign-ins ended."""
+        async with self._writer.begin() as connection:
+            rows = (
+                await connection.execute(
+                    login_sessions.update()
+                    .where(
+                        login_sessions.c.guest_id == guest_id,
+                        login_sessions.c.scope_session_id == session_id,
+                        login_sessions.c.revoked_at.is_(None),
+                    )
+                    .values(revoked_at=now)
+                    .returning(login_sessions.c.token_hash, login_sessions.c.invite_id)
+                )
+            ).all()
+            used = {str(row[1]) for row in rows if row[1] is not None}
+            if used:
+                await connection.execute(
+                    invites.update()
+                    .where(
+                        invites.c.id.in_(used),
+                        invites.c.session_id == session_id,
+                        invites.c.revoked_at.is_(None),
+                    )
+                    .values(revoked_at=now, revoked_reason="denied")  # invites.DENIED
+                )
+        ended = {str(row[0]) for row in rows}
+        self.listener.forget_logins(ended)
+        return ended
 
     async def revoke_invite(self, invite_id: str, *, now: float) -> set[str]:
         """End every sign-in made through a withdrawn invite; the hashes of what was ended."""
@@ -234,7 +365,9 @@ class LoginSessionStore:
                 .values(revoked_at=now)
                 .returning(login_sessions.c.token_hash)
             )
-            return {str(row[0]) for row in rows}
+            ended = {str(row[0]) for row in rows}
+        self.listener.forget_logins(ended)
+        return ended
 
     async def revoke(self, token_hash: str, *, now: float) -> None:
         async with self._writer.begin() as connection:
@@ -245,6 +378,7 @@ class LoginSessionStore:
                 )
                 .values(revoked_at=now)
             )
+        self.listener.forget_logins([token_hash])
 
     async def revoke_all(self, user_id: str, *, now: float) -> int:
         async with self._writer.begin() as connection:
@@ -253,4 +387,5 @@ class LoginSessionStore:
                 .where(login_sessions.c.user_id == user_id, login_sessions.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+        self.listener.forget_subject(user_id)
         return int(result.rowcount)

@@ -58,10 +58,31 @@ class MarkStore:
         return record
 
     async def for_session(self, session_id: str) -> list[MarkRecord]:
+        return await self.for_sessions([session_id])
+
+    async def counts(self, session_ids: Sequence[str]) -> dict[str, int]:
+        """How many marks each session has (sessions without marks are left out)."""
+        if not session_ids:
+            return {}
+        query = (
+            sa.select(marks.c.session_id, sa.func.count())
+            .where(marks.c.session_id.in_(list(session_ids)))
+            .group_by(marks.c.session_id)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return {session_id: int(n) for session_id, n in rows}
+
+    async def for_sessions(self, session_ids: Sequence[str]) -> list[MarkRecord]:
+        """The marks of several sessions in one query (a trainee's progress cites many)."""
+        if not session_ids:
+            return []
         async with self._engine.connect() as connection:
             rows = (
                 await connection.execute(
-                    sa.select(marks).where(marks.c.session_id == session_id).order_by(marks.c.at_ms)
+                    sa.select(marks)
+                    .where(marks.c.session_id.in_(list(session_ids)))
+                    .order_by(marks.c.at_ms)
                 )
             ).all()
         return [

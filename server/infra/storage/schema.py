@@ -10,10 +10,12 @@ import sqlalchemy as sa
 __all__ = [
     "audit_events",
     "audit_head",
+    "chat_messages",
     "invites",
     "login_sessions",
     "marks",
     "metadata",
+    "password_resets",
     "session_trainees",
     "sessions",
     "socket_tickets",
@@ -84,9 +86,28 @@ login_sessions = sa.Table(
     # A guest's admission by the session's mentor, stored so it survives reconnects, restarts
     # and nodes (DESIGN.md §1: an invite grants presence only once admitted).
     sa.Column("admitted_at", sa.Double, nullable=True),
+    # The trainee account a mentor said an admitted guest is (the guest keeps a guest's powers;
+    # the record names the account, and the account is listed in the session).
+    sa.Column("linked_user_id", sa.String(32), nullable=True),
     sa.Index("ix_login_sessions_user_id", "user_id"),
     sa.Index("ix_login_sessions_guest_id", "guest_id"),
     sa.Index("ix_login_sessions_invite_id", "invite_id"),
+)
+
+# One-time password reset links an admin hands to a person. Like login tokens, only the token's
+# SHA-256 is stored; a row is spent once used, and a newer link for the same account spends it.
+password_resets = sa.Table(
+    "password_resets",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "user_id", sa.String(32), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("created_by", sa.String(32), nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),
+    sa.Column("used_at", sa.Double, nullable=True),
+    sa.Index("ix_password_resets_user_id", "user_id"),
 )
 
 # Append-only and hash-chained: each row's hash covers its content and the previous row's hash.
@@ -163,6 +184,9 @@ invites = sa.Table(
     sa.Column("max_uses", sa.Integer, nullable=False),
     sa.Column("uses", sa.Integer, nullable=False),
     sa.Column("revoked_at", sa.Double, nullable=True),
+    # Why it was withdrawn: "withdrawn" by the mentor, or "denied" (someone who used it was
+    # denied in the lobby, so the same link cannot knock again).
+    sa.Column("revoked_reason", sa.String(16), nullable=True),
     sa.Index("ix_invites_session_id", "session_id"),
 )
 
@@ -193,4 +217,26 @@ marks = sa.Table(
     sa.Column("by_subject", sa.String(64), nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Index("ix_marks_session_id", "session_id"),
+)
+
+# What was said in a session's chat, kept with its record (issue 10). ``seq`` orders messages
+# that share a millisecond; the name is the sender's display name when it was sent.
+chat_messages = sa.Table(
+    "chat_messages",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("id", sa.String(32), nullable=False, unique=True),
+    sa.Column(
+        "session_id",
+        sa.String(32),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("peer", sa.String(64), nullable=False),
+    sa.Column("author_subject", sa.String(64), nullable=False),
+    sa.Column("author_name", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("at_ms", sa.BigInteger, nullable=False),
+    sa.Index("ix_chat_messages_session_id_seq", "session_id", "seq"),
 )

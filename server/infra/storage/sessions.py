@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.infra.storage.engine import for_writing
@@ -106,6 +107,28 @@ class SessionStore:
 
     async def everything(self) -> list[Session]:
         return await self._load(sa.true())
+
+    async def add_trainee(self, session_id: str, trainee_id: str) -> bool:
+        """List a trainee account in the session; False when it already was."""
+        try:
+            async with self._writer.begin() as connection:
+                await connection.execute(
+                    session_trainees.insert().values(session_id=session_id, trainee_id=trainee_id)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def remove_trainee(self, session_id: str, trainee_id: str) -> bool:
+        """Take a trainee account off the session; False when it was not listed."""
+        async with self._writer.begin() as connection:
+            result = await connection.execute(
+                session_trainees.delete().where(
+                    session_trainees.c.session_id == session_id,
+                    session_trainees.c.trainee_id == trainee_id,
+                )
+            )
+        return result.rowcount == 1
 
     async def mark_live(self, session_id: str, *, now: float) -> None:
         """The first member entered the room; a no-op unless the session was scheduled."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.infra.roles import Role, User, UserId
 from server.infra.storage.engine import for_writing
-from server.infra.storage.schema import supervisor_assignments, users
+from server.infra.storage.login_sessions import NOBODY_LISTENS, SignInListener, hash_token
+from server.infra.storage.schema import password_resets, supervisor_assignments, users
 
 __all__ = ["DuplicateEmail", "UserStore"]
 
@@ -24,7 +28,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _user(mapping: sa.RowMapping) -> User:
+def _user(mapping: Mapping[Any, Any]) -> User:
     return User(
         id=UserId(str(mapping["id"])),
         email=str(mapping["email"]),
@@ -33,6 +37,12 @@ def _user(mapping: sa.RowMapping) -> User:
         disabled=bool(mapping["disabled"]),
         created_at=float(mapping["created_at"]),
     )
+
+
+def _contains(word: str) -> str:
+    """A LIKE pattern matching ``word`` anywhere, its wildcards taken literally."""
+    escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 _USER_COLUMNS = (
@@ -47,6 +57,7 @@ _USER_COLUMNS = (
 
 class UserStore:
     def __init__(self, engine: AsyncEngine) -> None:
+        self.listener: SignInListener = NOBODY_LISTENS
         self._engine = engine
         self._writer = for_writing(engine)
 
@@ -100,6 +111,19 @@ class UserStore:
             rows = (await connection.execute(query)).all()
         return [_user(row._mapping) for row in rows]
 
+    async def search(self, words: str, *, role: Role, limit: int) -> list[User]:
+        """Enabled accounts of ``role`` whose name contains each of ``words`` (whitespace-
+        separated, case-insensitive), by name; at most ``limit``."""
+        query = sa.select(*_USER_COLUMNS).where(
+            users.c.role == role.value, users.c.disabled.is_(False)
+        )
+        for word in words.split()[:5]:
+            query = query.where(sa.func.lower(users.c.name).like(_contains(word), escape="\\"))
+        query = query.order_by(users.c.name, users.c.id).limit(limit)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_user(row._mapping) for row in rows]
+
     async def set_disabled(self, user_id: str, disabled: bool) -> bool:
         async with self._writer.begin() as connection:
             result = await connection.execute(
@@ -138,6 +162,7 @@ class UserStore:
                     supervisor_assignments.c.trainee_id == trainee_id,
                 )
             )
+        self.listener.forget_subject(supervisor_id)  # follows one trainee fewer
         return result.rowcount == 1
 
     async def trainees_of(self, supervisor_id: str) -> list[User]:
@@ -161,3 +186,92 @@ class UserStore:
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [_user(row._mapping) for row in rows]
+
+    async def assignments(self) -> list[tuple[User, User]]:
+        """Every supervisor↔trainee pair, as (supervisor, trainee), by supervisor then trainee."""
+        supervisor, trainee = users.alias("supervisor"), users.alias("trainee")
+        columns = [c.name for c in _USER_COLUMNS]
+        query = (
+            sa.select(
+                *(supervisor.c[name].label(f"s_{name}") for name in columns),
+                *(trainee.c[name].label(f"t_{name}") for name in columns),
+            )
+            .select_from(supervisor_assignments)
+            .join(supervisor, supervisor.c.id == supervisor_assignments.c.supervisor_id)
+            .join(trainee, trainee.c.id == supervisor_assignments.c.trainee_id)
+            .order_by(supervisor.c.name, supervisor.c.id, trainee.c.name, trainee.c.id)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [
+            (
+                _user({name: row._mapping[f"s_{name}"] for name in columns}),
+                _user({name: row._mapping[f"t_{name}"] for name in columns}),
+            )
+            for row in rows
+        ]
+
+    async def open_reset(
+        self, user_id: str, *, created_by: str | None, now: float, ttl_s: float
+    ) -> str:
+        """A one-time password reset link's token for ``user_id`` (only its hash is stored).
+        Any earlier unused link of the account stops working: the newest one handed out is
+        the only one that counts."""
+        token = secrets.token_urlsafe(32)
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                password_resets.update()
+                .where(password_resets.c.user_id == user_id, password_resets.c.used_at.is_(None))
+                .values(used_at=now)
+            )
+            await connection.execute(
+                password_resets.insert().values(
+                    token_hash=hash_token(token),
+                    user_id=user_id,
+                    created_by=created_by,
+                    created_at=now,
+                    expires_at=now + ttl_s,
+                )
+            )
+        return token
+
+    async def reset_holder(self, token: str, *, now: float) -> tuple[User, float] | None:
+        """The account a live reset link is for, and when the link expires."""
+        query = (
+            sa.select(*_USER_COLUMNS, password_resets.c.expires_at)
+            .join(users, users.c.id == password_resets.c.user_id)
+            .where(
+                password_resets.c.token_hash == hash_token(token),
+                password_resets.c.used_at.is_(None),
+                password_resets.c.expires_at > now,
+            )
+        )
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else (_user(row._mapping), float(row._mapping["expires_at"]))
+
+    async def spend_reset(self, token: str, password_hash: str, *, now: float) -> str | None:
+        """Set the password through a live reset link and spend the link, in one transaction
+        (two uses racing: one wins). The account's id, or ``None`` if the link is not live."""
+        async with self._writer.begin() as connection:
+            row = (
+                await connection.execute(
+                    password_resets.update()
+                    .where(
+                        password_resets.c.token_hash == hash_token(token),
+                        password_resets.c.used_at.is_(None),
+                        password_resets.c.expires_at > now,
+                    )
+                    .values(used_at=now)
+                    .returning(password_resets.c.user_id)
+                )
+            ).first()
+            if row is None:
+                return None
+            user_id = str(row[0])
+            await connection.execute(
+                users.update()
+                .where(users.c.id == user_id)
+                .values(password_hash=password_hash, updated_at=now)
+            )
+        return user_id

@@ -13,6 +13,7 @@ __all__ = [
     "Deliver",
     "EndRoom",
     "Envelope",
+    "FeedbackSubmitted",
     "JoinRoom",
     "LeaveRoom",
     "RevokeSockets",
@@ -32,6 +33,7 @@ class JoinRoom(msgspec.Struct, frozen=True, tag="join"):
     frame: str
     ice_servers: str
     session_started_at: float | None = None
+    guest: bool = False
 
 
 class RoomFrame(msgspec.Struct, frozen=True, tag="frame"):
@@ -47,6 +49,14 @@ class LeaveRoom(msgspec.Struct, frozen=True, tag="disconnect"):
 
 class EndRoom(msgspec.Struct, frozen=True, tag="end"):
     session: str
+
+
+class FeedbackSubmitted(msgspec.Struct, frozen=True, tag="feedback"):
+    """To the room's node: tell the form's trainee in the room."""
+
+    session: str
+    form: str
+    trainee: str
 
 
 class Deliver(msgspec.Struct, frozen=True, tag="deliver"):
@@ -67,7 +77,16 @@ class RevokeSockets(msgspec.Struct, frozen=True, tag="revoke"):
     login: str | None = None
 
 
-Envelope = JoinRoom | RoomFrame | LeaveRoom | EndRoom | Deliver | CloseConnection | RevokeSockets
+Envelope = (
+    JoinRoom
+    | RoomFrame
+    | LeaveRoom
+    | EndRoom
+    | FeedbackSubmitted
+    | Deliver
+    | CloseConnection
+    | RevokeSockets
+)
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Envelope)

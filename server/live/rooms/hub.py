@@ -22,16 +22,22 @@ import msgspec
 
 from server.infra.bus import Bus
 from server.infra.metrics import Metrics
+from server.infra.storage import ChatMessage
 from server.live.rooms import envelopes as env
 from server.live.rooms.connection import SocketConnection
 from server.live.rooms.directory import RoomDirectory
 from server.live.rooms.records import RoomRecords
 from signaling import (
+    MAX_CHAT_HISTORY,
+    MAX_CHAT_HISTORY_BYTES,
     Audit,
+    ChatHistory,
+    ChatPosted,
     ClientMessage,
     Close,
     ConnectionId,
     Effect,
+    ErrorMessage,
     IceServer,
     Join,
     MarkAdded,
@@ -41,7 +47,9 @@ from signaling import (
     Role,
     Room,
     Send,
+    SendChatHistory,
     SessionId,
+    StoreChat,
     StoreMark,
     parse_client_message,
     serialize,
@@ -49,7 +57,7 @@ from signaling import (
 from signaling import Principal as RoomPrincipal
 from signaling.close_codes import CLOSE_NOT_AUTHENTICATED, CLOSE_TRY_AGAIN
 
-__all__ = ["RoomHub"]
+__all__ = ["RoomHub", "chat_history"]
 
 log = logging.getLogger("preceptor.rooms")
 
@@ -58,6 +66,10 @@ _REVALIDATE_S = 30.0
 _REVOCATIONS = "revocations"
 _ice_encoder = msgspec.json.Encoder()
 _ice_decoder = msgspec.json.Decoder(tuple[IceServer, ...])
+_CHAT_NOT_SAVED = ErrorMessage(
+    code="chat-not-saved",
+    message="Your message could not be saved, so nobody saw it. Send it again in a moment.",
+)
 
 
 @dataclass
@@ -175,6 +187,7 @@ class RoomHub:
                 frame=frame,
                 ice_servers=_ice_encoder.encode(tuple(ice_servers)).decode(),
                 session_started_at=session_started_at,
+                guest=principal.guest,
             ),
         )
 
@@ -207,6 +220,26 @@ class RoomHub:
             await self._directory.release(session_id)
         else:
             await self._publish(owner, env.EndRoom(session_id))
+
+    async def feedback_submitted(self, session_id: str, *, form_id: str, trainee_id: str) -> None:
+        """A feedback form was submitted: its trainee in the room hears of it (see
+        `Room.feedback_submitted`), wherever the room runs. The form is already stored: a notice
+        that cannot be sent is logged, never an error for the form's author."""
+        try:
+            if session_id in self._rooms:
+                self._notify_feedback(session_id, form_id, trainee_id)
+                return
+            owner = await self._directory.owner(session_id)
+            if owner == self.node_id:
+                # Nobody has the room open: nobody to tell; we just claimed it for nothing.
+                await self._directory.release(session_id)
+            else:
+                await self._publish(owner, env.FeedbackSubmitted(session_id, form_id, trainee_id))
+        except Exception as exc:
+            log.warning("could not announce feedback", extra={"error": str(exc)})
+
+    def _notify_feedback(self, session_id: str, form: str, trainee: str) -> None:
+        self._apply(session_id, lambda room: room.feedback_submitted(form, trainee))
 
     # --- the rooms this node runs --------------------------------------------------------------
 
@@ -270,6 +303,9 @@ class RoomHub:
         }
         welcomes = [e for e in effects if isinstance(e, Send) and e.to in admitted]
         held += welcomes
+        # Chat, like a mark, is relayed only once it is stored (issue 10: the record keeps it).
+        chats = {e.id for e in effects if isinstance(e, StoreChat)}
+        held += [e for e in effects if isinstance(e, Send) and _chat_id(e) in chats]
         for effect in effects:
             if effect in held:
                 continue
@@ -298,6 +334,14 @@ class RoomHub:
                         by=hosted.subjects.get(effect.by, effect.by),
                         then=functools.partial(self._announce, announce),
                     )
+                case StoreChat():
+                    self._store_chat(session_id, hosted, effect, held)
+                case SendChatHistory(to=to):
+                    self._records.chat_history(
+                        session_id,
+                        limit=MAX_CHAT_HISTORY,
+                        then=functools.partial(self._send_history, to),
+                    )
                 case RecordingChanged():
                     # Recording media arrives with routed mode (DESIGN.md §3); the room's
                     # consent state machine already runs and is audited.
@@ -307,6 +351,39 @@ class RoomHub:
             self._metrics.rooms.set(len(self._rooms))
             task = asyncio.get_running_loop().create_task(self._directory.release(session_id))
             task.add_done_callback(_log_failure)
+
+    def _store_chat(
+        self, session_id: str, hosted: _HostedRoom, chat: StoreChat, held: list[Send]
+    ) -> None:
+        author = hosted.subjects.get(chat.by, chat.by)
+        relay = [s for s in held if _chat_id(s) == chat.id]
+
+        def stored() -> None:
+            self._announce(relay)
+            # The timeline shows the message where it was said (the text stays in the chat
+            # table, out of the append-only log, so it can be deleted with the record).
+            detail = {"peer": chat.by, "chat": chat.id}
+            self._records.audit("chat", session_id=session_id, actor_id=author, detail=detail)
+
+        def failed() -> None:
+            connection = hosted.room.connection_of(chat.by)
+            if connection is not None:
+                self._deliver(connection, serialize(_CHAT_NOT_SAVED))
+
+        message = ChatMessage(
+            id=chat.id,
+            session_id=session_id,
+            peer=chat.by,
+            author_subject=author,
+            author_name=chat.name,
+            text=chat.text,
+            at=chat.at / 1000,
+            at_ms=chat.at_ms,
+        )
+        self._records.chat(message, then=stored, failed=failed)
+
+    def _send_history(self, connection: ConnectionId, stored: list[ChatMessage]) -> None:
+        self._deliver(connection, serialize(chat_history(stored)))
 
     def _decided(
         self, session_id: str, guest: str | None, action: str, welcomes: list[Send]
@@ -421,6 +498,7 @@ class RoomHub:
                         role=Role(envelope.role),
                         display_name=envelope.display_name,
                         needs_admission=envelope.needs_admission,
+                        guest=envelope.guest,
                     )
                     ice = _ice_decoder.decode(envelope.ice_servers)
                     self._join_local(
@@ -443,6 +521,8 @@ class RoomHub:
                 self._apply(session, lambda room: room.disconnect(conn, self._clock()))
             case env.EndRoom(session=session):
                 self._end_local(session)
+            case env.FeedbackSubmitted(session=session, form=form, trainee=trainee):
+                self._notify_feedback(session, form, trainee)
             case env.RevokeSockets(subject=subject, login=login):
                 for connection, (holder, holder_login) in list(self._holders.items()):
                     if holder == subject or holder_login == login:
@@ -451,6 +531,28 @@ class RoomHub:
 
 def _mark_id(effect: Effect) -> str | None:
     if isinstance(effect, Send) and isinstance(effect.message, MarkAdded):
+        return effect.message.id
+    return None
+
+
+def chat_history(stored: Sequence[ChatMessage]) -> ChatHistory:
+    """The `chat-history` message for stored chat (oldest first): its newest messages, as many as
+    fit in `MAX_CHAT_HISTORY_BYTES`."""
+    kept: list[ChatPosted] = []
+    size = 0
+    for m in reversed(stored[-MAX_CHAT_HISTORY:]):
+        posted = ChatPosted(
+            from_=PeerId(m.peer), text=m.text, at=round(m.at * 1000), name=m.author_name, id=m.id
+        )
+        size += len(serialize(posted).encode())
+        if size > MAX_CHAT_HISTORY_BYTES:
+            break
+        kept.append(posted)
+    return ChatHistory(messages=tuple(reversed(kept)))
+
+
+def _chat_id(effect: Effect) -> str | None:
+    if isinstance(effect, Send) and isinstance(effect.message, ChatPosted):
         return effect.message.id
     return None
 

@@ -1,5 +1,6 @@
-"""What rooms leave in the record — audit events, marks, the session going live — written by
-one background task so a room never waits on the database.
+"""What rooms leave in the record — audit events, marks, chat, the session going live — written
+by one background task so a room never waits on the database. Reads that must see every write
+queued before them (the chat history a member gets after its welcome) run in the same queue.
 
 Nothing is dropped (DESIGN.md §5: every join and view is audited). A write that fails is
 retried, with backoff, before anything queued after it, so the log keeps its order; while the
@@ -16,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from server.infra.storage import Store
+from server.infra.storage import ChatMessage, Store
 from server.infra.storage.audit import NewAuditEvent
 
 __all__ = ["RoomRecords"]
@@ -30,6 +31,8 @@ _MAX_RETRY_S = 5.0
 # Audit batches are retried until they are written; other writes (marks, admissions) give up
 # after this many attempts, so one that can never succeed does not hold up the log for ever.
 _OTHER_ATTEMPTS = 30
+# A chat message's sender waits for it to be stored: after a few tries it is told instead.
+_CHAT_ATTEMPTS = 3
 _CLOSE_TIMEOUT_S = 10.0
 
 
@@ -158,6 +161,39 @@ class RoomRecords:
 
         self._put(write)
 
+    def chat(
+        self,
+        message: ChatMessage,
+        *,
+        then: Callable[[], None],
+        failed: Callable[[], None],
+    ) -> None:
+        """Store a chat message; ``then`` runs once it is stored (it is relayed only then), and
+        ``failed`` if it could not be."""
+
+        async def write() -> None:
+            stored = await self._run(lambda: self._store.chat.add(message), attempts=_CHAT_ATTEMPTS)
+            (then if stored else failed)()
+
+        self._put(write)
+
+    def chat_history(
+        self, session_id: str, *, limit: int, then: Callable[[list[ChatMessage]], None]
+    ) -> None:
+        """Read the session's last ``limit`` chat messages after every write queued before."""
+
+        found: list[list[ChatMessage]] = []
+
+        async def read() -> None:
+            found.append(await self._store.chat.recent(session_id, limit=limit))
+
+        async def deliver() -> None:
+            # Given up: the member keeps what its page shows; the next welcome tries again.
+            if await self._run(read, attempts=_CHAT_ATTEMPTS):
+                then(found[-1])
+
+        self._put(deliver)
+
     def session_live(self, session_id: str) -> None:
         at = time.time()
         self._put(lambda: self._store.sessions.mark_live(session_id, now=at))
@@ -186,20 +222,21 @@ class RoomRecords:
             # One transaction: a failed batch left nothing behind, so retrying it is safe.
             await self._run(lambda: self._store.audit.append_many(audits), attempts=None)
 
-    async def _run(self, write: Write, *, attempts: int | None) -> None:
-        """Run ``write`` until it succeeds (or, for ``attempts``, gives up), backing off."""
+    async def _run(self, write: Write, *, attempts: int | None) -> bool:
+        """Run ``write`` until it succeeds (or, for ``attempts``, gives up), backing off;
+        whether it succeeded."""
         delay = self._first_retry_s
         attempt = 0
         while True:
             attempt += 1
             try:
                 await write()
-                return
+                return True
             except Exception:
                 if attempts is not None and attempt >= attempts:
                     self.abandoned += 1
                     log.exception("writing a room record failed; giving up")
-                    return
+                    return False
                 self.retries += 1
                 log.warning("writing a room record failed; retrying", exc_info=attempt == 1)
             await asyncio.sleep(delay)

@@ -2,12 +2,19 @@
 // socket, the peer connections, our media and the DOM together; each lives in its own module.
 
 import { api, ApiError, setCsrfToken } from "/static/api.js";
+import { enableEnd } from "/static/call/end.js";
+import { endScreen } from "/static/call/ends.js";
 import { enableFeedback } from "/static/call/feedback.js";
+import { enableInvites, refreshInvites } from "/static/call/invites.js";
 import { disableMarks, enableMarks, markReceived, marks } from "/static/call/marks.js";
 import { LevelMeter, LocalMedia, PROBLEM_TEXT } from "/static/call/media.js";
+import { feedbackArrived, hideNotice, wireNotice } from "/static/call/notice.js";
 import { disableNotes, enableNotes } from "/static/call/notes.js";
+import * as people from "/static/call/people.js";
 import { PeerMesh } from "/static/call/peers.js";
-import { SignalingSocket } from "/static/call/socket.js";
+import { setSheet, wireSheet } from "/static/call/sheet.js";
+import { forgetResume, SignalingSocket } from "/static/call/socket.js";
+import { setRecording, startTimer, stopStatus } from "/static/call/status.js";
 import * as ui from "/static/call/ui.js";
 
 const $ = (id) => document.getElementById(id);
@@ -23,24 +30,18 @@ let selfId = null;
 let me = null; // GET /api/me
 let session = null; // GET /api/sessions/{id}, when we may see it
 const state = { audio: false, video: false, screen: false };
+let selection = {}; // the devices picked in the check, reused when this tab takes the call back
+let wasWaiting = false; // this tab sat in the lobby: a 4403 then means the mentor said no
 
-const FATAL_SCREENS = {
-  denied: ["The mentor did not let you in", "", {}],
-  ended: ["This session has ended", "Thank you for taking part.", {}],
-  replaced: [
-    "You joined from another tab",
-    "This tab was disconnected. Carry on in the other tab, or rejoin here.",
-    { rejoin: true },
-  ],
-  "not-authenticated": [
-    "You are not signed in",
-    "Sign in again, or open your invite link again, to join this session.",
-    {},
-  ],
-  "no-session": ["No such session", "Check the link you were given.", {}],
-  policy: ["The connection was refused", "Reload the page to try again.", { rejoin: true }],
-  "too-big": ["The connection was refused", "Reload the page to try again.", { rejoin: true }],
-};
+/** Signed in through an invite link rather than an account. */
+const isGuest = () => Boolean(me?.scope_session_id);
+/** The session's capabilities for me (the policy's actions), so the page derives no roles. */
+const can = (action) => Boolean(session?.can?.includes(action));
+
+function showEnd(reason, context = {}) {
+  const [title, detail, options] = endScreen(reason, { guest: isGuest(), wasWaiting, ...context });
+  ui.showEnded(title, detail, options);
+}
 
 // A debug and test hook: the live peer links (each with `.pc`, `.generation`, `.status`).
 window.__preceptor = {
@@ -60,27 +61,18 @@ async function load() {
     me = await api("GET", "/api/me");
     setCsrfToken(me.csrf_token);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      ui.showEnded(...FATAL_SCREENS["not-authenticated"]);
-    } else {
-      ui.showEnded("Could not reach the server", "Check your connection and reload.", { rejoin: true });
-    }
+    showEnd(err instanceof ApiError && err.status === 401 ? "not-authenticated" : "unreachable");
     return;
   }
   try {
     session = await api("GET", `/api/sessions/${encodeURIComponent(sessionId)}`);
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return ui.showEnded(...FATAL_SCREENS["no-session"]);
-    if (err instanceof ApiError && err.status === 403) {
-      return ui.showEnded("You are not part of this session", "Check the link you were given.");
-    }
+    if (err instanceof ApiError && err.status === 404) return showEnd("no-session");
+    if (err instanceof ApiError && err.status === 403) return showEnd("not-allowed");
     // Otherwise the socket has the last word on whether we may join.
   }
   ui.setRecordLink(`/review/sessions/${encodeURIComponent(sessionId)}`);
-  if (session?.status === "ended") {
-    const [title, detail] = FATAL_SCREENS.ended;
-    return ui.showEnded(title, detail, { record: true });
-  }
+  if (session?.status === "ended") return showEnd("ended");
   ui.setTitle(session?.title ?? "Session");
   $("check-session").textContent = session
     ? `${session.title} · with ${session.mentor_name}`
@@ -90,7 +82,8 @@ async function load() {
   navigator.mediaDevices?.addEventListener?.("devicechange", () => refreshPickers());
 }
 
-async function openDevices(selection = {}) {
+async function openDevices(picked = {}) {
+  selection = picked;
   $("join").disabled = true;
   const { problem, partial } = await media.open(selection);
   const camera = media.cameraTrack;
@@ -132,8 +125,10 @@ $("join").addEventListener("click", join);
 function join() {
   meter.close();
   ui.showScreen("connecting");
+  wasWaiting = false;
   state.audio = Boolean(media.audioTrack) && media.audioEnabled;
   state.video = Boolean(media.cameraTrack) && media.videoEnabled;
+  state.screen = false;
   showSelf();
   setupControls();
   mesh = new PeerMesh({
@@ -146,7 +141,10 @@ function join() {
     },
     onRemoved: (id) => ui.removeTile(id),
     onStream: (link, stream) => ui.setTileStream(link.id, stream),
-    onStatus: (link, status) => ui.setTileStatus(link.id, status),
+    onStatus: (link, status) => {
+      ui.setTileStatus(link.id, status);
+      people.linkStatus(link.id, status);
+    },
   });
   socket = new SignalingSocket({ sessionId, onMessage, onStatus, onFatal });
   socket.start();
@@ -159,8 +157,15 @@ function onStatus(status) {
 
 function onFatal(reason) {
   teardown();
-  const [title, detail, options] = FATAL_SCREENS[reason] ?? ["Disconnected", "", { rejoin: true }];
-  ui.showEnded(title, detail, { ...options, record: reason === "ended" });
+  showEnd(reason);
+}
+
+/** "Take the call back here" after another tab took over: join again with the same devices. */
+async function takeBack() {
+  ui.showScreen("connecting");
+  forgetResume(sessionId);
+  await media.open(selection);
+  join();
 }
 
 function onMessage(message) {
@@ -168,9 +173,13 @@ function onMessage(message) {
     case "welcome":
       return welcome(message);
     case "waiting":
-      if (document.body.dataset.screen !== "room") ui.showScreen("waiting");
+      if (document.body.dataset.screen !== "room") {
+        wasWaiting = true;
+        ui.showScreen("waiting");
+      }
       return;
     case "lobby":
+      people.setWaiting(message.waiting);
       return ui.renderLobby(message.waiting, {
         onAdmit: (peer) => socket.send({ type: "admit", peer: peer.id }),
         onDeny: (peer) => socket.send({ type: "deny", peer: peer.id }),
@@ -178,50 +187,98 @@ function onMessage(message) {
     case "peer-joined":
       names.set(message.peer.id, message.peer.display_name);
       mesh.peerJoined(message.peer);
+      people.peerJoined(message.peer);
       ui.renameTile(message.peer.id, message.peer.display_name);
+      refreshInvites();
       return ui.toast(`${message.peer.display_name} joined`);
     case "peer-left":
       mesh.peerLeft(message.peer);
+      people.peerLeft(message.peer);
       remoteStates.delete(message.peer);
       return ui.toast(`${names.get(message.peer) ?? "Someone"} left`);
     case "peer-state":
       remoteStates.set(message.peer, message);
+      people.peerState(message.peer, message);
       return ui.setTileState(message.peer, message);
     case "signal":
       return mesh.signal(message);
     case "chat":
-      return ui.appendChat({
-        name: names.get(message.from) ?? "Someone",
-        text: message.text,
-        at: message.at,
-        mine: message.from === selfId,
-      });
+      return ui.appendChat(chatLine(message));
+    case "chat-history":
+      return ui.replaceChat((message.messages ?? []).map(chatLine));
     case "mark":
       return markReceived(message, { mine: message.by === selfId });
+    case "recording":
+      return setRecording(message.state);
+    case "feedback":
+      if (message.state === "submitted" && !can("session.end")) {
+        feedbackArrived({ sessionId, guest: isGuest() });
+      }
+      return;
     case "error":
-      return ui.toast(message.message);
+      return ui.toast(sentence(message.message));
     default:
-    // media-mode, recording: later features.
+    // media-mode: a later feature.
   }
+}
+
+/** The server's reasons are lower-case clauses ("only the session's mentor marks moments"). */
+function sentence(text) {
+  const trimmed = String(text ?? "").trim();
+  if (!trimmed) return "Something went wrong. Reload the page if it happens again.";
+  const first = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}
+
+function chatLine(message) {
+  return {
+    name: message.name ?? names.get(message.from) ?? "Someone",
+    text: message.text,
+    at: message.at,
+    mine: message.from === selfId,
+  };
 }
 
 function welcome(message) {
   selfId = message.peer;
+  wasWaiting = false;
   names.set(message.peer, message.display_name);
   for (const peer of message.peers) names.set(peer.id, peer.display_name);
   ui.showScreen("room");
   mesh.welcome(message);
   for (const peer of message.peers) ui.renameTile(peer.id, peer.display_name);
+  people.welcomePeople(message, selfMedia());
+  setRecording(message.recording?.state ?? "off");
   enableNotes({ sessionId, userName: message.display_name });
-  if (session && me?.user && session.mentor_id === me.user.id) {
-    enableMarks({ sessionId, send: (frame) => socket.send(frame, { queue: false }) });
+  if (can("session.end")) enableEnd({ sessionId });
+  if (can("invites.manage")) {
+    enableInvites({ sessionId, session });
+    $("alone-invite").hidden = false;
   }
   enableFeedback({ sessionId, session, me, marks });
   sendState();
+  // The session went live when its first member entered: ask when (for the timer), and what
+  // I may do now that it is live (marks are taken only then).
+  api("GET", `/api/sessions/${encodeURIComponent(sessionId)}`)
+    .then((fresh) => {
+      session = fresh;
+      startTimer(fresh.started_at);
+    })
+    .catch(() => startTimer(null))
+    .finally(() => {
+      if (can("mark.add") && socket) {
+        enableMarks({ sessionId, send: (frame) => socket.send(frame, { queue: false }) });
+      }
+    });
+}
+
+function selfMedia() {
+  return { audio: state.audio, video: state.video, screen: state.screen };
 }
 
 function sendState() {
   socket?.send({ type: "state", audio: state.audio, video: state.video, screen: state.screen });
+  people.selfState(selfMedia());
 }
 
 function teardown() {
@@ -231,6 +288,12 @@ function teardown() {
   media.stop();
   meter.close();
   ui.clearTiles();
+  ui.renderLobby([], {});
+  people.clearPeople();
+  stopStatus();
+  hideNotice();
+  ui.setPanelOpen(false);
+  if ($("end-dialog").open) $("end-dialog").close();
 }
 
 // --- the room's controls -------------------------------------------------------------------------
@@ -241,13 +304,20 @@ function showSelf() {
   $("self-tile").classList.toggle("off", !track || (!state.video && !state.screen));
 }
 
+// Each toggle's label says what pressing it will do; aria-pressed says whether it is on now.
+function showToggles() {
+  ui.setToggle($("ctl-mute"), !state.audio, state.audio ? "Mute" : "Unmute");
+  ui.setToggle($("ctl-camera"), state.video, state.video ? "Stop camera" : "Start camera");
+  // "Share screen" keeps its name (DESIGN.md §2 names it); its pressed state shows sharing.
+  ui.setToggle($("ctl-screen"), state.screen, "Share screen");
+}
+
 function setupControls() {
   const mute = $("ctl-mute");
   const camera = $("ctl-camera");
   mute.disabled = !media.audioTrack;
   camera.disabled = !media.cameraTrack;
-  ui.setPressed(mute, !state.audio);
-  ui.setPressed(camera, state.video);
+  showToggles();
   $("ctl-screen").hidden = !LocalMedia.canShareScreen();
   media.onScreenEnded = () => stopScreen();
 }
@@ -255,14 +325,14 @@ function setupControls() {
 $("ctl-mute").addEventListener("click", () => {
   state.audio = !state.audio;
   media.setAudioEnabled(state.audio);
-  ui.setPressed($("ctl-mute"), !state.audio);
+  showToggles();
   sendState();
 });
 
 $("ctl-camera").addEventListener("click", () => {
   state.video = !state.video;
   media.setVideoEnabled(state.video);
-  ui.setPressed($("ctl-camera"), state.video);
+  showToggles();
   showSelf();
   sendState();
 });
@@ -273,12 +343,12 @@ $("ctl-screen").addEventListener("click", async () => {
   try {
     track = await media.startScreen();
   } catch (err) {
-    if (err?.name !== "NotAllowedError") ui.toast("Your screen could not be shared.");
+    if (err?.name !== "NotAllowedError") ui.toast("Your screen could not be shared. Try sharing one window instead.");
     return;
   }
   state.screen = true;
   mesh.setTrack("video", track);
-  ui.setPressed($("ctl-screen"), true);
+  showToggles();
   showSelf();
   sendState();
 });
@@ -287,7 +357,7 @@ function stopScreen() {
   media.stopScreen();
   state.screen = false;
   mesh?.setTrack("video", media.cameraTrack);
-  ui.setPressed($("ctl-screen"), false);
+  showToggles();
   showSelf();
   sendState();
 }
@@ -301,12 +371,16 @@ function leave() {
 $("ctl-leave").addEventListener("click", leave);
 $("waiting-leave").addEventListener("click", leave);
 $("rejoin").addEventListener("click", () => location.reload());
+$("take-back").addEventListener("click", takeBack);
 
 $("ctl-panel").addEventListener("click", () =>
-  ui.setPanelOpen(!document.body.classList.contains("panel-open")),
+  setSheet(document.body.classList.contains("panel-open") ? "closed" : document.body.dataset.sheet || "half"),
 );
-$("panel-close").addEventListener("click", () => ui.setPanelOpen(false));
+$("panel-close").addEventListener("click", () => setSheet("closed"));
+$("alone-invite").addEventListener("click", () => ui.openTab("tab-people"));
 ui.wireTabs();
+wireSheet();
+wireNotice({ leave: () => socket?.leave() });
 
 $("chat-form").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -1,7 +1,8 @@
 // Marks: the mentor keeps moments of the call worth discussing (DESIGN.md §2, signaling `mark`).
 // One tap on "Mark" sends `{type: "mark", label, tags}`; the server stores the mark and echoes it
 // to the mentor (and supervisors) with its id and offset into the session, and only then does
-// the page say "Marked at mm:ss". The session's marks are kept here for citing in feedback.
+// the page say "Marked at +mm:ss into the call". The session's marks are kept here for citing in
+// feedback.
 
 import { api } from "/static/api.js";
 import { offset } from "/static/clock.js";
@@ -44,6 +45,11 @@ export class MarkList {
 
 export const marks = new MarkList();
 
+/** An offset read as one: "Marked at +01:42 into the call" (not a time of day). */
+function markedAt(ms) {
+  return `Marked at +${offset(ms)} into the call`;
+}
+
 let enabled = false;
 let sessionIdOf = null;
 let sendFrame = null;
@@ -83,9 +89,9 @@ async function mark() {
   try {
     const added = await api("POST", `/api/sessions/${encodeURIComponent(sessionIdOf)}/marks`, { label, tags });
     marks.add(added);
-    setStatus(`Marked at ${offset(added.at_ms)}`);
+    setStatus(markedAt(added.at_ms));
   } catch {
-    setStatus("Not marked — try again");
+    setStatus("The mark was not saved. Try again.");
   }
 }
 
@@ -119,7 +125,7 @@ export function enableMarks({ sessionId, send }) {
 /** A `mark` frame from the server. `mine`: I took it, so confirm it. */
 export function markReceived(message, { mine }) {
   marks.add(message);
-  if (mine) setStatus(`Marked at ${offset(message.at_ms)}`);
+  if (mine) setStatus(markedAt(message.at_ms));
 }
 
 export function disableMarks() {

@@ -2,7 +2,7 @@
 // (re)connection, a ping every few seconds so that a socket silently killed by a network change
 // is noticed and replaced, and reconnection with capped, jittered exponential backoff.
 
-import { CLOSE, CLOSE_NAMES } from "/static/close-codes.js";
+import { CLOSE, closeName } from "/static/close-codes.js";
 
 const PING_EVERY_MS = 5000;
 /** No frame at all (not even a pong) for this long: the socket is dead even if it looks open. */
@@ -10,18 +10,16 @@ const SILENCE_LIMIT_MS = 12000;
 const BACKOFF_MS = [250, 1000, 2000, 4000, 8000];
 const MAX_OUTBOX = 64;
 
-/** Close codes after which reconnecting cannot help; the value names the reason for the UI. */
-export const FATAL_CLOSES = new Map(
-  [
-    CLOSE.NOT_AUTHENTICATED,
-    CLOSE.NOT_ALLOWED,
-    CLOSE.NO_SESSION,
-    CLOSE.REPLACED,
-    CLOSE.ENDED,
-    CLOSE.POLICY,
-    CLOSE.TOO_BIG,
-  ].map((code) => [code, CLOSE_NAMES.get(code)]),
-);
+/** Close codes after which reconnecting cannot help. */
+export const FATAL_CLOSES = new Set([
+  CLOSE.NOT_AUTHENTICATED,
+  CLOSE.NOT_ALLOWED,
+  CLOSE.NO_SESSION,
+  CLOSE.REPLACED,
+  CLOSE.ENDED,
+  CLOSE.POLICY,
+  CLOSE.TOO_BIG,
+]);
 
 const resumeKey = (sessionId) => `preceptor.resume.${sessionId}`;
 
@@ -56,7 +54,8 @@ export class SignalingSocket {
    * @param {string} options.sessionId
    * @param {(message: object) => void} options.onMessage every server frame, parsed
    * @param {(status: "connecting"|"open"|"reconnecting"|"closed") => void} options.onStatus
-   * @param {(reason: string, code: number) => void} options.onFatal the socket gave up for good
+   * @param {(reason: string, code: number) => void} options.onFatal the socket gave up for good;
+   *   `reason` names why (closeName: "replaced", "origin", "denied", …)
    */
   constructor({ sessionId, onMessage, onStatus, onFatal }) {
     this.sessionId = sessionId;
@@ -127,21 +126,21 @@ export class SignalingSocket {
       if (message.type === "pong") return;
       this.onMessage(message);
     };
-    ws.onclose = (event) => this.closed(ws, event.code);
+    ws.onclose = (event) => this.closed(ws, event.code, event.reason);
     ws.onerror = () => {
       /* a close event always follows */
     };
   }
 
-  closed(ws, code) {
+  closed(ws, code, text = "") {
     if (ws !== this.ws) return;
     this.stopPinging();
     this.ws = null;
     this.joined = false;
     this.admitted = false;
     if (this.stopped) return;
-    const fatal = FATAL_CLOSES.get(code);
-    if (fatal) {
+    if (FATAL_CLOSES.has(code)) {
+      const fatal = closeName(code, text);
       this.stopped = true;
       if (fatal !== "replaced") forgetResume(this.sessionId);
       this.onStatus("closed");

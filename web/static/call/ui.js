@@ -43,11 +43,18 @@ export function toast(text) {
 }
 
 /** `record`: offer the session's record (after leaving, or once the session ended). */
-export function showEnded(title, detail = "", { rejoin = false, home = true, record = false } = {}) {
+export function showEnded(
+  title,
+  detail = "",
+  { rejoin = false, takeBack = false, home = true, record = false, homeText = "Back to home" } = {},
+) {
   $("ended-title").textContent = title;
   $("ended-detail").textContent = detail;
   $("rejoin").hidden = !rejoin;
+  $("take-back").hidden = !takeBack;
   $("home-link").hidden = !home;
+  $("home-link").textContent = homeText;
+  $("toast").hidden = true; // "X joined" belongs to the call, not to its end
   $("record-link").hidden = !record || !$("record-link").getAttribute("href");
   showScreen("ended");
 }
@@ -107,6 +114,11 @@ const tiles = new Map();
 
 function tileOf(id) {
   return tiles.get(id);
+}
+
+/** The remote video elements, by peer id (the People list and tests read them). */
+export function tileVideo(id) {
+  return tileOf(id)?.video ?? null;
 }
 
 function updateAlone() {
@@ -200,6 +212,15 @@ export function setPressed(button, pressed) {
   button.setAttribute("aria-pressed", String(pressed));
 }
 
+/**
+ * A toggle in the control bar: its label says what a press will do ("Unmute", "Start camera"),
+ * and aria-pressed says whether its feature (mute, camera, sharing) is on now.
+ */
+export function setToggle(button, pressed, label) {
+  setPressed(button, pressed);
+  button.querySelector(".control-label").textContent = label;
+}
+
 // --- lobby (mentors) ----------------------------------------------------------------------------
 
 export function renderLobby(waiting, { onAdmit, onDeny }) {
@@ -236,7 +257,13 @@ function panelOpen() {
   return document.body.classList.contains("panel-open") || !matchMedia("(max-width: 899px)").matches;
 }
 
-export function appendChat({ name, text, at, mine }) {
+/** Replace the chat with the room's stored history (sent after every `welcome`). */
+export function replaceChat(messages) {
+  $("chat-log").replaceChildren();
+  for (const message of messages) appendChat({ ...message, history: true });
+}
+
+export function appendChat({ name, text, at, mine, history = false }) {
   const item = document.createElement("li");
   item.className = mine ? "mine" : "";
   const head = document.createElement("span");
@@ -252,7 +279,7 @@ export function appendChat({ name, text, at, mine }) {
   const log = $("chat-log");
   log.append(item);
   log.scrollTop = log.scrollHeight;
-  if (!mine && !(panelOpen() && $("tab-chat").getAttribute("aria-selected") === "true")) {
+  if (!mine && !history && !(panelOpen() && $("tab-chat").getAttribute("aria-selected") === "true")) {
     unread += 1;
     $("unread").textContent = String(unread);
     $("unread").hidden = false;
@@ -261,6 +288,7 @@ export function appendChat({ name, text, at, mine }) {
 }
 
 export function setPanelOpen(open) {
+  if (open && !document.body.dataset.sheet) document.body.dataset.sheet = "half";
   document.body.classList.toggle("panel-open", open);
   $("ctl-panel").setAttribute("aria-expanded", String(open));
   if (open && $("tab-chat").getAttribute("aria-selected") === "true") {
@@ -268,6 +296,14 @@ export function setPanelOpen(open) {
     $("unread").hidden = true;
     $("unread-text").textContent = "";
   }
+}
+
+let selectTab = () => {};
+
+/** Open the side panel (the sheet on a phone) at the tab `id`. */
+export function openTab(id) {
+  setPanelOpen(true);
+  selectTab(id);
 }
 
 /** Tabs (WAI-ARIA tabs pattern): every visible [role=tab] switches to its aria-controls panel. */
@@ -281,6 +317,10 @@ export function wireTabs() {
       $(other.getAttribute("aria-controls")).hidden = !selected;
     }
     if (tab.id === "tab-chat") setPanelOpen(panelOpen());
+  };
+  selectTab = (id) => {
+    const tab = tabs.find((t) => t.id === id);
+    if (tab && !tab.hidden) select(tab);
   };
   for (const tab of tabs) {
     tab.addEventListener("click", () => select(tab));

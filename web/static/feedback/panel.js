@@ -134,7 +134,9 @@ function markPanel(marks) {
   box.append(title, list, empty);
   const render = () => {
     const all = marks.list();
-    list.replaceChildren(...all.map((m) => el("li", "", markName(m) + (m.tags?.length ? ` [${m.tags.join(", ")}]` : ""))));
+    // "+03:07 · Good rapport": the time into the call, not a time of day.
+    const line = (m) => `+${markName(m)}${m.tags?.length ? ` [${m.tags.join(", ")}]` : ""}`;
+    list.replaceChildren(...all.map((m) => el("li", "", line(m))));
     title.textContent = all.length ? `Marks (${all.length})` : "Marks";
     empty.hidden = all.length > 0;
   };

@@ -76,7 +76,7 @@ export function renderAnswers(template, form, { marks = new Map(), respondent = 
         const names = el("ul");
         for (const id of cited) {
           const mark = marks.get(id);
-          names.append(el("li", "fb-mark", mark ? `Mark ${markName(mark)}` : "A mark"));
+          names.append(el("li", "fb-mark", mark ? `Mark +${markName(mark)}` : "A mark")); // an offset into the call
         }
         evidence.append(names);
         row.append(evidence);

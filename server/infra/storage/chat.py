@@ -1,0 +1,88 @@
+"""Chat: what was said in a session's room, kept with its record (issue 10)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.infra.storage.engine import for_writing
+from server.infra.storage.schema import chat_messages
+
+__all__ = ["ChatMessage", "ChatStore"]
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    id: str
+    session_id: str
+    peer: str
+    """The sender's peer id in the room it was said in."""
+    author_subject: str
+    """The sender's user id, or guest id."""
+    author_name: str
+    """The sender's display name when it was sent."""
+    text: str
+    at: float
+    """Unix time, seconds."""
+    at_ms: int
+    """Milliseconds into the call."""
+
+
+class ChatStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = for_writing(engine)
+
+    async def add(self, message: ChatMessage) -> None:
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                chat_messages.insert().values(
+                    id=message.id,
+                    session_id=message.session_id,
+                    peer=message.peer,
+                    author_subject=message.author_subject,
+                    author_name=message.author_name,
+                    text=message.text,
+                    at=message.at,
+                    at_ms=message.at_ms,
+                )
+            )
+
+    async def recent(self, session_id: str, *, limit: int) -> list[ChatMessage]:
+        """The session's last ``limit`` messages, oldest first."""
+        query = (
+            sa.select(chat_messages)
+            .where(chat_messages.c.session_id == session_id)
+            .order_by(chat_messages.c.seq.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_message(row) for row in reversed(rows)]
+
+    async def by_ids(self, session_id: str, ids: Collection[str]) -> dict[str, ChatMessage]:
+        """The session's messages among ``ids`` (the record's timeline names them)."""
+        if not ids:
+            return {}
+        query = sa.select(chat_messages).where(
+            chat_messages.c.session_id == session_id, chat_messages.c.id.in_(list(ids))
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return {row.id: _message(row) for row in rows}
+
+
+def _message(row: sa.Row[tuple[object, ...]]) -> ChatMessage:
+    return ChatMessage(
+        id=row.id,
+        session_id=row.session_id,
+        peer=row.peer,
+        author_subject=row.author_subject,
+        author_name=row.author_name,
+        text=row.text,
+        at=row.at,
+        at_ms=row.at_ms,
+    )
