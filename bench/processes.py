@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from server.infra.accounts import Accounts
-from server.infra.roles import Role
+from server.infra.roles import Role, User
 from server.infra.storage import Store, migrate
 from tests.support import FAST_PASSWORDS, free_port
 
@@ -57,8 +57,17 @@ class PreceptorProcess:
     port: int
     pid: int
     session_ids: list[str]
-    mentor_cookie: str
-    trainee_cookie: str
+    mentor_cookies: list[str]
+    trainee_cookies: list[str]
+    """One per person (``sign_ins`` mentors and as many trainees)."""
+
+    @property
+    def mentor_cookie(self) -> str:
+        return self.mentor_cookies[0]
+
+    @property
+    def trainee_cookie(self) -> str:
+        return self.trainee_cookies[0]
 
     @property
     def origin(self) -> str:
@@ -66,7 +75,7 @@ class PreceptorProcess:
 
 
 async def start_preceptor(
-    stack: contextlib.AsyncExitStack, workdir: Path, *, sessions: int
+    stack: contextlib.AsyncExitStack, workdir: Path, *, sessions: int, sign_ins: int = 1
 ) -> PreceptorProcess:
     """`preceptor serve` on SQLite in ``workdir``, with a mentor and a trainee signed in and
     ``sessions`` sessions (each listing the trainee) made beforehand."""
@@ -87,18 +96,26 @@ async def start_preceptor(
     )
     await migrate(store.engine)
     accounts = Accounts(store, FAST_PASSWORDS)
-    mentor = await accounts.create_user(
-        email="m@bench", name="Mentor", role=Role.MENTOR, password=PASSWORD, actor_id=None
-    )
-    trainee = await accounts.create_user(
-        email="t@bench", name="Trainee", role=Role.TRAINEE, password=PASSWORD, actor_id=None
-    )
+    # One mentor and one trainee per sign-in: N different people, so per-account limits and
+    # per-person caches see what they would see in a busy program. Session i is pair i mod N's.
+    people: dict[Role, list[User]] = {Role.MENTOR: [], Role.TRAINEE: []}
+    for i in range(sign_ins):
+        for role, jar in people.items():
+            jar.append(
+                await accounts.create_user(
+                    email=f"{role.value[0]}{i}@bench",
+                    name=f"{role.value.title()} {i}",
+                    role=role,
+                    password=PASSWORD,
+                    actor_id=None,
+                )
+            )
     session_ids = [
         (
             await store.sessions.create(
                 title=f"session {i}",
-                mentor_id=mentor.id,
-                trainee_ids=[trainee.id],
+                mentor_id=people[Role.MENTOR][i % sign_ins].id,
+                trainee_ids=[people[Role.TRAINEE][i % sign_ins].id],
                 media_mode="direct",
                 scheduled_for=None,
             )
@@ -114,11 +131,16 @@ async def start_preceptor(
     )
     stack.callback(stop, process)
     await wait_port(port)
-    cookies = []
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        for email in ("m@bench", "t@bench"):
-            r = await http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
-            r.raise_for_status()
-            cookies.append(f"preceptor_session={r.cookies['preceptor_session']}")
-            http.cookies.clear()
-    return PreceptorProcess(port, process.pid, session_ids, cookies[0], cookies[1])
+    cookies: dict[Role, list[str]] = {Role.MENTOR: [], Role.TRAINEE: []}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        for role, signed in cookies.items():
+            for person in people[role]:
+                r = await http.post(
+                    "/api/auth/login", json={"email": person.email, "password": PASSWORD}
+                )
+                r.raise_for_status()
+                signed.append(f"preceptor_session={r.cookies['preceptor_session']}")
+                http.cookies.clear()
+    return PreceptorProcess(
+        port, process.pid, session_ids, cookies[Role.MENTOR], cookies[Role.TRAINEE]
+    )

@@ -59,19 +59,27 @@ class Target:
     name: str
     pid: int
     url: Callable[[int], str]
-    headers: Callable[[int], dict[str, str]]
+    headers: Callable[[int, int], dict[str, str]]
+    """(member, room) → the handshake's headers."""
     join_frame: Callable[[int, int], str]
     to_field: Callable[[str], str]
 
 
-async def preceptor_target(stack: contextlib.AsyncExitStack, rooms: int, workdir: Path) -> Target:
-    server = await start_preceptor(stack, workdir, sessions=rooms)
-    cookies = [server.mentor_cookie, server.trainee_cookie]
+async def preceptor_target(
+    stack: contextlib.AsyncExitStack, rooms: int, workdir: Path, sign_ins: int
+) -> Target:
+    server = await start_preceptor(stack, workdir, sessions=rooms, sign_ins=sign_ins)
+    # Room r's members use sign-in r mod N: a burst of N simultaneous joins are N different
+    # sign-ins (N people), so no join finds another's principal already looked up.
+    cookies = [server.mentor_cookies, server.trainee_cookies]
     return Target(
         name="preceptor",
         pid=server.pid,
         url=lambda room: f"ws://127.0.0.1:{server.port}/ws/sessions/{server.session_ids[room]}",
-        headers=lambda member: {"Cookie": cookies[member], "Origin": server.origin},
+        headers=lambda member, room: {
+            "Cookie": cookies[member][room % sign_ins],
+            "Origin": server.origin,
+        },
         join_frame=lambda _room, _member: '{"type":"join"}',
         to_field=lambda peer: peer,
     )
@@ -89,7 +97,7 @@ async def bare_target(stack: contextlib.AsyncExitStack) -> Target:
         name="bare websockets",
         pid=process.pid,
         url=lambda _room: f"ws://127.0.0.1:{port}/",
-        headers=lambda _member: {},
+        headers=lambda _member, _room: {},
         join_frame=lambda room, _member: f'{{"room":"{room}"}}',
         to_field=lambda peer: peer,
     )
@@ -107,7 +115,7 @@ class Member:
 async def join(target: Target, room: int, member: int, join_ms: list[float]) -> Member:
     ws = await connect(
         target.url(room),
-        additional_headers=target.headers(member),
+        additional_headers=target.headers(member, room),
         compression=None,
         open_timeout=30,
         max_size=2**20,
@@ -205,7 +213,7 @@ async def join_rooms_offset(
         target.name,
         target.pid,
         lambda room: target.url(room + offset),
-        target.headers,
+        lambda member, room: target.headers(member, room + offset),
         lambda room, member: target.join_frame(room + offset, member),
         target.to_field,
     )
@@ -240,10 +248,16 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.2)
     parser.add_argument("--settle", type=float, default=2.0)
+    parser.add_argument(
+        "--sign-ins",
+        type=int,
+        default=JOIN_CONCURRENCY,
+        help="distinct sign-ins per role (the people joining); room r uses sign-in r mod N",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         ours = await run_target(
-            lambda stack: preceptor_target(stack, args.idle_rooms, Path(workdir)),
+            lambda stack: preceptor_target(stack, args.idle_rooms, Path(workdir), args.sign_ins),
             args.rooms,
             args.idle_rooms,
             args.messages,
