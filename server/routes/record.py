@@ -154,17 +154,33 @@ async def _people(svc: Services, events: Iterable[AuditEvent]) -> dict[str, str]
 
 def _participants(events: list[AuditEvent], names: dict[str, str]) -> list[Participant]:
     """Who was in the room and when, from the room's own audit events (first join, last
-    leave; a member who resumed is one participant)."""
+    leave; a member who resumed is one participant). A guest who knocked from the lobby was
+    there from the moment a mentor admitted them; one turned away never was."""
     seen: dict[str, Participant] = {}
+    knocking: dict[str, tuple[str, str]] = {}  # peer id in the lobby → (subject, role)
+
+    def arrive(who: str, role: str, at: float) -> None:
+        known = seen.get(who)
+        joined = known.joined_at if known else at
+        seen[who] = Participant(
+            who, names.get(who, ""), role or (known.role if known else ""), joined, None
+        )
+
     for event in events:
         who = event.actor_id
+        if event.action == "room.admit":
+            admitted = knocking.pop(event.detail.get("peer", ""), None)
+            if admitted is not None:
+                arrive(*admitted, event.at)
+            continue
         if who is None:
             continue
         if event.action == "room.join":
-            known = seen.get(who)
-            joined = known.joined_at if known else event.at
-            role = event.detail.get("role", known.role if known else "")
-            seen[who] = Participant(who, names.get(who, ""), role, joined, None)
+            role = event.detail.get("role", "")
+            if event.detail.get("admission") == "lobby":
+                knocking[event.detail.get("peer", "")] = (who, role)
+                continue
+            arrive(who, role, event.at)
         elif event.action == "room.leave" and who in seen:
             p = seen[who]
             seen[who] = Participant(p.id, p.name, p.role, p.joined_at, event.at)
@@ -186,7 +202,9 @@ async def session_record(request: Request, principal: Principal | None) -> Respo
         }
         marks = [m for m in marks if m.id in cited]
     # Participants from every join and leave (queried by action, not from a page).
-    presence = await svc.store.audit.about(session.id, actions=("room.join", "room.leave"))
+    presence = await svc.store.audit.about(
+        session.id, actions=("room.join", "room.admit", "room.leave")
+    )
     page = await _timeline_page(svc, session.id, before=None, limit=_PAGE)
     names = await _people(svc, [*presence, *page])
     await svc.store.audit.append("record.viewed", actor_id=principal.id, target=session.id)

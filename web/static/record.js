@@ -238,7 +238,9 @@ function timelineItem(event) {
     item.append(when, el("span", "tl-who", `${who}:`), el("span", "tl-text", event.text ?? ""));
     return item;
   }
-  const what = EVENT_TEXT[event.action] ?? event.action;
+  // A lobby join is a knock: the person was not in the room until a mentor admitted them.
+  const knocked = event.action === "room.join" && event.detail?.admission === "lobby";
+  const what = knocked ? "asked to join" : EVENT_TEXT[event.action] ?? event.action;
   const sentence = /^[A-Z]/.test(what) || !event.who ? what : `${event.who} ${what}`;
   item.append(when, el("span", "tl-text", sentence));
   return item;
