@@ -40,6 +40,7 @@ class Services:
     invite_requests_by_ip: Throttle
     records: RoomRecords
     anonymous_refusals: Sampler
+    throttled_logins: Sampler
     rooms: RoomHub
     notes_store: NotesStore
     notes: NotesHub
@@ -79,6 +80,7 @@ class Services:
             ),
             records=records,
             anonymous_refusals=Sampler(60.0),
+            throttled_logins=Sampler(60.0),
             rooms=RoomHub(
                 node_id=node_id,
                 bus=bus,

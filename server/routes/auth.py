@@ -96,7 +96,13 @@ async def login(request: Request, _: Principal | None) -> Response:
             await svc.login_failures_by_ip.forgive(ip, now)
     if wait > 0:
         svc.metrics.logins.labels(outcome="throttled").inc()
-        await svc.store.audit.append("login.throttled", target=target, ip=ip)
+        # A flood of refused guesses is one audit row a minute with its count (the metric has
+        # them all), not a row per request: an attacker must not be able to grow the log.
+        count = svc.throttled_logins.due(time.monotonic())
+        if count is not None:
+            await svc.store.audit.append(
+                "login.throttled", target=target, ip=ip, detail={"count": str(count)}
+            )
         raise _too_many(wait)
     found = await svc.store.users.credentials(email)
     user, password_hash = found if found is not None else (None, None)

@@ -195,3 +195,18 @@ async def test_successful_sign_ins_do_not_use_up_the_address_budget(
         for _ in range(server.config.login_attempts_per_account - 1):
             assert (await _login(client, user.email, WRONG)).status_code == 401
         assert (await _login(client, user.email, "s3cret-pass!")).status_code == 200
+
+
+async def test_a_flood_of_refused_sign_ins_is_one_audit_row_with_its_count(
+    server: RunningServer,
+) -> None:
+    """Issue 8, hole 7: each 429 wrote an audit row, so a guesser could grow the log at will."""
+    user = await server.user(Role.TRAINEE)
+    async with server.client() as client:
+        answers = [await _login(client, user.email, WRONG) for _ in range(30)]
+    refused = [r for r in answers if r.status_code == 429]
+    assert len(refused) >= 20
+    events = await server.services.store.audit.recent(200)
+    throttled = [e for e in events if e.action == "login.throttled"]
+    assert len(throttled) == 1
+    assert int(throttled[0].detail["count"]) == 1  # the rest are summed into the next minute's row
