@@ -3,9 +3,11 @@
 Seeds one trainee with ``--sessions`` ended sessions (default 500), each with three submitted
 forms (Mini-CEX, DOPS, EPA observation) and a mark cited as evidence, followed by one supervisor;
 then, against the real app under uvicorn on loopback, times sequential requests of the calls the
-trainee page and the review home make: ``GET /api/trainees/{id}/progress`` (the progress query),
-``…/progress.csv``, ``GET /api/review``; and ``GET /api/me`` as the baseline (the cheapest
-signed-in call, measured the same way in the same run). Goal: progress p95 ≤ 100 ms.
+trainee page and the review home make: ``GET /api/trainees/{id}/progress`` (the progress query;
+the points of each instrument's newest 50 assessments, as the page asks), the same with every
+point (``?latest=1000``, for comparison), ``…/views`` (who viewed the record), ``…/progress.csv``,
+``GET /api/review``; and ``GET /api/me`` as the baseline (the cheapest signed-in call, measured
+the same way in the same run). Goal: progress p95 ≤ 100 ms.
 
     .venv/bin/python bench/review.py [--sessions 500] [--requests 40] [--db sqlite|postgres|both]
 """
@@ -148,19 +150,25 @@ async def run(database_url: str, data_dir: Path, sessions: int, requests: int, n
         trainee, supervisor = await seed(server, sessions)
         seeded = time.perf_counter() - began
         client = await server.signed_in(supervisor, PASSWORD)
+        # Who viewed the record is the trainee's to read (by now: every look the run made).
+        own = await server.signed_in(trainee, PASSWORD)
+        base = f"/api/trainees/{trainee.id}"
         try:
             print(f"\n{name}: {sessions} sessions x 3 forms seeded in {seeded:.1f} s")
             print(f"| {name} call | p50 | p95 |\n| --- | --- | --- |")
-            for label, path in (
-                ("GET /api/me (baseline)", "/api/me"),
-                ("GET …/progress", f"/api/trainees/{trainee.id}/progress"),
-                ("GET …/progress.csv", f"/api/trainees/{trainee.id}/progress.csv"),
-                ("GET /api/review", "/api/review"),
+            for label, path, by in (
+                ("GET /api/me (baseline)", "/api/me", client),
+                ("GET …/progress", f"{base}/progress", client),
+                ("GET …/progress?latest=1000", f"{base}/progress?latest=1000", client),
+                ("GET …/progress.csv", f"{base}/progress.csv", client),
+                ("GET /api/review", "/api/review", client),
+                ("GET …/views (as the trainee)", f"{base}/views", own),
             ):
-                p50, p95 = await timed(client, path, requests)
+                p50, p95 = await timed(by, path, requests)
                 print(f"| {label} | {p50:.1f} ms | {p95:.1f} ms |")
         finally:
             await client.aclose()
+            await own.aclose()
 
 
 async def main() -> None:

@@ -7,8 +7,9 @@ aiortc and aioice are imported only inside this package (DESIGN.md §1); their e
 from media.config import MediaConfig, VideoCodec
 from media.errors import MediaError, MediaErrorCode
 from media.events import MediaEvent, MediaFailure, MediaOffer
+from media.forwarding import RtpSink
 from media.hooks import HookPointMovedError, check_hook_points
-from media.router import ForwardStats, MediaRouter, TrackStats
+from media.router import ForwardStats, MediaRouter, Tap, TrackStats
 from media.rules import ForwardingRules, Kind, Narrowing
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "MediaOffer",
     "MediaRouter",
     "Narrowing",
+    "RtpSink",
+    "Tap",
     "TrackStats",
     "VideoCodec",
     "check_hook_points",

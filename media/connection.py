@@ -149,6 +149,9 @@ class MemberConnection:
     def send_track(self, key: TrackKey, kind: Kind) -> None:
         """An m-line carrying another member's track to this member."""
         transceiver = self._transceiver(kind, "sendonly")
+        # The page maps each incoming track to its tile by the msid stream id (RFC 8830 §2):
+        # the publisher's peer id (`RTCTrackEvent.streams[0].id` in a browser).
+        hooks.name_stream(transceiver.sender, key[0])
         self.outgoing[key] = transceiver
         hooks.take_over_sender(transceiver.sender, self._on_send(transceiver, key))
 

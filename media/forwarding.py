@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -64,6 +65,15 @@ class Negotiated:
     rtx_ssrc: int | None = None
 
 
+class RtpSink(Protocol):
+    """Gets a published track's unprotected packets as the forwarder has them (RTX unwrapped),
+    on the event loop: it must not block (a recorder queues them for its worker thread)."""
+
+    def rtp(self, kind: Kind, header: RtpHeader) -> None: ...
+
+    def sender_report(self, kind: Kind, ntp_timestamp: int, rtp_timestamp: int) -> None: ...
+
+
 def _uint16(value: int) -> int:
     return value & 0xFFFF
 
@@ -91,6 +101,7 @@ class PublishedTrack:
         self.ssrc: int | None = None
         self.rtx_ssrc: int | None = None
         self.subscriptions: dict[PeerId, Subscription] = {}
+        self.taps: list[RtpSink] = []  # shared with the router: its owner's taps in the room
         self._history: list[RtpHeader | None] = [None] * limits.history_packets
         # RFC 3550 A.1 / A.3 receiver statistics, for the receiver reports we send upstream.
         self.received = 0
@@ -140,6 +151,8 @@ class PublishedTrack:
         self._history[header.sequence % len(self._history)] = header
         for subscription in self.subscriptions.values():
             subscription.forward(header)
+        for tap in self.taps:
+            tap.rtp(self.kind, header)
 
     def _count(self, sequence: int) -> None:
         self.received += 1
@@ -161,6 +174,9 @@ class PublishedTrack:
         self._lsr_at = time.monotonic()
         for subscription in self.subscriptions.values():
             subscription.sender_report(packet.sender_info)
+        info = packet.sender_info
+        for tap in self.taps:
+            tap.sender_report(self.kind, info.ntp_timestamp, info.rtp_timestamp)
 
     # --- out: RTCP to the publisher -------------------------------------------------------
 

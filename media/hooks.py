@@ -23,6 +23,7 @@ from importlib import metadata
 from typing import Any, Protocol
 
 import aioice.ice
+import aiortc.rtcpeerconnection
 from aiortc import RTCDtlsTransport, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcicetransport import RTCIceTransport
 
@@ -42,7 +43,7 @@ class SrtpSession(Protocol):
 
 # (what, whose, which function: "__x" names a private, name-mangled one, the source text that
 # must be in it for the hook to work). Looked up at check time, so a patched class is seen.
-_SOURCE_FACTS: tuple[tuple[str, type, str, str], ...] = (
+_SOURCE_FACTS: tuple[tuple[str, object, str, str], ...] = (
     (
         "datagrams reach Connection.data_received",
         aioice.ice.StunProtocol,
@@ -103,6 +104,12 @@ _SOURCE_FACTS: tuple[tuple[str, type, str, str], ...] = (
     ),
     ("senders own an SSRC", RTCRtpSender, "__init__", "self._ssrc = random32()"),
     (
+        "an m-line's msid is its sender's _stream_id",
+        aiortc.rtcpeerconnection,
+        "create_media_description_for_transceiver",
+        'media.msid = f"{transceiver.sender._stream_id} ',
+    ),
+    (
         "receive() starts the decoder thread",
         RTCRtpReceiver,
         "receive",
@@ -119,10 +126,9 @@ def check_hook_points() -> None:
         if not version.startswith(prefix):
             moved.append(f"{package} {version} is installed; the hooks were written for {prefix}x")
     for what, owner, name, text in _SOURCE_FACTS:
-        attribute = (
-            f"_{owner.__name__}{name}" if name.startswith("__") and name != "__init__" else name
-        )
-        where = f"{owner.__name__}.{name}"
+        owner_name = getattr(owner, "__name__", "?")
+        attribute = f"_{owner_name}{name}" if name.startswith("__") and name != "__init__" else name
+        where = f"{owner_name}.{name}"
         try:
             source = inspect.getsource(getattr(owner, attribute))
         except (AttributeError, OSError, TypeError):
@@ -181,6 +187,11 @@ def take_over_receiver(
 ) -> None:
     """aiortc's `receive(parameters)` would start a decoder thread; pass the parameters on."""
     vars(receiver)["receive"] = on_receive
+
+
+def name_stream(sender: RTCRtpSender, stream_id: str) -> None:
+    """The msid stream id (RFC 8830) of the sender's m-line in our next offer."""
+    sender._stream_id = stream_id
 
 
 def local_ssrc(sender: RTCRtpSender) -> int:

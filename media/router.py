@@ -5,6 +5,7 @@
     await router.answer(room, member, sdp)         # the member's answer (to every media offer)
     await router.candidate(room, member, candidate)
     router.set_rules(room, ForwardingRules(...))   # who receives whose tracks
+    tap = router.tap(room, member, sink)           # a recorder gets the member's packets
     await router.leave(room, member); await router.close()
 
 `on_event` gets `MediaOffer` (renegotiation: new or gone tracks) and `MediaFailure` (ICE timed
@@ -26,7 +27,7 @@ from media.config import MediaConfig
 from media.connection import MemberConnection, TrackKey
 from media.errors import MediaError, MediaErrorCode, mapped
 from media.events import MediaEvent, MediaFailure, MediaOffer
-from media.forwarding import Negotiated, PublishedTrack, Subscription
+from media.forwarding import Negotiated, PublishedTrack, RtpSink, Subscription
 from media.hooks import check_hook_points
 from media.link import Link
 from media.rules import ForwardingRules
@@ -58,6 +59,31 @@ class ForwardStats:
 class _Room:
     rules: ForwardingRules = field(default_factory=ForwardingRules)
     members: dict[PeerId, MemberConnection] = field(default_factory=dict)
+    # Per publisher, the sinks tapping its tracks; the same list is each of its tracks' `taps`.
+    taps: dict[PeerId, list[RtpSink]] = field(default_factory=dict)
+
+
+class Tap:
+    """A sink's hold on one member's published tracks (see `MediaRouter.tap`)."""
+
+    def __init__(self, room: _Room, member: PeerId, sink: RtpSink) -> None:
+        self._room, self._member, self._sink = room, member, sink
+
+    def request_keyframe(self) -> None:
+        """Ask the member for a video keyframe (a recording starts at one)."""
+        connection = self._room.members.get(self._member)
+        for track in connection.published.values() if connection else ():
+            track.request_keyframe()
+
+    def kinds(self) -> set[str]:
+        """What the member publishes now."""
+        connection = self._room.members.get(self._member)
+        return {t.kind for t in connection.published.values()} if connection else set()
+
+    def close(self) -> None:
+        sinks = self._room.taps.get(self._member, [])
+        if self._sink in sinks:
+            sinks.remove(self._sink)
 
 
 class _RoomWiring:
@@ -67,6 +93,9 @@ class _RoomWiring:
         self._router, self._room_id = router, room_id
 
     def published(self, connection: MemberConnection, track: PublishedTrack) -> None:
+        room = self._router._rooms.get(self._room_id)
+        if room is not None:
+            track.taps = room.taps.setdefault(track.owner, [])
         self._router._reconcile(self._room_id)
 
     def sending(
@@ -168,6 +197,17 @@ class MediaRouter:
         for member_id, connection in room.members.items():
             connection.may_publish = rules.may_publish(member_id)
         self._reconcile(room_id)
+
+    def tap(self, room_id: SessionId, member_id: PeerId, sink: RtpSink) -> Tap:
+        """Give `sink` every packet `member_id` publishes in the room, from now until the tap
+        is closed, across the member's reconnections (its new tracks are tapped too)."""
+        room = self._rooms.setdefault(room_id, _Room())
+        sinks = room.taps.setdefault(member_id, [])
+        sinks.append(sink)
+        connection = room.members.get(member_id)
+        for track in connection.published.values() if connection else ():
+            track.taps = sinks
+        return Tap(room, member_id, sink)
 
     async def leave(self, room_id: SessionId, member_id: PeerId) -> None:
         room = self._rooms.get(room_id)

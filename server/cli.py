@@ -126,15 +126,29 @@ async def _verify_audit(config: Config) -> int:
     return 1
 
 
-def _serve(config: Config, host: str, port: int) -> int:
-    import uvicorn
+async def _purge_recordings(config: Config) -> int:
+    """Retention now (servers also do it hourly): delete recordings older than
+    PRECEPTOR_RECORDING_RETENTION_DAYS, each deletion audited."""
+    from server.live.recording import Recordings
 
+    store = _store(config)
+    try:
+        deleted = await Recordings(store, config).purge()
+    finally:
+        await store.close()
+    print(f"{deleted} recording(s) past {config.recording_retention_days} days deleted")
+    return 0
+
+
+def _serve(config: Config, host: str, port: int) -> int:
     from server.app import create_app
     from server.infra.logs import configure_logging
-    from server.serving import uvicorn_config
+    from server.serving import DrainingServer, drain, uvicorn_config
 
     configure_logging(config.log_level)
-    uvicorn.Server(uvicorn_config(create_app(config), host, port)).run()
+    app = create_app(config)
+    # SIGTERM drains: members are told to reconnect (to another node) before the process exits.
+    DrainingServer(uvicorn_config(app, host, port), lambda: drain(app.state.services)).run()
     return 0
 
 
@@ -159,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     assign.add_argument("--trainee", required=True)
     commands.add_parser("list-users", help="list accounts")
     commands.add_parser("verify-audit", help="check the audit log's hash chain")
+    commands.add_parser("purge-recordings", help="delete recordings past their retention period")
     return parser
 
 
@@ -176,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "assign": lambda: _assign(config, args.supervisor, args.trainee),
             "list-users": lambda: _list_users(config),
             "verify-audit": lambda: _verify_audit(config),
+            "purge-recordings": lambda: _purge_recordings(config),
         }
         return asyncio.run(runners[args.command]())
     except (ConfigError, AccountError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import secrets
@@ -38,6 +39,32 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _media_key(name: str, text: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ConfigError(f"{name} must hold base64 of 32 random bytes (openssl rand -base64 32)")
+    return key
+
+
+def _media_keys(key: str | None, key_file: str | None) -> tuple[bytes, ...]:
+    """PRECEPTOR_MEDIA_KEY, or the key file's lines (the first writes; the rest, older keys
+    kept to read recordings made before a rotation)."""
+    if key:
+        return (_media_key("PRECEPTOR_MEDIA_KEY", key),)
+    if not key_file:
+        return ()
+    try:
+        lines = Path(key_file).read_text().split()
+    except OSError as exc:
+        raise ConfigError(f"PRECEPTOR_MEDIA_KEY_FILE cannot be read: {exc.strerror}") from None
+    if not lines:
+        raise ConfigError("PRECEPTOR_MEDIA_KEY_FILE is empty")
+    return tuple(_media_key("PRECEPTOR_MEDIA_KEY_FILE", line) for line in lines)
 
 
 def _networks(name: str, raw: str) -> tuple[IpNetwork, ...]:
@@ -81,7 +108,16 @@ class Config:
     """Bearer token for ``/metrics``; unset = loopback clients only."""
     log_level: str = "INFO"
     resume_grace_s: int = 30
+    socket_opens_per_minute: int = 30
+    """Signaling or notes sockets one account may open per minute on one node (issue 13)."""
+    socket_opens_per_minute_per_address: int = 600
+    messages_per_second: int = 40
+    """Signaling messages per second across all of one account's sockets on one node."""
     web_dir: Path = _DEFAULT_WEB_DIR
+    media_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    """Recording keys (AES-256), the current one first; never stored in the database. Empty:
+    a key file is made under the data dir on first use (see `server.live.recording`)."""
+    recording_retention_days: int = 365
 
     @property
     def https(self) -> bool:
@@ -157,5 +193,12 @@ class Config:
             metrics_token=metrics_token,
             log_level=log_level,
             resume_grace_s=_positive_int(env, "PRECEPTOR_RESUME_GRACE_S", 30),
+            socket_opens_per_minute=_positive_int(env, "PRECEPTOR_SOCKET_OPENS_PER_MIN", 30),
+            socket_opens_per_minute_per_address=_positive_int(
+                env, "PRECEPTOR_SOCKET_OPENS_PER_MIN_PER_ADDRESS", 600
+            ),
+            messages_per_second=_positive_int(env, "PRECEPTOR_MESSAGES_PER_S", 40),
             web_dir=Path(get("PRECEPTOR_WEB_DIR") or _DEFAULT_WEB_DIR),
+            media_keys=_media_keys(get("PRECEPTOR_MEDIA_KEY"), get("PRECEPTOR_MEDIA_KEY_FILE")),
+            recording_retention_days=_positive_int(env, "PRECEPTOR_RECORDING_RETENTION_DAYS", 365),
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
+from media import MediaConfig
 from server.config import Config
 from server.http.principal_cache import PrincipalCache
 from server.infra.accounts import Accounts
@@ -18,11 +19,15 @@ from server.infra.rate_limit import Sampler
 from server.infra.storage import Store
 from server.infra.storage.engine import for_writing
 from server.infra.throttle import MemoryThrottle, RedisThrottle, Throttle
+from server.live.media import MediaDriver
 from server.live.notes.hub import NotesHub
+from server.live.recording import Recordings
 from server.live.rooms import MemoryDirectory, RedisDirectory, RoomDirectory, RoomHub, RoomRecords
+from server.sockets.admission import Admission
 from session_notes import NotesStore, SqlNotesStore
 from session_notes.instruments import FeedbackStore, TemplateStore
 from session_notes.instruments.registry import Instruments
+from signaling import IceServer
 
 __all__ = ["Services", "services"]
 
@@ -41,6 +46,7 @@ class Services:
     records: RoomRecords
     anonymous_refusals: Sampler
     throttled_logins: Sampler
+    admission: Admission
     rooms: RoomHub
     notes_store: NotesStore
     notes: NotesHub
@@ -48,6 +54,7 @@ class Services:
     instruments: Instruments
     feedback: FeedbackStore
     principals: PrincipalCache
+    recordings: Recordings
 
     @classmethod
     def build(cls, config: Config, store: Store, bus: Bus, passwords: Passwords) -> Services:
@@ -63,6 +70,7 @@ class Services:
         notes_store = SqlNotesStore(store.engine, writer)
         template_store = TemplateStore(store.engine, writer)
         principals = PrincipalCache()
+        recordings = Recordings(store, config)
         store.login_sessions.listener = store.users.listener = principals
         return cls(
             config=config,
@@ -81,6 +89,12 @@ class Services:
             records=records,
             anonymous_refusals=Sampler(60.0),
             throttled_logins=Sampler(60.0),
+            admission=Admission(
+                opens_per_minute_per_account=config.socket_opens_per_minute,
+                opens_per_minute_per_address=config.socket_opens_per_minute_per_address,
+                messages_per_s_per_account=config.messages_per_second,
+                message_burst_per_account=config.messages_per_second * 6,
+            ),
             rooms=RoomHub(
                 node_id=node_id,
                 bus=bus,
@@ -91,6 +105,7 @@ class Services:
                 ended_logins=lambda logins: store.login_sessions.ended_among(
                     logins, now=time.time()
                 ),
+                media=MediaDriver(_media_config(config), recordings=recordings),
             ),
             notes_store=notes_store,
             notes=NotesHub(
@@ -103,7 +118,14 @@ class Services:
             instruments=Instruments(template_store),
             feedback=FeedbackStore(store.engine, writer),
             principals=principals,
+            recordings=recordings,
         )
+
+
+def _media_config(config: Config) -> MediaConfig:
+    # The server's own address is found through STUN only: TURN credentials are per member.
+    stun = (IceServer(urls=config.stun_urls),) if config.stun_urls else ()
+    return MediaConfig(ice_servers=stun)
 
 
 def _throttle(config: Config, limit: int, name: str, *, window_s: float | None = None) -> Throttle:

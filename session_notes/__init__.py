@@ -32,7 +32,7 @@ from session_notes.protocol import (
     sync_step2_frame,
     update_frame,
 )
-from session_notes.store import NewUpdate, NotesStore, Snapshot, SqlNotesStore
+from session_notes.store import NewUpdate, NotesStore, NotesStoreError, Snapshot, SqlNotesStore
 
 __all__ = [
     "AuthoredRun",
@@ -44,6 +44,7 @@ __all__ = [
     "NotesMessage",
     "NotesProtocolError",
     "NotesStore",
+    "NotesStoreError",
     "QueryAwareness",
     "Snapshot",
     "SqlNotesStore",

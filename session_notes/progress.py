@@ -14,6 +14,7 @@ into series. What counts (DESIGN.md §2, issue 10):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,14 +70,16 @@ class MarkFacts:
 
 
 # The many small values (a point per rating) are msgspec structs: built and encoded several
-# times faster than dataclasses, which matters for a trainee with hundreds of sessions.
-class CitedMark(msgspec.Struct, frozen=True):
+# times faster than dataclasses, which matters for a trainee with hundreds of sessions. They
+# hold only strings and numbers (no cycles), so the garbage collector need not track them
+# (gc=False): ~10,000 tracked points a request made full collections, the p95's spikes.
+class CitedMark(msgspec.Struct, frozen=True, gc=False):
     id: str
     at_ms: int
     label: str
 
 
-class Point(msgspec.Struct, frozen=True):
+class Point(msgspec.Struct, frozen=True, gc=False):
     session_id: str
     form_id: str
     date: float
@@ -87,7 +90,7 @@ class Point(msgspec.Struct, frozen=True):
     marks: tuple[CitedMark, ...]
 
 
-class ScaleLabel(msgspec.Struct, frozen=True):
+class ScaleLabel(msgspec.Struct, frozen=True, gc=False):
     value: float
     label: str  # as the form words it: "4 (satisfactory)", "3 — Practice only under …"
 
@@ -112,9 +115,10 @@ class InstrumentProgress:
     respondent: str
     assessments: int  # forms counted (after amendments), however many items each rates
     series: tuple[Series, ...]
+    older: int = 0  # of those, the older ones whose points are not in the series (``latest``)
 
 
-class Comment(msgspec.Struct, frozen=True):
+class Comment(msgspec.Struct, frozen=True, gc=False):
     session_id: str
     form_id: str
     date: float
@@ -247,38 +251,48 @@ def progress(
     sessions: Mapping[str, SessionFacts],
     marks: Mapping[str, MarkFacts],
     filters: Filters = NO_FILTERS,
+    latest: int | None = None,
 ) -> Progress:
     """The series of every instrument the forms rate on, and the narrative comments, in time
     order. ``templates`` maps (instrument id, template version) to the template; a form whose
-    template is unknown is left out (templates are never deleted)."""
+    template is unknown is left out (templates are never deleted).
+
+    ``latest``: only the newest this many assessments of each instrument have their points and
+    comments here (older ones are counted, in ``InstrumentProgress.older``; the date filters
+    reach them). A chart of hundreds of sessions is unreadable on a phone, and its points were
+    most of the work and of the response."""
     counted = [
         f for f in effective_forms(forms) if (f.instrument_id, f.instrument_version) in templates
     ]
-    counted.sort(key=lambda f: (form_date(f, sessions), f.submitted_at or 0.0))
+    dated = sorted(
+        ((form_date(f, sessions), f) for f in counted),
+        key=lambda pair: (pair[0], pair[1].submitted_at or 0.0),
+    )
     instrument_facets = {
         f.instrument_id: templates[(f.instrument_id, f.instrument_version)].short_name
         for f in counted
     }
     mentor_facets = {f.author_id: f.author_name for f in counted}
+    passing = [(when, form) for when, form in dated if passes(form, when, filters)]
+    totals = Counter(form.instrument_id for _, form in passing)
+    shown = passing if latest is None else _newest(passing, totals, latest)
     building: dict[str, _Building] = {}
     comments: list[Comment] = []
-    session_ids: set[str] = set()
     read: dict[tuple[str, str], _Reading] = {}
-    for form in counted:
-        when = form_date(form, sessions)
-        if not passes(form, when, filters):
-            continue
+    for when, form in shown:
         template = templates[(form.instrument_id, form.instrument_version)]
-        entry = building.setdefault(form.instrument_id, _Building(template))
+        entry = building.get(form.instrument_id)
+        if entry is None:
+            entry = building[form.instrument_id] = _Building(template)
         entry.template = template  # the newest version read names the instrument
-        session_ids.add(form.session_id)
         entry.forms.add(form.id)
         reading = read.get((template.id, template.template_version))
         if reading is None:
             reading = read[(template.id, template.template_version)] = _Reading(template)
         group = reading.group_of(form)
+        responses = form.responses
         for item in reading.texts:
-            answer = form.responses.get(item.id)
+            answer = responses.get(item.id)
             if isinstance(answer, str) and answer.strip():
                 comments.append(
                     Comment(
@@ -291,14 +305,15 @@ def progress(
                         answer.strip(),
                     )
                 )
+        evidence = form.evidence
         for item in reading.ratings:
-            value = _number(form.responses.get(item.id))
+            value = _number(responses.get(item.id))
             if value is None:
                 continue
             key, label = item.id, item.label
             if group is not None:
                 key, label = f"{item.id}:{group[0]}", f"{group[1]} · {item.label}"
-            cited_ids = form.evidence.get(item.id)
+            cited_ids = evidence.get(item.id)
             cited = (
                 tuple(
                     CitedMark(m.id, m.at_ms, m.label)
@@ -325,16 +340,34 @@ def progress(
                 entry.series[key] = (item, label, known[2])  # the newest version's item
                 known[2].append(point)
     instruments = tuple(
-        _instrument(entry) for entry in sorted(building.values(), key=lambda b: _order(b.template))
+        _instrument(entry, totals[entry.template.id])
+        for entry in sorted(building.values(), key=lambda b: _order(b.template))
     )
     return Progress(
         instruments=instruments,
         comments=tuple(comments),
-        sessions=len(session_ids),
-        assessments=sum(i.assessments for i in instruments),
+        sessions=len({form.session_id for _, form in passing}),
+        assessments=len(passing),
         instrument_facets=tuple(Facet(k, v) for k, v in sorted(instrument_facets.items())),
         mentor_facets=tuple(Facet(k, v) for k, v in sorted(mentor_facets.items())),
     )
+
+
+def _newest(
+    passing: list[tuple[float, FeedbackForm]], totals: Counter[str], latest: int
+) -> list[tuple[float, FeedbackForm]]:
+    """The newest ``latest`` of each instrument's forms, still in time order."""
+    skip = {instrument: total - latest for instrument, total in totals.items() if total > latest}
+    if not skip:
+        return passing
+    shown = []
+    for pair in passing:
+        instrument = pair[1].instrument_id
+        if skip.get(instrument, 0) > 0:
+            skip[instrument] -= 1
+        else:
+            shown.append(pair)
+    return shown
 
 
 def _order(template: Template) -> tuple[int, str]:
@@ -343,7 +376,7 @@ def _order(template: Template) -> tuple[int, str]:
     return rank, template.short_name.lower()
 
 
-def _instrument(entry: _Building) -> InstrumentProgress:
+def _instrument(entry: _Building, total: int) -> InstrumentProgress:
     template = entry.template
     position = {item.id: n for n, item in enumerate(template.items)}
     series: list[Series] = []
@@ -368,8 +401,9 @@ def _instrument(entry: _Building) -> InstrumentProgress:
         short_name=template.short_name,
         kind=template.kind,
         respondent=template.respondent,
-        assessments=len(entry.forms),
+        assessments=total,
         series=tuple(series),
+        older=total - len(entry.forms),
     )
 
 

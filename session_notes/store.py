@@ -4,10 +4,14 @@ shows. Tables are created by the server's migrations (0003)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from session_notes.authorship import StoredUpdate
@@ -15,6 +19,7 @@ from session_notes.authorship import StoredUpdate
 __all__ = [
     "NewUpdate",
     "NotesStore",
+    "NotesStoreError",
     "Snapshot",
     "SqlNotesStore",
     "notes_snapshots",
@@ -42,6 +47,19 @@ notes_snapshots = sa.Table(
     sa.Column("upto_id", sa.BigInteger, nullable=False),
     sa.Column("at", sa.Double, nullable=False),
 )
+
+
+class NotesStoreError(Exception):
+    """The database could not store or load notes (the cause is chained). The store's callers
+    see only this: SQLAlchemy's and the drivers' errors are mapped here, at one boundary."""
+
+
+@contextlib.asynccontextmanager
+async def _mapped() -> AsyncIterator[None]:
+    try:
+        yield
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        raise NotesStoreError(type(exc).__name__) from exc
 
 
 @dataclass(frozen=True)
@@ -111,7 +129,7 @@ class SqlNotesStore:
     async def append(
         self, session_id: str, update: bytes, *, author_id: str, author_name: str, at: float
     ) -> int:
-        async with self._writer.begin() as connection:
+        async with _mapped(), self._writer.begin() as connection:
             result = await connection.execute(
                 notes_updates.insert().values(
                     session_id=session_id,
@@ -128,7 +146,7 @@ class SqlNotesStore:
     async def append_many(self, rows: list[NewUpdate]) -> list[int]:
         if not rows:
             return []
-        async with self._writer.begin() as connection:
+        async with _mapped(), self._writer.begin() as connection:
             result = await connection.execute(
                 notes_updates.insert().returning(notes_updates.c.id, sort_by_parameter_order=True),
                 [
@@ -145,7 +163,7 @@ class SqlNotesStore:
             return [int(row[0]) for row in result]
 
     async def load(self, session_id: str) -> tuple[Snapshot | None, list[StoredUpdate]]:
-        async with self._engine.connect() as connection:
+        async with _mapped(), self._engine.connect() as connection:
             row = (
                 await connection.execute(
                     sa.select(notes_snapshots.c.snapshot, notes_snapshots.c.upto_id).where(
@@ -167,7 +185,7 @@ class SqlNotesStore:
         return snapshot, [_stored(r._mapping) for r in rows]
 
     async def updates_after(self, session_id: str, after_id: int) -> list[StoredUpdate]:
-        async with self._engine.connect() as connection:
+        async with _mapped(), self._engine.connect() as connection:
             rows = (
                 await connection.execute(
                     sa.select(*_COLUMNS)
@@ -190,7 +208,7 @@ class SqlNotesStore:
         return [_stored(r._mapping) for r in rows]
 
     async def log_size(self, session_id: str) -> int:
-        async with self._engine.connect() as connection:
+        async with _mapped(), self._engine.connect() as connection:
             size = (
                 await connection.execute(
                     sa.select(
@@ -214,26 +232,21 @@ class SqlNotesStore:
     async def save_snapshot(
         self, session_id: str, snapshot: bytes, upto_id: int, at: float
     ) -> None:
-        async with self._writer.begin() as connection:
-            updated = await connection.execute(
-                notes_snapshots.update()
-                .where(
-                    notes_snapshots.c.session_id == session_id,
-                    notes_snapshots.c.upto_id < upto_id,
-                )
-                .values(snapshot=snapshot, upto_id=upto_id, at=at)
+        # One statement, so two nodes compacting the same document at once cannot both insert
+        # (issue 13, defect 4): the later snapshot wins, an older one never replaces it.
+        async with _mapped(), self._writer.begin() as connection:
+            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            statement = insert(notes_snapshots).values(
+                session_id=session_id, snapshot=snapshot, upto_id=upto_id, at=at
             )
-            if updated.rowcount == 0:
-                exists = (
-                    await connection.execute(
-                        sa.select(notes_snapshots.c.upto_id).where(
-                            notes_snapshots.c.session_id == session_id
-                        )
-                    )
-                ).first()
-                if exists is None:
-                    await connection.execute(
-                        notes_snapshots.insert().values(
-                            session_id=session_id, snapshot=snapshot, upto_id=upto_id, at=at
-                        )
-                    )
+            await connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[notes_snapshots.c.session_id],
+                    set_={
+                        "snapshot": statement.excluded.snapshot,
+                        "upto_id": statement.excluded.upto_id,
+                        "at": statement.excluded.at,
+                    },
+                    where=notes_snapshots.c.upto_id < statement.excluded.upto_id,
+                )
+            )

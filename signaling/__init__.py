@@ -4,7 +4,9 @@ The shell parses a frame with `parse_client_message`, feeds the message to its s
 (`join`, then `handle`; `disconnect` when the socket closes; `expire` on a timer; `end` when the
 session ends), and carries out the returned effects in order: `Send` and `Close` to the named
 connection, `Audit`, `StoreMark`, `StoreChat`, `SendChatHistory` and `RecordingChanged` to their
-services. `feedback_submitted` tells a form's trainee in the room that feedback arrived.
+services, and in a routed room `MediaJoin`, `MediaLeave`, `MediaSignal` and `MediaEnd` to its media
+driver (the `media` peer). `feedback_submitted` tells a form's trainee in the room that feedback
+arrived.
 """
 
 from signaling.close_codes import CLOSE_ENDED, CLOSE_NORMAL, CLOSE_NOT_ALLOWED, CLOSE_REPLACED
@@ -19,6 +21,11 @@ from signaling.effects import (
     Audit,
     Close,
     Effect,
+    MediaEffect,
+    MediaEnd,
+    MediaJoin,
+    MediaLeave,
+    MediaSignal,
     RecordingChanged,
     Send,
     SendChatHistory,
@@ -105,8 +112,13 @@ __all__ = [
     "Lobby",
     "Mark",
     "MarkAdded",
+    "MediaEffect",
+    "MediaEnd",
+    "MediaJoin",
+    "MediaLeave",
     "MediaMode",
     "MediaModeChanged",
+    "MediaSignal",
     "Peer",
     "PeerId",
     "PeerJoined",

@@ -12,6 +12,7 @@ __all__ = [
     "CLOSE_OVERLOADED",
     "CLOSE_POLICY",
     "CLOSE_REPLACED",
+    "CLOSE_RESTARTING",
     "CLOSE_TOO_BIG",
     "CLOSE_TRY_AGAIN",
     "NAMES",
@@ -24,6 +25,7 @@ __all__ = [
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008  # rate limit, bad message, over a budget
 CLOSE_TOO_BIG = 1009
+CLOSE_RESTARTING = 1012  # RFC 6455 "service restart": this node is draining; reconnect now
 CLOSE_TRY_AGAIN = 1013  # too slow, or the server is overloaded
 CLOSE_OVERLOADED = CLOSE_TRY_AGAIN
 CLOSE_NOT_AUTHENTICATED = 4401  # no sign-in, or it ended (signed out, disabled, link withdrawn)
@@ -37,6 +39,7 @@ NAMES = {
     CLOSE_NORMAL: "normal",
     CLOSE_POLICY: "policy",
     CLOSE_TOO_BIG: "too-big",
+    CLOSE_RESTARTING: "restarting",
     CLOSE_TRY_AGAIN: "try-again",
     CLOSE_NOT_AUTHENTICATED: "not-authenticated",
     CLOSE_NOT_ALLOWED: "not-allowed",

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from signaling.ids import ConnectionId, PeerId, RecordingState, SessionId
-from signaling.messages import ServerMessage
+from signaling.messages import IceCandidate, ServerMessage, SessionDescription
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,4 +86,57 @@ class RecordingChanged:
     state: RecordingState
 
 
-Effect = Send | Close | Audit | StoreMark | StoreChat | SendChatHistory | RecordingChanged
+# --- routed mode: what the shell's media driver does for the `media` peer (DESIGN.md §3) ----------
+
+
+@dataclass(frozen=True, slots=True)
+class MediaJoin:
+    """Bring `peer` into the room's media: the `media` peer offers it a fresh connection (on
+    admission, and again on resume or takeover: a new socket usually means a new network).
+    An `observer` receives every member's tracks and publishes none."""
+
+    session: SessionId
+    peer: PeerId
+    observer: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLeave:
+    """`peer` left the room: its media connection goes, and its tracks with it."""
+
+    session: SessionId
+    peer: PeerId
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSignal:
+    """A `signal` that `peer` addressed to the `media` peer: its answer, or one ICE candidate."""
+
+    session: SessionId
+    peer: PeerId
+    description: SessionDescription | None
+    candidate: IceCandidate | None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaEnd:
+    """The session ended: every media connection of the room goes."""
+
+    session: SessionId
+
+
+MediaEffect = MediaJoin | MediaLeave | MediaSignal | MediaEnd
+
+Effect = (
+    Send
+    | Close
+    | Audit
+    | StoreMark
+    | StoreChat
+    | SendChatHistory
+    | RecordingChanged
+    | MediaJoin
+    | MediaLeave
+    | MediaSignal
+    | MediaEnd
+)

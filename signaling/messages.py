@@ -158,12 +158,15 @@ ClientMessage = (
 # --- server → client -------------------------------------------------------------------------
 
 
-class Peer(msgspec.Struct, frozen=True):
+class Peer(msgspec.Struct, frozen=True, omit_defaults=True):
     """A member as others see it (DESIGN.md §2)."""
 
     id: PeerId
     role: Role
     display_name: str
+    observer: bool = False
+    """Receives everything and publishes nothing (routed mode): shown as observing, never hidden
+    from the mentor."""
 
 
 class IceServer(msgspec.Struct, frozen=True, omit_defaults=True):

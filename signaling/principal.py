@@ -16,6 +16,8 @@ class Principal:
     sends the member to the lobby first (DESIGN.md §2: guests wait, mentors and assigned supervisors
     are admitted directly); it is independent of `role`. `guest`: signed in through an invite link
     rather than to an account (an admitted guest no longer needs admission, but is still a guest).
+    `observer`: receives the session's media and publishes none (the access policy decides who;
+    DESIGN.md §3 silent observers); only a routed room can hold one to that.
     """
 
     subject: str
@@ -23,3 +25,4 @@ class Principal:
     display_name: str
     needs_admission: bool = False
     guest: bool = False
+    observer: bool = False

@@ -28,13 +28,17 @@ from signaling.effects import (
     Audit,
     Close,
     Effect,
+    MediaEnd,
+    MediaJoin,
+    MediaLeave,
+    MediaSignal,
     RecordingChanged,
     Send,
     SendChatHistory,
     StoreChat,
     StoreMark,
 )
-from signaling.ids import ConnectionId, MediaMode, PeerId, RecordingState, SessionId
+from signaling.ids import MEDIA_PEER, ConnectionId, MediaMode, PeerId, RecordingState, SessionId
 from signaling.messages import (
     Admit,
     Chat,
@@ -50,6 +54,7 @@ from signaling.messages import (
     Lobby,
     Mark,
     MarkAdded,
+    MediaModeChanged,
     Peer,
     PeerJoined,
     PeerLeft,
@@ -84,6 +89,7 @@ class Room:
         new_token: Callable[[], str],
         grace: float = DEFAULT_GRACE,
         media_mode: MediaMode = MediaMode.DIRECT,
+        auto_route: bool = False,
     ) -> None:
         """`started_at` is monotonic time (the clock of every later `now`); `started_wall` is the
         Unix time of the same instant, from which chat times are derived without reading a clock.
@@ -91,6 +97,9 @@ class Room:
         self.session = session
         self.started_at = started_at
         self.media_mode = media_mode
+        # DESIGN.md §3: a direct room switches to routed for a third member, an observer or a
+        # recording (never back); a session created `direct` explicitly never does.
+        self._auto_route = auto_route
         self._started_wall = started_wall
         self._new_id = new_id
         self._new_token = new_token
@@ -128,8 +137,8 @@ class Room:
 
     def next_expiry(self) -> float | None:
         """When `expire` next has work to do, for the shell's timer; None if nobody is lost."""
-        lost = [m.lost_at for m in self._roster if m.lost_at is not None]
-        return min(lost) + self._grace if lost else None
+        lost = [m.lost_at + self._kept(m) for m in self._roster if m.lost_at is not None]
+        return min(lost) if lost else None
 
     def recording(self) -> RecordingStatus:
         return self._roster.recording(self._recording_wanted)
@@ -159,6 +168,42 @@ class Room:
         if member is not None:
             return effects + self._take_over(member, connection, tuple(ice_servers))
         return effects + self._enter(connection, principal, message, tuple(ice_servers))
+
+    def restore(
+        self,
+        connection: ConnectionId,
+        principal: Principal,
+        message: Join,
+        now: float,
+        ice_servers: Sequence[IceServer] = (),
+        *,
+        peer: PeerId,
+        token: str,
+        admitted: bool,
+    ) -> list[Effect]:
+        """A member of this session's room as the node that ran it before knew it (that node
+        died or lost its claim): taken back with the same peer id and resume token and told
+        `welcome {resumed: true}` (or `waiting`), so that nobody's view of the room changes. If
+        this room already knows that peer, token or person, it is an ordinary `join {resume}`."""
+        clash = self._roster.get(peer) or self._roster.by_token(token)
+        if self._ended or clash is not None or self._roster.by_subject(principal.subject):
+            return self.join(connection, principal, Join(resume=token), now, ice_servers)
+        effects = self.expire(now)
+        name = message.display_name or principal.display_name
+        member = Member(
+            peer=Peer(id=peer, role=principal.role, display_name=name, observer=principal.observer),
+            subject=principal.subject,
+            token=token,
+            connection=None,
+            admitted=False,
+            ice_servers=tuple(ice_servers),
+            guest=principal.guest,
+        )
+        self._roster.add(member, connection)
+        effects.append(Audit("restore", peer, {"admission": "direct" if admitted else "lobby"}))
+        if not admitted:
+            return [*effects, Send(connection, Waiting(resume=token)), *self._lobby_changed()]
+        return effects + self._admit(member, resumed=True)
 
     def handle(self, connection: ConnectionId, message: ClientMessage, now: float) -> list[Effect]:
         """Any message after `join`. A connection that is not a member here gets nothing: it may be
@@ -207,21 +252,29 @@ class Room:
                 return self._mark(member, message, now)
         before = self.recording()
         self._recording_wanted = message.action == "start"
-        return self._recording_changed(before, reply_to=connection)
+        switch = self._route_if_needed(observer=False)
+        return switch + self._recording_changed(before, reply_to=connection)
 
-    def disconnect(self, connection: ConnectionId, now: float) -> list[Effect]:
-        """The socket closed. Its member keeps its place, unannounced, for the grace window; a
-        connection that was replaced or never joined is ignored."""
-        self._roster.detach(connection, now)
+    def disconnect(
+        self, connection: ConnectionId, now: float, grace: float | None = None
+    ) -> list[Effect]:
+        """The socket closed. Its member keeps its place, unannounced, for the grace window (or
+        `grace`, if shorter: the shell found the socket silent, so the member has been gone a
+        while already); a connection that was replaced or never joined is ignored."""
+        keep_for = None if grace is None else min(grace, self._grace)
+        self._roster.detach(connection, now, keep_for)
         return []
 
     def expire(self, now: float) -> list[Effect]:
         """Drop members whose grace window has passed; the others hear `peer-left {timeout}`."""
         effects: list[Effect] = []
         for member in self._roster:
-            if member.lost_at is not None and now - member.lost_at >= self._grace:
+            if member.lost_at is not None and now - member.lost_at >= self._kept(member):
                 effects += self._depart(member, "timeout")
         return effects
+
+    def _kept(self, member: Member) -> float:
+        return self._grace if member.keep_for is None else member.keep_for
 
     def feedback_submitted(self, form: str, trainee: str) -> list[Effect]:
         """A feedback form about `trainee` (the subject of their account) was submitted: tell
@@ -245,6 +298,8 @@ class Room:
         self._ended = True
         if before.state is not RecordingState.OFF:
             effects.append(RecordingChanged(self.session, RecordingState.OFF))
+        if self.media_mode is MediaMode.ROUTED:
+            effects.append(MediaEnd(self.session))
         return effects
 
     # --- arriving ------------------------------------------------------------------------------
@@ -272,7 +327,8 @@ class Room:
         member.ice_servers = ice_servers
         effects.append(Audit("resume", member.peer.id, {}))
         if member.admitted:
-            return effects + self._welcome(member, connection, resumed=True)
+            welcome = self._welcome(member, connection, resumed=True)
+            return effects + welcome + self._media_join(member)
         return [*effects, Send(connection, Waiting(resume=member.token))]
 
     def _take_over(
@@ -296,7 +352,8 @@ class Room:
         # the new tab makes after its welcome (DESIGN.md §2: the newcomer offers).
         effects += self._broadcast(PeerLeft(peer=member.peer.id, reason="replaced"), exclude=member)
         effects += self._broadcast(PeerJoined(member.peer), exclude=member)
-        return effects + self._welcome(member, connection, resumed=True)
+        welcome = self._welcome(member, connection, resumed=True)
+        return effects + welcome + self._media_join(member)
 
     def _enter(
         self,
@@ -308,7 +365,7 @@ class Room:
         peer = PeerId(self._new_id())
         name = message.display_name or principal.display_name
         member = Member(
-            peer=Peer(id=peer, role=principal.role, display_name=name),
+            peer=Peer(id=peer, role=principal.role, display_name=name, observer=principal.observer),
             subject=principal.subject,
             token=self._new_token(),
             connection=None,
@@ -325,13 +382,15 @@ class Room:
             return [*effects, Send(connection, waiting), *self._lobby_changed()]
         return effects + self._admit(member)
 
-    def _admit(self, member: Member) -> list[Effect]:
+    def _admit(self, member: Member, *, resumed: bool = False) -> list[Effect]:
         before = self.recording()
         member.admitted = True
-        effects: list[Effect] = []
+        # Everyone already here moves to `media` first; the newcomer's welcome says routed.
+        effects: list[Effect] = self._route_if_needed(member.peer.observer, newcomer=member)
         if member.connection is not None:
-            effects += self._welcome(member, member.connection, resumed=False)
+            effects += self._welcome(member, member.connection, resumed=resumed)
         effects += self._broadcast(PeerJoined(member.peer), exclude=member)
+        effects += self._media_join(member)
         # The newcomer's welcome already carries the new status.
         return effects + self._recording_changed(before, exclude=member)
 
@@ -355,6 +414,25 @@ class Room:
             effects.append(Send(connection, Lobby(waiting=self.lobby())))
         return effects
 
+    def _route_if_needed(self, observer: bool, newcomer: Member | None = None) -> list[Effect]:
+        """Switch a direct room to routed, make-before-break: the members hear `media-mode`,
+        bring up their connection to `media` (which offers to each), then drop the direct ones."""
+        if not self._auto_route or self.media_mode is MediaMode.ROUTED:
+            return []
+        crowded = sum(1 for _ in self._roster.admitted()) >= 3
+        if not (crowded or observer or self._recording_wanted):
+            return []
+        self.media_mode = MediaMode.ROUTED
+        others = [m for m in self._roster.admitted() if m is not newcomer]
+        effects: list[Effect] = [Audit("media-mode", None, {"mode": str(MediaMode.ROUTED)})]
+        effects += self._broadcast(MediaModeChanged(mode=MediaMode.ROUTED), exclude=newcomer)
+        return effects + [e for m in others for e in self._media_join(m)]
+
+    def _media_join(self, member: Member) -> list[Effect]:
+        if self.media_mode is not MediaMode.ROUTED:
+            return []
+        return [MediaJoin(self.session, member.peer.id, member.peer.observer)]
+
     # --- leaving -------------------------------------------------------------------------------
 
     def _depart(self, member: Member, reason: Literal["left", "timeout"]) -> list[Effect]:
@@ -364,11 +442,17 @@ class Room:
         if not member.admitted:
             return effects + self._lobby_changed()
         effects += self._broadcast(PeerLeft(peer=member.peer.id, reason=reason))
+        if self.media_mode is MediaMode.ROUTED:
+            effects.append(MediaLeave(self.session, member.peer.id))
         return effects + self._recording_changed(before)
 
     # --- messages ------------------------------------------------------------------------------
 
     def _signal(self, member: Member, connection: ConnectionId, message: Signal) -> list[Effect]:
+        if message.to == MEDIA_PEER and self.media_mode is MediaMode.ROUTED:
+            # The `media` peer is every member's only media peer in routed mode (DESIGN.md §3).
+            peer = member.peer.id
+            return [MediaSignal(self.session, peer, message.description, message.candidate)]
         target = self._roster.get(message.to)
         if target is None or not target.admitted or target is member:
             # DESIGN.md §2: never forward outside the room's admitted members (nor back to oneself).

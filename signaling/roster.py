@@ -25,6 +25,8 @@ class Member:
     admitted: bool
     ice_servers: tuple[IceServer, ...]
     lost_at: float | None = None
+    keep_for: float | None = None
+    """Seconds a lost member keeps its place, when not the room's grace (a silent socket)."""
     media: StateUpdate | None = None
     consent: bool = False
     guest: bool = False
@@ -94,16 +96,18 @@ class Roster:
             del self._by_connection[replaced]
         member.connection = connection
         member.lost_at = None
+        member.keep_for = None
         self._by_connection[connection] = member.peer.id
         return replaced
 
-    def detach(self, connection: ConnectionId, now: float) -> None:
+    def detach(self, connection: ConnectionId, now: float, keep_for: float | None = None) -> None:
         """The connection closed; its member, if any, is kept as lost since `now`."""
         peer = self._by_connection.pop(connection, None)
         if peer is not None:
             member = self._members[peer]
             member.connection = None
             member.lost_at = now
+            member.keep_for = keep_for
 
     def forget(self, member: Member) -> None:
         del self._members[member.peer.id]

@@ -55,11 +55,13 @@ class Action(StrEnum):
     ROOM_TALK = "room.talk"  # signal, state, chat, consent, leave, ping
     ROOM_ADMIT = "room.admit"  # admit and deny
     ROOM_RECORD = "room.record"
+    MEDIA_PUBLISH = "media.publish"  # send camera and microphone; else a silent observer
     MARK_ADD = "mark.add"
     MARKS_LIST = "marks.list"
     NOTES_READ = "notes.read"
     NOTES_EDIT = "notes.edit"
     RECORD_VIEW = "record.view"
+    RECORDING_DELETE = "recording.delete"  # early, before the retention period ends
     FEEDBACK_START = "feedback.start"
     # One feedback form.
     FORM_VIEW = "form.view"
@@ -70,6 +72,7 @@ class Action(StrEnum):
     FORM_RETURN = "form.return"  # send back to its mentor with a reason
     # One trainee, across sessions; and the review home (my trainees, my countersign queue).
     PROGRESS_VIEW = "progress.view"
+    PROGRESS_VIEWERS = "progress.viewers"  # who viewed or exported the trainee's record
     REVIEW_READ = "review.read"
     PROGRAM_READ = "program.read"  # the program's analytics (program leads: admins)
 
@@ -186,6 +189,10 @@ _SESSION_RULES: dict[Action, frozenset[Relation]] = {
         }
     ),
     Action.ROOM_ADMIT: frozenset({Relation.MENTOR}),
+    # An assigned supervisor observes: receives everything, publishes nothing (issue 11).
+    Action.MEDIA_PUBLISH: frozenset(
+        {Relation.MENTOR, Relation.TRAINEE, Relation.ADMITTED_GUEST, Relation.WAITING_GUEST}
+    ),
     Action.ROOM_RECORD: frozenset({Relation.MENTOR}),
     Action.MARK_ADD: frozenset({Relation.MENTOR}),
     Action.MARKS_LIST: frozenset({Relation.MENTOR, Relation.SUPERVISOR, Relation.ADMIN}),
@@ -208,6 +215,7 @@ _SESSION_RULES: dict[Action, frozenset[Relation]] = {
             Relation.ADMITTED_GUEST,
         }
     ),
+    Action.RECORDING_DELETE: frozenset({Relation.ADMIN}),
 }
 
 _WHY_NOT: dict[Action, str] = {
@@ -220,11 +228,13 @@ _WHY_NOT: dict[Action, str] = {
     Action.ROOM_TALK: "you are not a member of this session",
     Action.ROOM_ADMIT: "only the session's mentor admits or denies",
     Action.ROOM_RECORD: "only the session's mentor starts or stops recording",
+    Action.MEDIA_PUBLISH: "supervisors observe the session without sending audio or video",
     Action.MARK_ADD: "only the session's mentor marks moments",
     Action.MARKS_LIST: "marks are the mentor's; you see those cited as evidence",
     Action.NOTES_READ: "wait until the mentor lets you in",
     Action.NOTES_EDIT: "you may read these notes, not change them",
     Action.RECORD_VIEW: "wait until the mentor lets you in",
+    Action.RECORDING_DELETE: "only an admin deletes a recording before its retention ends",
 }
 
 
@@ -360,17 +370,25 @@ def _on_form(principal: Principal, action: Action, form: FormFacts) -> Decision:
 
 
 def _on_trainee(principal: Principal, action: Action, trainee: TraineeFacts) -> Decision:
-    if action is not Action.PROGRESS_VIEW:
+    if action not in (Action.PROGRESS_VIEW, Action.PROGRESS_VIEWERS):
         raise TypeError(f"{action} is not an action on a trainee")
     if principal.is_guest or not trainee.exists:
         return NO_TRAINEE  # an invite grants presence in one session, never a trainee's record
+    own = principal.role is Role.ADMIN or (
+        principal.role is Role.TRAINEE and principal.id == trainee.trainee_id
+    )
     sees = (
-        principal.role is Role.ADMIN
-        or (principal.role is Role.TRAINEE and principal.id == trainee.trainee_id)
+        own
         or (principal.role is Role.SUPERVISOR and trainee.trainee_id in principal.follows)
         or (principal.role is Role.MENTOR and trainee.mentored)
     )
-    return ALLOW if sees else NO_TRAINEE
+    if not sees:
+        return NO_TRAINEE
+    if action is Action.PROGRESS_VIEWERS and not own:
+        # Who looked at a record is the trainee's to know (and the program's, through admins),
+        # not that of the others who look.
+        return _refuse(403, "forbidden", "only the trainee and administrators see who viewed this")
+    return ALLOW
 
 
 def progress_author(principal: Principal) -> str | None:
@@ -398,6 +416,7 @@ _SESSION_CAPABILITIES = (
     Action.ROOM_ENTER,
     Action.ROOM_ADMIT,
     Action.ROOM_RECORD,
+    Action.MEDIA_PUBLISH,
     Action.MARK_ADD,
     Action.MARKS_LIST,
     Action.NOTES_READ,

@@ -38,8 +38,18 @@ def page_routes(web_dir: Path) -> list[BaseRoute]:
         endpoint.__name__ = f"page_{name}"
         return Route(url, endpoint, methods=["GET"])
 
+    async def service_worker(_request: Request) -> Response:
+        # At the root, so its scope is the whole site (the review pages' offline copies);
+        # no-cache: a new version reaches phones on their next visit.
+        return FileResponse(
+            web_dir / "static" / "sw.js",
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache"},
+        )
+
     return [
         *(page(url, name) for url, name in PAGES.items()),
+        Route("/sw.js", service_worker, methods=["GET"]),
         # Compressed for phones on mobile data (the notes bundle is 310 KiB, ~100 KiB gzipped).
         # Only static assets: API responses carry secrets (CSRF tokens) and are left alone.
         Mount(

@@ -11,11 +11,19 @@ from server.access.policy import Action, Decision, FormFacts, TraineeFacts, may
 from server.access.principal import Principal
 from server.http.errors import ApiError
 from server.infra.roles import Role, User
-from server.infra.storage import Session
+from server.infra.storage import Recording, Session
 from server.services import Services, services
 from session_notes.instruments import FeedbackForm
 
-__all__ = ["form_facts", "form_for", "require", "session_for", "trainee_for", "visible_forms"]
+__all__ = [
+    "form_facts",
+    "form_for",
+    "recording_for",
+    "require",
+    "session_for",
+    "trainee_for",
+    "visible_forms",
+]
 
 
 def require(decision: Decision) -> None:
@@ -32,6 +40,23 @@ async def session_for(connection: HTTPConnection, principal: Principal, action: 
         raise ApiError(404, "not-found", "no such session")
     require(may(principal, action, session))
     return session
+
+
+async def recording_for(
+    connection: HTTPConnection, principal: Principal, action: Action
+) -> tuple[Recording, Session]:
+    """The path's recording and its session, if the policy lets ``principal`` do ``action`` to
+    the session (a recording is part of its session's record)."""
+    svc = services(connection)
+    recording = await svc.store.recordings.get(connection.path_params["recording_id"])
+    session = None if recording is None else await svc.store.sessions.get(recording.session_id)
+    if recording is None or session is None:
+        raise ApiError(404, "not-found", "no such recording")
+    decision = may(principal, action, session)
+    if not decision and decision.status == 404:
+        raise ApiError(404, "not-found", "no such recording")
+    require(decision)
+    return recording, session
 
 
 def form_facts(form: FeedbackForm, session: Session) -> FormFacts:

@@ -8,16 +8,17 @@ audited with the trainee as target, so a trainee's record shows who looked.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.access.policy import Action, may, progress_author
+from server.access.policy import Action, TraineeFacts, may, progress_author
 from server.access.principal import Principal
 from server.http.endpoints import Access, Endpoint
 from server.http.errors import ApiError, json_response
@@ -45,6 +46,10 @@ from session_notes.progress_csv import csv_text, progress_rows
 __all__ = ["endpoints"]
 
 _DAY = 86_400.0
+LATEST = 50
+"""Each instrument's newest this many assessments have their points in the response, unless
+``?latest=`` asks otherwise; the date filters reach older ones (the CSV has them all)."""
+_MAX_LATEST = 1000
 
 
 class ProgressOut(msgspec.Struct, frozen=True):
@@ -61,6 +66,8 @@ class ProgressOut(msgspec.Struct, frozen=True):
     mentor_facets: tuple[Facet, ...]
     coaching: Coaching
     """How feedback followed these sessions (the mentor and date filters apply)."""
+    can: list[str]
+    """What else the caller may do with this trainee: ``progress.viewers`` (see who looked)."""
 
 
 def _date(request: Request, name: str) -> float | None:
@@ -83,6 +90,15 @@ def _id(request: Request, name: str) -> str | None:
     return raw
 
 
+def _latest(request: Request) -> int:
+    raw = request.query_params.get("latest")
+    if raw is None or raw == "":
+        return LATEST
+    if not raw.isdigit() or not 1 <= int(raw) <= _MAX_LATEST:
+        raise ApiError(422, "invalid", f"latest must be a whole number from 1 to {_MAX_LATEST}")
+    return int(raw)
+
+
 def _filters(request: Request) -> Filters:
     since, until = _date(request, "from"), _date(request, "to")
     if since is not None and until is not None and since > until:
@@ -103,12 +119,12 @@ def _session_facts(sessions: Sequence[Session]) -> dict[str, SessionFacts]:
 
 
 async def _counted(
-    svc: Services, principal: Principal, trainee: User, sessions: Sequence[Session]
+    svc: Services, principal: Principal, trainee_id: str
 ) -> tuple[list[FeedbackForm], dict[str, MarkFacts]]:
     author = progress_author(principal)
     forms = [
         f
-        for f in await svc.feedback.for_trainee(trainee.id)
+        for f in await svc.feedback.for_trainee(trainee_id)
         if f.status == "submitted" and (author is None or f.author_id == author)
     ]
     cited_in = sorted({f.session_id for f in forms if f.evidence})
@@ -119,15 +135,11 @@ async def _counted(
     return forms, marks
 
 
-async def _coaching(
-    svc: Services,
-    principal: Principal,
-    sessions: Sequence[Session],
-    forms: Sequence[FeedbackForm],
-    filters: Filters,
-) -> Coaching:
+def _held(principal: Principal, sessions: Sequence[Session], filters: Filters) -> list[Session]:
+    """The sessions the coaching figures count: held, the caller's own for a mentor, and in the
+    mentor and date filters."""
     author = progress_author(principal) or filters.mentor_id
-    held = [
+    return [
         s
         for s in sessions
         if s.started_at is not None
@@ -135,7 +147,11 @@ async def _coaching(
         and (filters.since is None or s.started_at >= filters.since)
         and (filters.until is None or s.started_at < filters.until)
     ]
-    marks = await svc.store.marks.counts([s.id for s in held])
+
+
+def _coaching(
+    held: Sequence[Session], marks: Mapping[str, int], forms: Sequence[FeedbackForm]
+) -> Coaching:
     return coaching(
         [
             HeldSession(
@@ -148,15 +164,22 @@ async def _coaching(
     )
 
 
+def _can(principal: Principal, trainee: User, sessions: Sequence[Session]) -> list[str]:
+    mentored = any(s.mentor_id == principal.id for s in sessions)
+    facts = TraineeFacts(trainee.id, exists=True, mentored=mentored)
+    return [a.value for a in (Action.PROGRESS_VIEWERS,) if may(principal, a, facts)]
+
+
 async def _asked(
     request: Request, principal: Principal, what: str
-) -> tuple[User, list[Session], Filters]:
-    """The trainee, their sessions and the filters, with the attempt audited when it is
-    refused (a guessed id, a trainee who is not the caller's to follow, a malformed filter)."""
+) -> tuple[User, list[Session], Filters, int]:
+    """The trainee, their sessions, the filters and ``latest``, with the attempt audited when
+    it is refused (a guessed id, a trainee who is not the caller's to follow, a malformed
+    filter)."""
     svc = services(request)
     try:
         trainee, sessions = await trainee_for(request, principal, Action.PROGRESS_VIEW)
-        return trainee, sessions, _filters(request)
+        return trainee, sessions, _filters(request), _latest(request)
     except ApiError as refused:
         await svc.store.audit.append(
             "progress.refused",
@@ -167,17 +190,47 @@ async def _asked(
         raise
 
 
+async def _dropped(task: asyncio.Task[object]) -> None:
+    """Cancel ``task`` and wait for it to end; what it found, or how it failed, is moot."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as lost
+
+
 async def trainee_progress(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
-    trainee, sessions, filters = await _asked(request, principal, "progress")
-    forms, marks = await _counted(svc, principal, trainee, sessions)
-    templates = templates_by_version(await svc.instruments.versions())
+    # The trainee's forms (most of the wait) are read while access is decided; when it is
+    # refused, the read is cancelled and nothing it found is used.
+    reading = asyncio.create_task(_counted(svc, principal, request.path_params["trainee_id"]))
+    try:
+        trainee, sessions, filters, latest = await _asked(request, principal, "progress")
+        held = _held(principal, sessions, filters)
+        # The other reads (and the audit write, which waits for its fsync) do not depend on
+        # each other either: the request waits for the slowest rather than for their sum.
+        async with asyncio.TaskGroup() as group:
+            versions = group.create_task(svc.instruments.versions())
+            mark_counts = group.create_task(svc.store.marks.counts([s.id for s in held]))
+            group.create_task(
+                svc.store.audit.append(
+                    "progress.viewed",
+                    actor_id=principal.id,
+                    target=trainee.id,
+                    detail={"format": "json"},
+                )
+            )
+        forms, marks = await reading
+    except BaseException:
+        await _dropped(reading)
+        raise
     found = progress(
-        forms, templates=templates, sessions=_session_facts(sessions), marks=marks, filters=filters
-    )
-    await svc.store.audit.append(
-        "progress.viewed", actor_id=principal.id, target=trainee.id, detail={"format": "json"}
+        forms,
+        templates=templates_by_version(versions.result()),
+        sessions=_session_facts(sessions),
+        marks=marks,
+        filters=filters,
+        latest=latest,
     )
     out = ProgressOut(
         trainee=PersonOut(trainee.id, trainee.name),
@@ -189,7 +242,8 @@ async def trainee_progress(request: Request, principal: Principal | None) -> Res
         comments=found.comments,
         instrument_facets=found.instrument_facets,
         mentor_facets=found.mentor_facets,
-        coaching=await _coaching(svc, principal, sessions, forms, filters),
+        coaching=_coaching(held, mark_counts.result(), forms),
+        can=_can(principal, trainee, sessions),
     )
     return json_response(out, headers={"Cache-Control": "no-store"})
 
@@ -197,8 +251,8 @@ async def trainee_progress(request: Request, principal: Principal | None) -> Res
 async def trainee_progress_csv(request: Request, principal: Principal | None) -> Response:
     assert principal is not None
     svc = services(request)
-    trainee, sessions, filters = await _asked(request, principal, "progress.csv")
-    forms, marks = await _counted(svc, principal, trainee, sessions)
+    trainee, sessions, filters, _ = await _asked(request, principal, "progress.csv")
+    forms, marks = await _counted(svc, principal, trainee.id)
     templates = templates_by_version(await svc.instruments.versions())
     rows = progress_rows(
         forms, templates=templates, sessions=_session_facts(sessions), marks=marks, filters=filters
@@ -328,7 +382,9 @@ endpoints = [
         "GET",
         "/api/trainees/{trainee_id}/progress",
         "A trainee's rating series per instrument and item, each point with its session, date, "
-        "mentor, value and cited marks (?instrument=&mentor=&from=YYYY-MM-DD&to=YYYY-MM-DD).",
+        "mentor, value and cited marks (?instrument=&mentor=&from=YYYY-MM-DD&to=YYYY-MM-DD); "
+        "the points of each instrument's newest 50 assessments (?latest= up to 1000), with "
+        "how many older ones the date filters reach.",
         "review",
         trainee_progress,
         response=ProgressOut,

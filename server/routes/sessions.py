@@ -30,7 +30,9 @@ class CreateSession(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     trainee_ids: Annotated[list[TraineeId], msgspec.Meta(max_length=20)] = []
     scheduled_for: StartTime | None = None
-    media_mode: Literal["direct", "routed"] = "direct"
+    # "auto": direct while two members talk unrecorded, routed from a third member, an observer
+    # or a recording on (DESIGN.md §3); "direct": media never touches the server.
+    media_mode: Literal["auto", "direct", "routed"] = "direct"
 
 
 async def create_session(request: Request, principal: Principal | None) -> Response:
@@ -39,8 +41,6 @@ async def create_session(request: Request, principal: Principal | None) -> Respo
     body = await read_body(request, CreateSession)
     if not body.title.strip():
         raise ApiError(422, "invalid", "title must not be blank")
-    if body.media_mode == "routed":
-        raise ApiError(422, "invalid", "media_mode 'routed' is not available yet; use 'direct'")
     for trainee_id in body.trainee_ids:
         trainee = await svc.store.users.get(trainee_id)
         if trainee is None or trainee.role is not Role.TRAINEE or trainee.disabled:

@@ -24,6 +24,7 @@ from signaling.close_codes import (
     CLOSE_NO_SESSION,
     CLOSE_NOT_ALLOWED,
     CLOSE_NOT_AUTHENTICATED,
+    CLOSE_POLICY,
     REASON_ORIGIN,
 )
 
@@ -88,6 +89,11 @@ async def admit_socket(svc: Services, websocket: WebSocket, action: Action) -> A
     signaling, ``NOTES_READ`` for notes); None (socket closed) if refused."""
     session_id = websocket.path_params["session_id"]
     await websocket.accept()
+    endpoint = websocket.url.path.split("/")[2]
+    address = client_ip(websocket)
+    if not svc.admission.open_from_address(endpoint, address, time.monotonic()):
+        await _too_many(svc, websocket, f"address:{address}", "too many connections", None)
+        return None
     origin = websocket.headers.get("origin")
     if origin not in svc.config.allowed_origins:
         # Its own reason, so the page blames the address it was opened at (the operator's
@@ -100,6 +106,11 @@ async def admit_socket(svc: Services, websocket: WebSocket, action: Action) -> A
     principal = await _authenticate(svc, websocket, session_id)
     if principal is None:
         await refuse(svc, websocket, CLOSE_NOT_AUTHENTICATED, "not authenticated")
+        return None
+    if not svc.admission.open_by_account(endpoint, principal.id, time.monotonic()):
+        await _too_many(
+            svc, websocket, f"account:{principal.id}", "too many connections", principal
+        )
         return None
     session = await svc.store.sessions.get(session_id)
     if session is None:
@@ -114,3 +125,21 @@ async def admit_socket(svc: Services, websocket: WebSocket, action: Action) -> A
             await refuse(svc, websocket, code, decision.reason[:120], principal)
         return None
     return Admitted(principal, session, room_entry(principal, session))
+
+
+async def _too_many(
+    svc: Services, websocket: WebSocket, key: str, reason: str, principal: Principal | None
+) -> None:
+    """A flood of handshakes: refused with 1008, counted in metrics every time, audited once
+    per key and window (a reconnect loop must not grow the audit log by a row a socket)."""
+    endpoint = websocket.url.path.split("/")[2]
+    svc.metrics.socket_refusals.labels(endpoint=endpoint, code=str(CLOSE_POLICY)).inc()
+    if svc.admission.first_offence("socket-opens", key, time.monotonic()):
+        await svc.store.audit.append(
+            "socket.flood",
+            actor_id=principal.id if principal is not None else None,
+            target=websocket.path_params.get("session_id", "")[:_MAX_ID],
+            ip=client_ip(websocket),
+            detail={"code": str(CLOSE_POLICY), "reason": reason, "path": endpoint},
+        )
+    await websocket.close(CLOSE_POLICY, reason)

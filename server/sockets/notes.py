@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 
 from starlette.websockets import WebSocket
 
 from server.access.policy import Action
+from server.access.principal import Principal
 from server.infra.rate_limit import TokenBucket
+from server.infra.storage import Session
 from server.live.notes.budget import ByteBucket
 from server.live.notes.hub import AwarenessRefused, NotesFull, ReadOnly
 from server.live.rooms import SocketConnection
@@ -26,13 +29,18 @@ from server.sockets.gate import admit_socket
 from session_notes import (
     InvalidUpdate,
     NotesProtocolError,
+    NotesStoreError,
     SyncStep2,
     SyncUpdate,
     parse_frame,
 )
-from signaling.close_codes import CLOSE_NOT_ALLOWED, CLOSE_POLICY, CLOSE_TOO_BIG
+from signaling.close_codes import CLOSE_NOT_ALLOWED, CLOSE_POLICY, CLOSE_TOO_BIG, CLOSE_TRY_AGAIN
 
 __all__ = ["notes_socket"]
+
+log = logging.getLogger("preceptor.notes")
+
+_NOT_SAVED = "try again: the notes could not be saved"
 
 MAX_NOTES_FRAME = 512 * 1024
 # Typing sends an update and an awareness change per keystroke; a paste is one update.
@@ -52,21 +60,44 @@ async def notes_socket(websocket: WebSocket) -> None:
     gauge = svc.metrics.sockets.labels(endpoint="notes")
     gauge.inc()
     sender = socket.start()
-    # May edit or not is asked of the policy on every change, against the session as it is then.
-    await svc.notes.join(admitted.session, socket, principal, load_session=svc.store.sessions.get)
-    reader = asyncio.create_task(_read(svc, websocket, socket, session_id, principal.id))
+    reader = asyncio.create_task(
+        _join_and_read(svc, websocket, socket, admitted.session, principal)
+    )
     try:
         await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await reader
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:
+            # Whatever went wrong, the member hears a close it can act on, never 1006.
+            log.error("notes socket failed", extra={"error": type(exc).__name__})
+            socket.close(CLOSE_TRY_AGAIN, _NOT_SAVED)
         await svc.notes.leave(session_id, socket)
         svc.rooms.forget(socket)
         socket.close(1000, "bye")
         gauge.dec()
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(sender, 3)
+
+
+async def _join_and_read(
+    svc: Services,
+    websocket: WebSocket,
+    socket: SocketConnection,
+    session: Session,
+    principal: Principal,
+) -> None:
+    try:
+        # May edit or not is asked of the policy on every change, against the session as it is.
+        await svc.notes.join(session, socket, principal, load_session=svc.store.sessions.get)
+        await _read(svc, websocket, socket, session.id, principal.id)
+    except NotesStoreError:
+        # The database refused a write or a read (it is logged where it failed). y-websocket
+        # reconnects after a close like this one and re-sends what the server lacks.
+        socket.close(CLOSE_TRY_AGAIN, _NOT_SAVED)
 
 
 async def _read(

@@ -21,6 +21,7 @@ from server.infra.rate_limit import TokenBucket
 from server.infra.roles import Role
 from server.infra.storage import SessionStatus
 from server.live.rooms import SocketConnection
+from server.live.rooms.connection import CLOSE_TIMEOUT_S
 from server.services import Services, services
 from server.sockets.gate import Admitted, admit_socket
 from signaling import (
@@ -39,7 +40,7 @@ from signaling import (
 )
 from signaling import Principal as RoomPrincipal
 from signaling import Role as RoomRole
-from signaling.close_codes import CLOSE_POLICY, CLOSE_TOO_BIG
+from signaling.close_codes import CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG
 
 __all__ = ["signaling_socket"]
 
@@ -50,6 +51,14 @@ log = logging.getLogger("preceptor.signaling")
 RATE_PER_S = 20.0
 BURST = 120.0
 MAX_PROTOCOL_ERRORS = 10
+# A socket that broke (no close frame: uvicorn's keepalive ping went unanswered, server/serving.py)
+# after this long without a frame, though clients ping every 5 s (web/static/call/socket.js), was
+# lost silently: its member has been gone a while and keeps its place for SILENT_GRACE_S only, so
+# it leaves the others' view in ~20 s, not 70 (issue 13). A socket reset while the client was
+# talking keeps the full grace: that is a phone changing networks.
+SILENCE_S = 8.0
+SILENT_GRACE_S = 8.0
+_BROKEN = (1005, 1006, 1011)
 
 # Each message asks the policy for its action; every other message is ROOM_TALK.
 _ACTIONS: dict[type[ClientMessage], Action] = {
@@ -74,6 +83,7 @@ async def signaling_socket(websocket: WebSocket) -> None:
         display_name=principal.name[:80] or "Guest",
         needs_admission=admitted.entry is RoomEntry.LOBBY,
         guest=principal.is_guest,
+        observer=not may(principal, Action.MEDIA_PUBLISH, admitted.session),
     )
     await _serve(
         svc,
@@ -93,9 +103,11 @@ async def _serve(svc: Services, websocket: WebSocket, state: _Reader, login_hash
     sender = socket.start()
     reader = asyncio.create_task(state.read(websocket), name=f"ws-reader-{socket.id}")
     try:
-        # The sender finishes when the socket is closed from our side (1013, 4409, 4410, ...):
-        # then stop reading too, even if the client never sends another frame.
-        await asyncio.wait({reader, sender}, return_when=asyncio.FIRST_COMPLETED)
+        # Once the socket is to close from our side (1013, 4409, 4410, ...), stop reading too,
+        # even if the client never sends another frame; the sender flushes and closes.
+        closing = asyncio.create_task(socket.closed.wait(), name=f"ws-closing-{socket.id}")
+        await asyncio.wait({reader, sender, closing}, return_when=asyncio.FIRST_COMPLETED)
+        closing.cancel()
     finally:
         reader.cancel()
         try:
@@ -105,13 +117,14 @@ async def _serve(svc: Services, websocket: WebSocket, state: _Reader, login_hash
         except Exception:
             log.exception("signaling socket failed", extra={"session": session_id})
         if state.joined:
-            await svc.rooms.detach(socket, session_id)
+            grace = SILENT_GRACE_S if state.silent else None
+            await svc.rooms.detach(socket, session_id, grace_s=grace)
         else:
             svc.rooms.forget(socket)
-        socket.close(1000, "bye")
+        socket.close(CLOSE_NORMAL, "bye")
         gauge.dec()
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(sender, 3)
+            await asyncio.wait_for(sender, CLOSE_TIMEOUT_S + 1)
 
 
 class _Reader:
@@ -126,6 +139,8 @@ class _Reader:
         self.principal = principal
         self.session_started_at = admitted.session.started_at
         self.joined = False
+        self.silent = False
+        self.last_heard = time.monotonic()
         self.errors = 0
         self.bucket = TokenBucket(RATE_PER_S, BURST, time.monotonic())
 
@@ -133,6 +148,8 @@ class _Reader:
         while not self.socket.closing:
             event = await websocket.receive()
             if event["type"] == "websocket.disconnect":
+                quiet_for = time.monotonic() - self.last_heard
+                self.silent = event.get("code") in _BROKEN and quiet_for >= SILENCE_S
                 return
             frame = event.get("text")
             if frame is None:
@@ -157,8 +174,12 @@ class _Reader:
 
     async def frame(self, frame: str) -> None:
         socket = self.socket
-        if not self.bucket.take(time.monotonic()):
-            self._audit("rate-limited")
+        now = self.last_heard = time.monotonic()
+        admission = self.svc.admission
+        # Per socket and per account across its sockets: reconnecting buys no new budget.
+        if not self.bucket.take(now) or not admission.message(self.principal.subject, now):
+            if admission.first_offence("messages", self.principal.subject, now):
+                self._audit("rate-limited")
             socket.close(CLOSE_POLICY, "too many messages")
             return
         try:
@@ -176,6 +197,11 @@ class _Reader:
         if refusal is not None:
             socket.send(serialize(ErrorMessage(code="forbidden", message=refusal)))
             return
+        if isinstance(message, Ping):
+            # Answered here, not by the room: it proves this socket alive (the client's silence
+            # check) even while the room's node is away or its bus is down.
+            socket.send(serialize(Pong(id=message.id)))
+            return
         rooms = self.svc.rooms
         if self.joined:
             await rooms.receive(socket, self.session_id, message, frame)
@@ -190,8 +216,7 @@ class _Reader:
                 frame,
                 ice,
                 session_started_at=self.session_started_at,
+                media_mode=self.admitted.session.media_mode,
             )
-        elif isinstance(message, Ping):
-            socket.send(serialize(Pong(id=message.id)))
         else:
             socket.send(serialize(ErrorMessage(code="join-first", message="send `join` first")))

@@ -37,6 +37,7 @@ from signaling import (
     Pong,
     RecordingCommand,
 )
+from tests.api.recording_support import stored_recording
 from tests.rooms.client import signaling
 from tests.support import RunningServer
 
@@ -123,6 +124,9 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/api/sessions/{session_id}/record"): Row(RECORD),
     ("GET", "/api/sessions/{session_id}/record.fhir.json"): Row(RECORD),
     ("GET", "/api/sessions/{session_id}/timeline"): Row(RECORD),
+    ("GET", "/api/sessions/{session_id}/recordings"): Row(RECORD),
+    ("GET", "/api/recordings/{recording_id}/media"): Row(RECORD),
+    ("DELETE", "/api/recordings/{recording_id}"): Row(ADMIN),
     ("POST", "/api/sessions/{session_id}/marks"): Row(MENTOR, lambda w: {"label": "here"}),
     ("GET", "/api/sessions/{session_id}/marks"): Row({P.MENTOR, P.SUPERVISOR, P.ADMIN}),
     ("POST", "/api/sessions/{session_id}/feedback"): Row(
@@ -142,6 +146,8 @@ ROWS: dict[tuple[str, str], Row] = {
     # (who sees only what they wrote); the review home is every account's own.
     ("GET", "/api/trainees/{trainee_id}/progress"): Row(FOLLOWS_TRAINEE),
     ("GET", "/api/trainees/{trainee_id}/progress.csv"): Row(FOLLOWS_TRAINEE),
+    # Who viewed the trainee's record: theirs to know, and the program's (admins).
+    ("GET", "/api/trainees/{trainee_id}/views"): Row({P.TRAINEE, P.ADMIN}),
     ("GET", "/api/review"): Row(ACCOUNTS),
     ("GET", "/api/program"): Row(ADMIN),
     ("GET", "/api/program.csv"): Row(ADMIN),
@@ -271,6 +277,7 @@ async def world(server: RunningServer, cast: Cast) -> AsyncIterator[World]:
     version = await svc.notes_store.append(
         sid, doc.get_update(), author_id=cast.users[P.MENTOR].id, author_name="M", at=3.0
     )
+    recording_id = await stored_recording(svc, sid, b"\x1a\x45\xdf\xa3 a recording")
     spare_user = await server.user(Role.TRAINEE)
     await svc.store.users.assign(cast.users[P.OTHER_SUPERVISOR].id, spare_user.id)
     ids = {
@@ -286,6 +293,7 @@ async def world(server: RunningServer, cast: Cast) -> AsyncIterator[World]:
         "user_id": spare_user.id,
         "supervisor_id": cast.users[P.OTHER_SUPERVISOR].id,
         "other_supervisor_id": cast.users[P.OTHER_SUPERVISOR].id,
+        "recording_id": recording_id,
     }
     built = World(ids, clients)
     try:

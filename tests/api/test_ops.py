@@ -85,7 +85,7 @@ async def test_openapi_covers_every_route(server: RunningServer) -> None:
     declared = {(e.method.lower(), e.path) for e in ENDPOINTS}
     documented = {(m, p) for p, ops in document["paths"].items() for m in ops}
     assert declared == documented
-    pages = set(PAGES)
+    pages = {*PAGES, "/sw.js"}  # the service worker script is served like a page
     served = {
         (m.lower(), r.path)
         for r in server.app.routes

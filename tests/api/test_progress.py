@@ -181,6 +181,17 @@ async def test_the_supervisor_sees_the_series_with_its_evidence(cast: Cast) -> N
     window = await cast.supervisor.get(url, params={"from": "2026-09-22", "to": "2026-09-29"})
     assert judgment(window.json()) == [(ids["s1"], 3), (ids["s2"], 4)]
 
+    # The points of the newest assessments only (a trainee with hundreds of sessions): the
+    # older ones are counted, and the date filters reach them.
+    newest = (await cast.supervisor.get(url, params={"latest": 1})).json()
+    assert judgment(newest) == [(ids["s3"], 7)]
+    assert (newest["instruments"][0]["assessments"], newest["instruments"][0]["older"]) == (3, 2)
+    assert newest["assessments"] == 3
+    assert [c["text"] for c in newest["comments"]] == ["Day 15: steady."]
+    assert body["instruments"][0]["older"] == 0
+    earlier = await cast.supervisor.get(url, params={"latest": 1, "to": "2026-09-29"})
+    assert judgment(earlier.json()) == [(ids["s2"], 4)]
+
 
 async def test_the_csv_opens_in_a_spreadsheet(cast: Cast) -> None:
     response = await cast.supervisor.get(f"/api/trainees/{cast.trainee.id}/progress.csv")
@@ -227,6 +238,7 @@ async def test_bad_filters_answer_422_with_a_reason(cast: Cast) -> None:
         ({"to": "2026-13-40"}, "to must be a date written like 2026-03-01"),
         ({"from": "2026-10-02", "to": "2026-10-01"}, "from is after to: swap the two dates"),
         ({"mentor": "x" * 65}, "mentor must be an id of at most 64 characters"),
+        ({"latest": "0"}, "latest must be a whole number from 1 to 1000"),
     ]
     for params, message in cases:
         response = await cast.supervisor.get(url, params=params)
@@ -340,3 +352,60 @@ async def test_coaching_figures_and_the_program_page_numbers(cast: Cast) -> None
     assert sum(int(r["sessions"]) for r in rows if r["kind"] == "trainee") == 3
     audit = await cast.server.services.store.audit.recent(10)
     assert {"program.viewed", "program.exported"} <= {e.action for e in audit}
+
+
+async def test_the_trainee_sees_who_viewed_their_record(cast: Cast) -> None:
+    trainee_id = cast.trainee.id
+    views_url = f"/api/trainees/{trainee_id}/views"
+    assert (await cast.trainee_http.get(views_url)).json() == {"views": [], "next": None}
+    # The supervisor opens the progress page twice (one visit) and downloads the CSV; mentor B
+    # reads a session's record (several parts: one visit); the trainee looks at their own.
+    for _ in range(2):
+        await cast.supervisor.get(f"/api/trainees/{trainee_id}/progress")
+    await cast.supervisor.get(f"/api/trainees/{trainee_id}/progress.csv")
+    await cast.mentor_b.get(f"/api/sessions/{cast.ids['s3']}/record")
+    await cast.mentor_b.get(f"/api/sessions/{cast.ids['s3']}/timeline")
+    await cast.trainee_http.get(f"/api/trainees/{trainee_id}/progress")
+
+    response = await cast.trainee_http.get(views_url)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    rows = response.json()["views"]
+    shown = [
+        (
+            r["viewer"]["role"],
+            r["what"],
+            r["exported"],
+            r["format"],
+            r["session"] and r["session"]["title"],
+            r["looks"],
+        )
+        for r in rows
+    ]
+    assert shown == [
+        ("mentor", "record", False, None, "Clinic day 15", 2),
+        ("supervisor", "progress", True, "csv", None, 1),
+        ("supervisor", "progress", False, None, None, 2),
+    ]
+    assert rows[0]["viewer"]["name"] == "Test Mentor"
+    assert rows[0]["at"] >= rows[1]["at"] >= rows[2]["at"]
+
+    # Paged, newest first: a page of one look, then the next from where it stopped.
+    first = (await cast.admin.get(views_url, params={"limit": 1})).json()
+    assert [r["what"] for r in first["views"]] == ["record"]
+    older = (await cast.admin.get(views_url, params={"before": first["next"], "limit": 1})).json()
+    assert [r["what"] for r in older["views"]] == ["record"]
+    assert older["next"] < first["next"]
+
+    # Only the trainee and admins: the trainee's supervisor is told why, strangers see nothing.
+    refused = await cast.supervisor.get(views_url)
+    assert refused.status_code == 403
+    assert refused.json()["message"] == "only the trainee and administrators see who viewed this"
+    assert (await cast.mentor_b.get(views_url)).status_code == 403
+    for stranger in (cast.other_trainee, cast.other_supervisor):
+        assert (await stranger.get(views_url)).status_code == 404
+    bad = await cast.trainee_http.get(views_url, params={"limit": 0})
+    assert bad.status_code == 422
+    assert bad.json()["message"] == "limit must be a whole number from 1 to 200"
+    # Reading the list (the trainee's or the admin's reads above) is not itself a look.
+    assert (await cast.trainee_http.get(views_url)).json()["views"] == rows

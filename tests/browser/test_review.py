@@ -239,7 +239,8 @@ async def test_supervisor_on_a_phone_from_home_to_the_marked_moment(
     await context.close()
 
     # The same pages on a desktop: screenshots, and axe-core finds nothing serious.
-    desktop = await browser.new_context(**DESKTOP)
+    # No service worker here: its fetches would pass by page.route, which stubs the record below.
+    desktop = await browser.new_context(**DESKTOP, service_workers="block")
     await desktop.add_init_script(path=str(AXE))
     page = await desktop.new_page()
     watch(page, "desktop", errors)

@@ -255,8 +255,11 @@ async def test_one_stalled_reader_does_not_delay_the_others(scene: Scene) -> Non
         # The guest was never held up: it still gets answers at once.
         await guest.send(Ping(id="alive"))
         assert (await guest.expect(Pong, timeout=2)).id == "alive"
-        # Once the mentor reads again, it finds its socket was closed as too slow.
-        assert await mentor.closed(timeout=30) in (1013, 1006)
+        # The phone comes back from the background a few seconds later and reads: what was
+        # queued for it, then the close frame that says why, never a cut connection (1006;
+        # issue 13, defect 5).
+        await asyncio.sleep(3)
+        assert await mentor.closed(timeout=30) == 1013
         assert mentor_welcome.peer
 
 

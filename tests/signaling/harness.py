@@ -16,6 +16,7 @@ from signaling import (
     ErrorMessage,
     IceServer,
     Join,
+    MediaMode,
     Principal,
     Role,
     Room,
@@ -32,7 +33,9 @@ START_WALL = 1_700_000_000.0
 
 
 class Harness:
-    def __init__(self) -> None:
+    def __init__(
+        self, media_mode: MediaMode = MediaMode.DIRECT, *, auto_route: bool = False
+    ) -> None:
         ids = count(1)
         tokens = count(1)
         self.room = Room(
@@ -41,6 +44,8 @@ class Harness:
             started_wall=START_WALL,
             new_id=lambda: f"p{next(ids)}",
             new_token=lambda: f"token-{next(tokens)}",
+            media_mode=media_mode,
+            auto_route=auto_route,
         )
         self.now = START
 
@@ -54,6 +59,7 @@ class Harness:
         name: str | None = None,
         resume: str | None = None,
         ice: Sequence[IceServer] = (),
+        observer: bool = False,
     ) -> list[Effect]:
         principal = Principal(
             # Connections of one person share a first letter: "t" and "t2" are both "user-t".
@@ -61,6 +67,7 @@ class Harness:
             role=role,
             display_name=f"Name {conn}",
             needs_admission=lobby,
+            observer=observer,
         )
         message = Join(display_name=name, resume=resume)
         return self.room.join(ConnectionId(conn), principal, message, self.now, ice)

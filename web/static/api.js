@@ -33,6 +33,11 @@ export async function api(method, path, body, { keepalive = false } = {}) {
     credentials: "same-origin",
     keepalive,
   });
+  const copy = response.headers.get("X-Offline-Copy");
+  if (copy) {
+    // The service worker answered from its copy of the last visit (sw.js): offline.js tells the page.
+    dispatchEvent(new CustomEvent("offline-copy", { detail: Number(copy) }));
+  }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
   if (!response.ok) {

@@ -1,6 +1,7 @@
 import { api, ApiError, setCsrfToken } from "/static/api.js";
 import { byName, el, peoplePanel, problem, when } from "/static/home-people.js";
 import { traineePicker } from "/static/trainee-picker.js";
+import { forgetOfflineCopies, registerWorker } from "/static/offline.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -52,6 +53,8 @@ function signedIn({ user, csrf_token }) {
 }
 
 function signedOut() {
+  // Signed out (or found so): no copy of anyone's records stays on this device (sw.js).
+  forgetOfflineCopies().catch(() => {});
   setCsrfToken(null);
   currentUser = null;
   $("whoami").hidden = true;
@@ -77,7 +80,9 @@ $("sign-in-form").addEventListener("submit", async (event) => {
   const button = event.submitter ?? $("sign-in-form").querySelector("button");
   button.disabled = true;
   try {
-    signedIn(await api("POST", "/api/auth/login", { email, password: $("password").value }));
+    const session = await api("POST", "/api/auth/login", { email, password: $("password").value });
+    await forgetOfflineCopies().catch(() => {}); // a new person's copies start empty
+    signedIn(session);
   } catch (err) {
     error.textContent = problem(err);
     error.hidden = false;
@@ -90,6 +95,7 @@ $("sign-out").addEventListener("click", async () => {
   try {
     await api("POST", "/api/auth/logout");
   } finally {
+    await forgetOfflineCopies().catch(() => {});
     signedOut();
   }
 });
@@ -406,6 +412,7 @@ $("new-session-form").addEventListener("submit", async (event) => {
   }
 });
 
+registerWorker();
 try {
   const me = await api("GET", "/api/me");
   // A guest's visit (from an invite link) asked to sign in to an account: offer the form.

@@ -14,6 +14,7 @@ import { template } from "/static/feedback/instruments.js";
 import { mountFeedbackPanel } from "/static/feedback/panel.js";
 import { referenceNote, renderAnswers } from "/static/feedback/view.js";
 import { signOffBox } from "/static/review/signoff.js";
+import { hasRecordings, mountRecordings, seekToMark } from "/static/record-player.js";
 
 const $ = (id) => document.getElementById(id);
 const sessionId = decodeURIComponent(location.pathname.split("/")[3] ?? "");
@@ -107,6 +108,11 @@ function render() {
   renderPeople();
   marks = new Map(record.marks.map((m) => [m.id, m]));
   renderMarks();
+  // Recordings play with the marks as chapters; once they are drawn, marks become seekable.
+  mountRecordings($("recordings-card"), $("recordings-list"), base, [...marks.values()]).then(() => {
+    renderMarks();
+    watchCitations();
+  });
   timeline = record.timeline ?? [];
   timelineNext = record.timeline_next ?? null;
   renderTimeline();
@@ -197,9 +203,35 @@ function renderMarks() {
       const item = el("li", "record-mark", markText(m));
       item.id = `mark-${m.id}`;
       item.tabIndex = -1;
+      if (hasRecordings()) {
+        const play = el("button", "secondary mark-play", "Play from here");
+        play.type = "button";
+        play.setAttribute("aria-label", `Play the recording from ${markText(m)}`);
+        play.addEventListener("click", () => seekToMark(m));
+        item.append(play);
+      }
       return item;
     }),
   );
+}
+
+/** A feedback answer's cited marks become buttons that play the recording from there. */
+function watchCitations() {
+  if (!hasRecordings()) return;
+  const upgrade = () => {
+    for (const cite of document.querySelectorAll("#feedback-list .fb-mark[data-mark]:not(.seekable)")) {
+      const mark = marks.get(cite.dataset.mark);
+      if (!mark) continue;
+      cite.classList.add("seekable");
+      const button = el("button", "linkish", cite.textContent);
+      button.type = "button";
+      button.setAttribute("aria-label", `Play the recording from ${markText(mark)}`);
+      button.addEventListener("click", () => seekToMark(mark));
+      cite.replaceChildren(button);
+    }
+  };
+  upgrade();
+  new MutationObserver(upgrade).observe($("feedback-list"), { childList: true, subtree: true });
 }
 
 // --- the timeline: the room's events and its chat, at their offsets into the call ----------------

@@ -1,7 +1,8 @@
 // /review: the review home. The trainees I follow (assigned, for a supervisor), each with sessions
 // to date, last activity and the forms awaiting me, linked to their progress page; and the forms
 // awaiting my countersignature as a queue to work through, one at a time (previous / next), each
-// shown in its instrument's words and signed off (or returned to its mentor) in place.
+// shown in its instrument's words and signed off (or returned to its mentor) in place. Offline, the
+// page is the service worker's copy of the last visit, read-only (offline.js).
 
 import { api, ApiError, setCsrfToken } from "/static/api.js";
 import { failure, pageStates } from "/static/page.js";
@@ -10,6 +11,7 @@ import { el } from "/static/feedback/fields.js";
 import { template } from "/static/feedback/instruments.js";
 import { renderAnswers } from "/static/feedback/view.js";
 import { signOffBox } from "/static/review/signoff.js";
+import { forgetOfflineCopies, isOfflineCopy, registerWorker, showOfflineCopy } from "/static/offline.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -32,8 +34,10 @@ async function load() {
     setCsrfToken(me.csrf_token);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
+      forgetOfflineCopies().catch(() => {});
       return problem("You are not signed in", "Sign in on the home page, then come back to Review.");
     }
+    if (err instanceof ApiError && err.code === "offline") return problem("You are offline", err.message);
     return problem("Could not reach the server", "Check your connection and reload the page.");
   }
   $("whoami").textContent = me.user.name;
@@ -51,6 +55,7 @@ async function load() {
   position = 0;
   $("queue").hidden = me.user.role !== "supervisor" && queue.length === 0;
   show("review");
+  if (isOfflineCopy()) showOfflineCopy(document.querySelector("main"), $("queue-item"));
   await renderQueue();
 }
 
@@ -110,6 +115,8 @@ async function renderQueue(message = "") {
   } catch (err) {
     item.replaceChildren(el("p", "error", `This form could not be loaded: ${failure(err)}`));
   }
+  // Offline: the copy is for reading; signing off waits for the connection.
+  if (isOfflineCopy()) showOfflineCopy(document.querySelector("main"), item);
 }
 
 function queueCard(entry, form, t, marks) {
@@ -145,4 +152,5 @@ $("queue-next").addEventListener("click", () => {
   position += 1;
   renderQueue();
 });
+registerWorker();
 load();

@@ -3,12 +3,15 @@
 // EPA's entrustment level, a Mini-CEX domain, …) of the rating over time; each point is a link
 // to its session record, at the mark its answer cites. The same data as a table, the narrative
 // comments in order, filters by instrument, mentor and dates (kept in the address), and a CSV.
+// The trainee (and an admin) also sees who viewed or exported the record. Offline, the page shows
+// the service worker's copy of the last visit, read-only (offline.js).
 
 import { api, ApiError, setCsrfToken } from "/static/api.js";
 import { failure, pageStates } from "/static/page.js";
 import { moment, offset } from "/static/clock.js";
 import { el } from "/static/feedback/fields.js";
 import { hoursText } from "/static/trainee-figures.js";
+import { forgetOfflineCopies, isOfflineCopy, registerWorker, showOfflineCopy } from "/static/offline.js";
 
 const $ = (id) => document.getElementById(id);
 const traineeId = decodeURIComponent(location.pathname.split("/")[3] ?? "");
@@ -16,6 +19,7 @@ const base = `/api/trainees/${encodeURIComponent(traineeId)}`;
 const FILTERS = ["instrument", "mentor", "from", "to"];
 
 let progress = null;
+let me = null;
 let charts = null; // the bundled chart module, once loaded
 let drawnWidth = 0;
 
@@ -37,14 +41,15 @@ function query() {
 }
 
 async function load() {
-  let me;
   try {
     me = await api("GET", "/api/me");
     setCsrfToken(me.csrf_token);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
+      forgetOfflineCopies().catch(() => {});
       return problem("You are not signed in", "Sign in on the home page, then open this page again.");
     }
+    if (err instanceof ApiError && err.code === "offline") return problem("You are offline", err.message);
     return problem("Could not reach the server", "Check your connection and reload the page.");
   }
   $("whoami").textContent = me.user.name;
@@ -68,6 +73,7 @@ async function fetchProgress() {
       error.hidden = false;
       return;
     }
+    if (err instanceof ApiError && err.code === "offline") return problem("You are offline", err.message);
     return problem("Progress can't be shown", failure(err));
   }
   $("csv-link").href = `${base}/progress.csv${params.size ? `?${params}` : ""}`;
@@ -93,6 +99,15 @@ function render(params) {
   renderCoaching(progress.coaching);
   drawInstruments();
   renderComments();
+  if (!viewsLoaded) loadViews(); // the filters do not apply to it: loaded once
+  readOnlyIfCopy();
+}
+
+/** Offline, the page is the copy of the last visit: said at the top, nothing to change or fetch. */
+function readOnlyIfCopy() {
+  if (!isOfflineCopy()) return;
+  $("csv-link").parentElement.hidden = true; // a download needs the server
+  showOfflineCopy(document.querySelector("main"));
 }
 
 /** The filters in force, in words (shown on the closed "Filters" disclosure). */
@@ -187,6 +202,11 @@ function instrumentCard(instrument) {
   meter.setAttribute("aria-label", `${n} of ${need} assessments`);
   reliability.append(meter);
   card.append(title, reliability);
+  if (instrument.older > 0) {
+    // The API sends the points of the newest assessments only; the date filters reach the rest.
+    const shown = n - instrument.older;
+    card.append(el("p", "small muted", `The charts show the latest ${shown} of ${n} assessments. To see older ones, choose dates in Filters.`));
+  }
   if (instrument.series.length === 0) {
     card.append(el("p", "muted small", "This instrument has no rating scale: its comments are below."));
     return card;
@@ -262,7 +282,12 @@ function tableView(instrument) {
 
 function renderComments() {
   const comments = progress.comments;
-  $("comments-status").textContent = comments.length ? "Oldest first." : "No comments for these filters.";
+  const some = progress.instruments.some((i) => i.older > 0);
+  $("comments-status").textContent = comments.length
+    ? some
+      ? "Oldest first, from the assessments the charts show."
+      : "Oldest first."
+    : "No comments for these filters.";
   $("comment-list").replaceChildren(
     ...comments.map((c) => {
       const item = el("li");
@@ -276,6 +301,71 @@ function renderComments() {
     }),
   );
 }
+
+// --- who viewed the record (the trainee's own page, and admins) -----------------------------------
+
+/** What a row says was done, around the session's title: ["opened the record of", ""]. */
+function viewWords(view) {
+  if (view.what === "progress") return [view.exported ? "downloaded the progress as CSV" : "viewed the progress page", ""];
+  if (view.what === "recording") return ["watched the recording of", ""];
+  if (!view.exported) return ["opened the record of", ""];
+  if (view.format === "notes.md") return ["downloaded the notes of", ""];
+  return ["exported the record of", view.format === "fhir" ? " (FHIR)" : ""];
+}
+
+let viewsNext = null;
+let viewsLoaded = false;
+
+async function loadViews(before = null) {
+  const card = $("views-card");
+  viewsLoaded = true;
+  card.hidden = !progress.can.includes("progress.viewers");
+  if (card.hidden) return;
+  if (before === null) {
+    const own = progress.trainee.id === me?.user.id;
+    $("views-title").textContent = own ? "Who viewed your record" : `Who viewed ${progress.trainee.name}'s record`;
+    $("view-list").replaceChildren();
+  }
+  const status = $("views-status");
+  const older = $("views-older");
+  older.disabled = true;
+  let page;
+  try {
+    page = await api("GET", `${base}/views${before ? `?before=${before}` : ""}`);
+  } catch (err) {
+    status.textContent = `Who viewed the record can't be shown: ${failure(err)}`;
+    older.disabled = false;
+    return;
+  }
+  viewsNext = page.next;
+  $("view-list").append(...page.views.map(viewItem));
+  const own = progress.trainee.id === me?.user.id;
+  const whose = own ? "your progress or your session records" : `${progress.trainee.name}'s progress or session records`;
+  status.textContent = $("view-list").children.length
+    ? `Everyone who opened or downloaded ${whose}, newest first. ${own ? "Your" : "Their"} own visits are not listed.`
+    : `Nobody else has opened ${whose} yet.`;
+  older.hidden = viewsNext === null;
+  older.disabled = false;
+  readOnlyIfCopy();
+}
+
+function viewItem(view) {
+  const item = el("li");
+  const line = el("p");
+  const [before, after] = viewWords(view);
+  const role = view.viewer.role ? ` (${view.viewer.role})` : "";
+  line.append(el("strong", "", view.viewer.name), document.createTextNode(`${role} ${before}`));
+  if (view.session) {
+    const link = el("a", "", view.session.title || "a session");
+    link.href = `/review/sessions/${encodeURIComponent(view.session.id)}`;
+    line.append(" ", link);
+  }
+  if (after) line.append(after);
+  item.append(line, el("p", "small muted", moment(view.at)));
+  return item;
+}
+
+$("views-older").addEventListener("click", () => loadViews(viewsNext));
 
 // --- filters ----------------------------------------------------------------------------------------
 
@@ -307,4 +397,5 @@ addEventListener("resize", () => {
   }, 200);
 });
 
+registerWorker();
 load();

@@ -22,7 +22,8 @@ __all__ = ["RedisBus"]
 
 log = logging.getLogger("preceptor.bus")
 
-_BACKOFF_S = (0.1, 0.25, 0.5, 1.0, 2.0)
+# Capped low: rooms pick up within ~2 s of Redis's return (issue 13); a refused connect is cheap.
+_BACKOFF_S = (0.1, 0.25, 0.5)
 _OUTBOX_SIZE = 10_000
 
 

@@ -13,6 +13,7 @@ from server.infra.storage.invites import Invite, InviteProblem, InviteStore
 from server.infra.storage.login_sessions import GuestScope, LoginSession, LoginSessionStore
 from server.infra.storage.marks import MarkRecord, MarkStore
 from server.infra.storage.migrate import migrate
+from server.infra.storage.recordings import Recording, RecordingStore
 from server.infra.storage.sessions import Session, SessionStatus, SessionStore
 from server.infra.storage.tickets import TicketStore
 from server.infra.storage.users import DuplicateEmail, UserStore
@@ -30,6 +31,8 @@ __all__ = [
     "LoginSessionStore",
     "MarkRecord",
     "MarkStore",
+    "Recording",
+    "RecordingStore",
     "Session",
     "SessionStatus",
     "SessionStore",
@@ -51,6 +54,7 @@ class Store:
     tickets: TicketStore
     marks: MarkStore
     chat: ChatStore
+    recordings: RecordingStore
 
     @classmethod
     def open(cls, url: str, *, idle_timeout_s: float, absolute_timeout_s: float) -> Store:
@@ -67,6 +71,7 @@ class Store:
             tickets=TicketStore(engine),
             marks=MarkStore(engine),
             chat=ChatStore(engine),
+            recordings=RecordingStore(engine),
         )
 
     async def ping(self) -> bool:

@@ -169,6 +169,34 @@ class AuditLog:
         events = [_event(row._mapping) for row in rows]
         return events if limit is None else events[::-1]
 
+    async def about_any(
+        self,
+        targets: Sequence[str],
+        *,
+        actions: Sequence[str],
+        not_by: str | None = None,
+        before: int | None = None,
+        limit: int,
+    ) -> list[AuditEvent]:
+        """The newest ``limit`` events about any of ``targets`` (a trainee and their sessions)
+        with one of ``actions``, before seq ``before``, newest first; ``not_by`` leaves out one
+        actor's own events (a trainee's own looks at their record)."""
+        if not targets:
+            return []
+        query = sa.select(audit_events).where(
+            audit_events.c.target.in_(list(targets)), audit_events.c.action.in_(list(actions))
+        )
+        if not_by is not None:
+            query = query.where(
+                sa.or_(audit_events.c.actor_id.is_(None), audit_events.c.actor_id != not_by)
+            )
+        if before is not None:
+            query = query.where(audit_events.c.seq < before)
+        query = query.order_by(audit_events.c.seq.desc()).limit(limit)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_event(row._mapping) for row in rows]
+
     async def chunks(
         self, *, after: int = 0, upto: int | None = None, size: int = _VERIFY_BATCH
     ) -> AsyncIterator[list[sa.Row[Any]]]:

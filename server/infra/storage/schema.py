@@ -16,6 +16,7 @@ __all__ = [
     "marks",
     "metadata",
     "password_resets",
+    "recordings",
     "session_trainees",
     "sessions",
     "socket_tickets",
@@ -239,4 +240,32 @@ chat_messages = sa.Table(
     sa.Column("at", sa.Double, nullable=False),
     sa.Column("at_ms", sa.BigInteger, nullable=False),
     sa.Index("ix_chat_messages_session_id_seq", "session_id", "seq"),
+)
+
+# Recordings (issue 12): one row per participant's file per recording segment. The file lives
+# under the data dir, sealed (encrypted); the key never comes here. ``state``: `recording` while
+# it is written (a row left so at start-up was cut by a crash), then `complete` or `incomplete`.
+recordings = sa.Table(
+    "recordings",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "session_id",
+        sa.String(32),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("peer", sa.String(64), nullable=False),
+    sa.Column("segment", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("ended_at", sa.Double, nullable=True),
+    sa.Column("duration_s", sa.Double, nullable=True),
+    sa.Column("size_bytes", sa.BigInteger, nullable=True),
+    sa.Column("codecs", sa.String(64), nullable=True),
+    sa.Column("container", sa.String(8), nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=True),
+    sa.CheckConstraint("state IN ('recording', 'complete', 'incomplete', 'failed')", name="state"),
+    sa.Index("ix_recordings_session_id", "session_id"),
+    sa.Index("ix_recordings_started_at", "started_at"),
 )

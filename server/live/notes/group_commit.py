@@ -30,8 +30,12 @@ class GroupCommit:
     def start(self) -> None:
         self._task = asyncio.create_task(self._write_forever(), name="notes-group-commit")
 
-    async def close(self) -> None:
+    async def close(self, timeout_s: float = 5.0) -> None:
         if self._task is not None:
+            # A drain's in-flight writes are queued here: write them before stopping.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout_s):
+                    await self._queue.join()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -57,7 +61,9 @@ class GroupCommit:
                 for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
-                continue
-            for (_, done), update_id in zip(batch, ids, strict=True):
-                if not done.done():
-                    done.set_result(update_id)
+            else:
+                for (_, done), update_id in zip(batch, ids, strict=True):
+                    if not done.done():
+                        done.set_result(update_id)
+            for _ in batch:
+                self._queue.task_done()

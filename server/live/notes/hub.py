@@ -219,6 +219,11 @@ class NotesHub:
     def open_documents(self) -> int:
         return len(self._rooms)
 
+    def members(self, session_id: str) -> int:
+        """The sockets open on a session's notes here."""
+        room = self._rooms.get(session_id)
+        return 0 if room is None else len(room.members)
+
     # --- members -------------------------------------------------------------------------------
 
     async def join(
@@ -318,7 +323,7 @@ class NotesHub:
         check_update(update)
         if room.document_bytes + len(update) > self.limits.max_document_bytes:
             # The count only grows between snapshots: a snapshot may show there is room.
-            await self._compact(room)
+            await self._compact_quietly(room)
         async with room.lock:
             # Asked on every change, with the session as it is now (it may have ended).
             decision = may(member.principal, Action.NOTES_EDIT, room.session)
@@ -344,7 +349,7 @@ class NotesHub:
             message = _BusMessage(self._node_id, update_id=update_id, update=update)
             await self._bus.publish(f"notes:{room.session_id}", msgspec.msgpack.encode(message))
         if len(room.since_snapshot) >= _COMPACT_AFTER:
-            await self._compact(room)
+            await self._compact_quietly(room)
         return _ended(room.session)
 
     def _note_applied(self, room: _NotesRoom, update_id: int, update: bytes) -> None:
@@ -503,16 +508,24 @@ class NotesHub:
         await self._store.save_snapshot(room.session_id, snapshot, upto, self._clock())
         room.snapshot_upto = upto
 
+    async def _compact_quietly(self, room: _NotesRoom) -> None:
+        """Compaction only makes loading faster: the update that triggered it is already stored
+        and relayed, so a snapshot the database refuses costs the member nothing (issue 13)."""
+        try:
+            await self._compact(room)
+        except Exception as exc:
+            log.warning(
+                "compacting notes failed; the log still holds every update",
+                extra={"error": type(exc).__name__},
+            )
+
     async def _unload(self, room: _NotesRoom) -> None:
         self._rooms.pop(room.session_id, None)
         for task in room.tasks:
             task.cancel()
         if room.subscription is not None:
             room.subscription.close()
-        try:
-            await self._compact(room)
-        except Exception:
-            log.exception("compacting notes failed; the log still holds every update")
+        await self._compact_quietly(room)
 
     async def close(self) -> None:
         for room in list(self._rooms.values()):

@@ -14,7 +14,10 @@ from signaling import ConnectionId
 __all__ = ["CLOSE_TOO_SLOW", "SocketConnection"]
 
 CLOSE_TOO_SLOW = 1013
-_CLOSE_TIMEOUT_S = 2.0
+# How long a close frame may wait for a client that stopped reading to read again: a phone back
+# from the background then finds the 1013 that says why, not a cut connection (issue 13). The
+# socket counts as closed (the room, the metrics) from the moment the close is decided.
+CLOSE_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class SocketConnection:
         self._aborted = False
         self._sender: asyncio.Task[None] | None = None
         self.close_code: int | None = None
+        self.closed = asyncio.Event()
+        """Set once the socket is to close (its frames may still be flushing)."""
 
     @property
     def closing(self) -> bool:
@@ -67,6 +72,7 @@ class SocketConnection:
         if self._closing:
             return
         self._closing = True
+        self.closed.set()
         self.close_code = code
         try:
             self._queue.put_nowait(_CloseRequest(code, reason))
@@ -77,6 +83,7 @@ class SocketConnection:
         # Drop what is queued: the client will not read it anyway. The sender is most likely
         # stuck in a send the client will never drain; interrupt it.
         self._closing = True
+        self.closed.set()
         self._aborted = True
         self.close_code = code
         while not self._queue.empty():
@@ -110,9 +117,10 @@ class SocketConnection:
             except Exception:
                 # The peer is gone; the reader notices the disconnect and cleans up.
                 self._closing = True
+                self.closed.set()
                 return
 
     async def _close_socket(self, request: _CloseRequest) -> None:
         with contextlib.suppress(Exception):
-            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
                 await self._websocket.close(request.code, request.reason)

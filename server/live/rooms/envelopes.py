@@ -14,8 +14,12 @@ __all__ = [
     "EndRoom",
     "Envelope",
     "FeedbackSubmitted",
+    "Heartbeat",
     "JoinRoom",
     "LeaveRoom",
+    "Member",
+    "Membership",
+    "Rehome",
     "RevokeSockets",
     "RoomFrame",
     "decode",
@@ -34,6 +38,11 @@ class JoinRoom(msgspec.Struct, frozen=True, tag="join"):
     ice_servers: str
     session_started_at: float | None = None
     guest: bool = False
+    observer: bool = False
+    media_mode: str = "direct"
+    restore: Membership | None = None
+    """The member this socket was in the room's previous owner: the new owner takes it back
+    with its peer id and resume token (issue 13: rooms that heal)."""
 
 
 class RoomFrame(msgspec.Struct, frozen=True, tag="frame"):
@@ -45,6 +54,37 @@ class RoomFrame(msgspec.Struct, frozen=True, tag="frame"):
 class LeaveRoom(msgspec.Struct, frozen=True, tag="disconnect"):
     session: str
     connection: str
+    grace_s: float | None = None
+
+
+class Membership(msgspec.Struct, frozen=True):
+    """Who a socket is in its room: kept by the socket's node, to move it to a new owner."""
+
+    peer: str
+    token: str
+    admitted: bool
+
+
+class Member(msgspec.Struct, frozen=True, tag="member"):
+    """To the socket's node: the socket now holds this membership."""
+
+    connection: str
+    membership: Membership
+
+
+class Rehome(msgspec.Struct, frozen=True, tag="rehome"):
+    """To the socket's node: this node no longer runs the socket's room; join its new owner."""
+
+    session: str
+    connection: str
+
+
+class Heartbeat(msgspec.Struct, frozen=True, tag="heartbeat"):
+    """On channel ``nodes``, every few hundred ms: the node is alive, and whether it hears its
+    own heartbeats (its subscriptions work: messages sent to it now arrive)."""
+
+    node: str
+    listening: bool = True
 
 
 class EndRoom(msgspec.Struct, frozen=True, tag="end"):
@@ -81,6 +121,9 @@ Envelope = (
     JoinRoom
     | RoomFrame
     | LeaveRoom
+    | Member
+    | Rehome
+    | Heartbeat
     | EndRoom
     | FeedbackSubmitted
     | Deliver

@@ -4,6 +4,11 @@ Every room's state machine (:class:`signaling.Room`) runs on exactly one node, i
 :mod:`server.live.rooms.directory`). A socket on another node reaches it over the bus: its frames go
 to ``node:<owner>``, and the owner's deliveries come back to ``node:<socket's node>``. With the
 in-memory bus every room is local and nothing is serialised twice.
+
+Rooms heal (issue 13): an owner acts only while its lease holds (see
+:mod:`server.live.rooms.ownership`), keeps a room's input while Redis is away, and hands the room
+on if another node holds it now; a node whose sockets' room ran on a node that died takes the
+room over and joins them to it as the members they were (``Room.restore``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -23,9 +29,11 @@ import msgspec
 from server.infra.bus import Bus
 from server.infra.metrics import Metrics
 from server.infra.storage import ChatMessage
+from server.live.media.port import MediaPort
 from server.live.rooms import envelopes as env
 from server.live.rooms.connection import SocketConnection
-from server.live.rooms.directory import RoomDirectory
+from server.live.rooms.directory import DirectoryUnavailable, RoomDirectory
+from server.live.rooms.ownership import HEARTBEAT_S, RENEW_S, Claim, Lease, NodeWatch
 from server.live.rooms.records import RoomRecords
 from signaling import (
     MAX_CHAT_HISTORY,
@@ -41,6 +49,11 @@ from signaling import (
     IceServer,
     Join,
     MarkAdded,
+    MediaEnd,
+    MediaJoin,
+    MediaLeave,
+    MediaMode,
+    MediaSignal,
     PeerId,
     ProtocolError,
     RecordingChanged,
@@ -48,9 +61,12 @@ from signaling import (
     Room,
     Send,
     SendChatHistory,
+    ServerMessage,
     SessionId,
     StoreChat,
     StoreMark,
+    Waiting,
+    Welcome,
     parse_client_message,
     serialize,
 )
@@ -64,6 +80,10 @@ log = logging.getLogger("preceptor.rooms")
 _TICK_S = 1.0
 _REVALIDATE_S = 30.0
 _REVOCATIONS = "revocations"
+_NODES = "nodes"
+_MAX_PENDING = 2000  # inputs kept per room while its lease is in doubt
+_LOCATE_TRIES = 15  # x 0.2 s: how long a join waits for a claim to be granted
+_MAX_HELD = 10_000  # envelopes kept per node while it cannot hear them
 _ice_encoder = msgspec.json.Encoder()
 _ice_decoder = msgspec.json.Decoder(tuple[IceServer, ...])
 _CHAT_NOT_SAVED = ErrorMessage(
@@ -75,7 +95,23 @@ _CHAT_NOT_SAVED = ErrorMessage(
 @dataclass
 class _HostedRoom:
     room: Room
+    lease: Lease
     subjects: dict[str, str] = field(default_factory=dict)  # peer id → principal subject
+    # Input that arrived while the lease was in doubt (issue 13): applied once it is renewed.
+    pending: deque[Callable[[Room], list[Effect]]] = field(default_factory=deque)
+
+
+@dataclass(frozen=True)
+class _Joined:
+    """What a socket here joined with: enough to join it again on a room's new owner."""
+
+    session: str
+    principal: RoomPrincipal
+    message: Join
+    frame: str
+    ice_servers: tuple[IceServer, ...]
+    session_started_at: float | None
+    media_mode: str
 
 
 class RoomHub:
@@ -91,6 +127,7 @@ class RoomHub:
         ended_logins: Callable[[set[str]], Awaitable[set[str]]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        media: MediaPort | None = None,
     ) -> None:
         self.node_id = node_id
         self._bus = bus
@@ -103,19 +140,32 @@ class RoomHub:
         self._wall_clock = wall_clock
         self._rooms: dict[str, _HostedRoom] = {}
         self._sockets: dict[str, SocketConnection] = {}
-        self._owners: dict[str, str] = {}  # connection id → owner node of its room
+        self._owners: dict[str, Claim] = {}  # connection id → its room's claim
+        self._joined: dict[str, _Joined] = {}  # connection id (here) → its join
+        self._memberships: dict[str, env.Membership] = {}  # connection id (here) → member
+        self._watch = NodeWatch(node_id)
+        self._granted: dict[str, Lease] = {}  # claims won for rooms not yet opened here
+        self._held: dict[str, deque[env.Envelope]] = {}  # node → envelopes it cannot hear yet
         self._holders: dict[str, tuple[str, str]] = {}  # connection id → (subject, login hash)
         self._tasks: list[asyncio.Task[None]] = []
+        # Routed rooms' `media` peer (DESIGN.md §3): it runs where the room runs, on its owner.
+        self._media = media
+        if media is not None:
+            media.attach(self.to_member)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         inbox = await self._bus.subscribe(f"node:{self.node_id}", maxsize=10_000)
         revocations = await self._bus.subscribe(_REVOCATIONS, maxsize=10_000)
+        nodes = await self._bus.subscribe(_NODES, maxsize=10_000)
         self._tasks = [
             asyncio.create_task(self._read_inbox(inbox), name="rooms-inbox"),
             asyncio.create_task(self._read_inbox(revocations), name="rooms-revocations"),
+            asyncio.create_task(self._read_inbox(nodes), name="rooms-heartbeats"),
             asyncio.create_task(self._tick_forever(), name="rooms-tick"),
+            asyncio.create_task(self._heartbeat_forever(), name="rooms-heartbeat"),
+            asyncio.create_task(self._leases_forever(), name="rooms-leases"),
         ]
 
     async def close(self) -> None:
@@ -124,10 +174,30 @@ class RoomHub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for session_id in list(self._rooms):
+        for hosted in list(self._rooms.values()):
             with contextlib.suppress(Exception):
-                await self._directory.release(session_id)
+                await self._directory.release(hosted.lease.claim)
         await self._directory.close()
+        if self._media is not None:
+            await self._media.close()
+
+    async def drain(self, code: int, reason: str) -> None:
+        """This node is going away (SIGTERM, issue 13): give up the rooms it runs, so that the
+        next join claims each on a node that stays, then tell every member of them (here or on
+        another node) and every socket here to reconnect."""
+        rooms, self._rooms = self._rooms, {}
+        self._metrics.rooms.set(0)
+        for hosted in rooms.values():
+            with contextlib.suppress(Exception):
+                await self._directory.release(hosted.lease.claim)
+            for peer in (*hosted.room.members(), *hosted.room.lobby()):
+                connection = hosted.room.connection_of(peer.id)
+                if connection is not None and not connection.startswith(f"{self.node_id}."):
+                    await self._publish(
+                        _node_of(connection), env.CloseConnection(connection, code, reason)
+                    )
+        for socket in list(self._sockets.values()):
+            socket.close(code, reason)
 
     def new_connection_id(self) -> ConnectionId:
         return ConnectionId(f"{self.node_id}.{uuid.uuid4().hex}")
@@ -162,64 +232,155 @@ class RoomHub:
         frame: str,
         ice_servers: Sequence[IceServer],
         session_started_at: float | None = None,
+        media_mode: str = MediaMode.DIRECT,
     ) -> None:
         """``session_started_at``: when the session went live (wall clock), so that offsets
-        (marks) count from the session's start even if its room is rebuilt."""
+        (marks) count from the session's start even if its room is rebuilt. ``media_mode``:
+        the session's, for a room this join opens."""
         if not self._records.accepting:
             socket.close(CLOSE_TRY_AGAIN, "try again: the record is behind")
             return
-        owner = await self._directory.owner(session_id)
-        self._owners[socket.id] = owner
-        if owner == self.node_id:
+        self._joined[socket.id] = _Joined(
+            session_id,
+            principal,
+            message,
+            frame,
+            tuple(ice_servers),
+            session_started_at,
+            media_mode,
+        )
+        try:
+            claim = await self._locate(session_id)
+        except DirectoryUnavailable:
+            # A reconnect instruction, never a silent or unexplained close (issue 13).
+            socket.close(CLOSE_TRY_AGAIN, "try again: rooms are being moved")
+            return
+        if socket.id in self._sockets:
+            self._owners[socket.id] = claim
+            await self._send_join(socket.id)
+
+    async def _send_join(self, connection: str) -> None:
+        """Join a socket here to its room's owner: this node or another; as the member it
+        already is, if its room moved (``restore``)."""
+        joined, claim = self._joined.get(connection), self._owners.get(connection)
+        if joined is None or claim is None:
+            return
+        restore = self._memberships.get(connection)
+        if claim.owner == self.node_id:
             self._join_local(
-                socket.id, session_id, principal, message, tuple(ice_servers), session_started_at
+                connection,
+                joined.session,
+                joined.principal,
+                joined.message,
+                joined.ice_servers,
+                joined.session_started_at,
+                joined.media_mode,
+                restore=restore,
             )
             return
+        principal = joined.principal
         await self._publish(
-            owner,
+            claim.owner,
             env.JoinRoom(
-                session=session_id,
-                connection=socket.id,
+                session=joined.session,
+                connection=connection,
                 subject=principal.subject,
                 role=principal.role.value,
                 display_name=principal.display_name,
                 needs_admission=principal.needs_admission,
-                frame=frame,
-                ice_servers=_ice_encoder.encode(tuple(ice_servers)).decode(),
-                session_started_at=session_started_at,
+                frame=joined.frame,
+                ice_servers=_ice_encoder.encode(joined.ice_servers).decode(),
+                session_started_at=joined.session_started_at,
                 guest=principal.guest,
+                observer=principal.observer,
+                media_mode=joined.media_mode,
+                restore=restore,
             ),
         )
+
+    async def _locate(self, session_id: str) -> Claim:
+        """The claim of the node that runs the room, claiming it for this node when nobody
+        may be running it (vacant, or held by a node that died). Raises DirectoryUnavailable
+        when that cannot be known in a few seconds."""
+        hosted = self._rooms.get(session_id)
+        if hosted is not None:
+            return hosted.lease.claim
+        known = [c for c in self._owners.values() if c.session == session_id]
+        floor = max((c.generation for c in known), default=0)
+        for attempt in range(_LOCATE_TRIES):
+            now = self._clock()
+            try:
+                current = await self._directory.owner(session_id)
+                if current is not None and current.owner == self.node_id:
+                    # Ours, though no room is open here: renewed, it is a lease to act on.
+                    [found] = await self._directory.renew([current])
+                    if found is not None and found.owner == self.node_id:
+                        self._granted[session_id] = Lease(found, now)
+                    if found is not None:
+                        return found
+                elif current is not None and not self._watch.dead(current.owner, now):
+                    return current
+                previous = max(known, key=lambda c: c.generation, default=None)
+                if current is None and previous and not self._watch.dead(previous.owner, now):
+                    # Redis forgot the claim (it restarted): its live owner re-claims it.
+                    return previous
+                started = self._clock()
+                claim = await self._directory.claim(session_id, floor=floor, replace=current)
+                if claim is not None:
+                    if claim.owner == self.node_id and session_id not in self._rooms:
+                        self._granted[session_id] = Lease(claim, started)
+                    return claim
+            except DirectoryUnavailable:
+                if known:
+                    # Its owner is the best guess; frames wait in the bus until Redis returns.
+                    return max(known, key=lambda c: c.generation)
+                if attempt >= 2:
+                    raise
+            await asyncio.sleep(0.2)
+        raise DirectoryUnavailable("no claim granted yet")
 
     async def receive(
         self, socket: SocketConnection, session_id: str, message: ClientMessage, frame: str
     ) -> None:
-        owner = self._owners.get(socket.id)
-        if owner == self.node_id:
+        claim = self._owners.get(socket.id)
+        if claim is None:
+            return
+        if claim.owner == self.node_id:
             self._apply(session_id, lambda room: room.handle(socket.id, message, self._clock()))
-        elif owner is not None:
-            await self._publish(owner, env.RoomFrame(session_id, socket.id, frame))
+        else:
+            await self._publish(claim.owner, env.RoomFrame(session_id, socket.id, frame))
 
-    async def detach(self, socket: SocketConnection, session_id: str) -> None:
+    async def detach(
+        self, socket: SocketConnection, session_id: str, *, grace_s: float | None = None
+    ) -> None:
+        """``grace_s``: how long the member keeps its place, when shorter than the room's
+        (its socket went silent, so it has been gone a while already)."""
         self._sockets.pop(socket.id, None)
         self._holders.pop(socket.id, None)
-        owner = self._owners.pop(socket.id, None)
-        if owner == self.node_id:
-            self._apply(session_id, lambda room: room.disconnect(socket.id, self._clock()))
-        elif owner is not None:
-            await self._publish(owner, env.LeaveRoom(session_id, socket.id))
+        self._joined.pop(socket.id, None)
+        self._memberships.pop(socket.id, None)
+        claim = self._owners.pop(socket.id, None)
+        if claim is None:
+            return
+        if claim.owner == self.node_id:
+            self._apply(session_id, lambda room: room.disconnect(socket.id, self._clock(), grace_s))
+        else:
+            await self._publish(claim.owner, env.LeaveRoom(session_id, socket.id, grace_s))
 
     async def end(self, session_id: str) -> None:
         """The session ended: its room closes every socket with 4410, wherever it runs."""
         if session_id in self._rooms:
             self._end_local(session_id)
             return
-        owner = await self._directory.owner(session_id)
-        if owner == self.node_id:
-            # Nobody had the room open; we just claimed it for nothing.
-            await self._directory.release(session_id)
-        else:
-            await self._publish(owner, env.EndRoom(session_id))
+        try:
+            claim = await self._directory.owner(session_id)
+        except DirectoryUnavailable as exc:
+            # The session is ended in the database: joins are refused from now on; members
+            # still connected are closed when their room's node hears of it, or leave.
+            log.warning("could not tell the room it ended", extra={"error": str(exc)})
+            return
+        if claim is not None and claim.owner != self.node_id:
+            await self._publish(claim.owner, env.EndRoom(session_id))
 
     async def feedback_submitted(self, session_id: str, *, form_id: str, trainee_id: str) -> None:
         """A feedback form was submitted: its trainee in the room hears of it (see
@@ -229,12 +390,10 @@ class RoomHub:
             if session_id in self._rooms:
                 self._notify_feedback(session_id, form_id, trainee_id)
                 return
-            owner = await self._directory.owner(session_id)
-            if owner == self.node_id:
-                # Nobody has the room open: nobody to tell; we just claimed it for nothing.
-                await self._directory.release(session_id)
-            else:
-                await self._publish(owner, env.FeedbackSubmitted(session_id, form_id, trainee_id))
+            claim = await self._directory.owner(session_id)
+            if claim is not None and claim.owner != self.node_id:
+                notice = env.FeedbackSubmitted(session_id, form_id, trainee_id)
+                await self._publish(claim.owner, notice)
         except Exception as exc:
             log.warning("could not announce feedback", extra={"error": str(exc)})
 
@@ -251,6 +410,8 @@ class RoomHub:
         message: Join,
         ice_servers: tuple[IceServer, ...],
         session_started_at: float | None = None,
+        media_mode: str = MediaMode.DIRECT,
+        restore: env.Membership | None = None,
     ) -> None:
         if not self._records.accepting:
             # The room's events could not be recorded (the database is away and the records
@@ -259,6 +420,11 @@ class RoomHub:
             return
         hosted = self._rooms.get(session_id)
         if hosted is None:
+            # A claim this node just won, or (a join forwarded here by a node that read an
+            # older claim) one in doubt until the lease task confirms or hands the room on.
+            lease = self._granted.pop(session_id, None) or Lease(
+                Claim(session_id, self.node_id, 0), float("-inf")
+            )
             now, wall = self._clock(), self._wall_clock()
             started_wall = wall if session_started_at is None else min(wall, session_started_at)
             room = Room(
@@ -268,27 +434,52 @@ class RoomHub:
                 new_id=lambda: uuid.uuid4().hex[:12],
                 new_token=lambda: secrets.token_urlsafe(24),
                 grace=self._grace_s,
+                # A session's "auto" mode starts direct and may switch (DESIGN.md §3).
+                media_mode=MediaMode.ROUTED if media_mode == "routed" else MediaMode.DIRECT,
+                auto_route=media_mode == "auto",
             )
-            hosted = self._rooms[session_id] = _HostedRoom(room)
+            hosted = self._rooms[session_id] = _HostedRoom(room, lease)
             self._metrics.rooms.set(len(self._rooms))
             self._records.session_live(session_id)
-        effects = hosted.room.join(
-            ConnectionId(connection), principal, message, self._clock(), ice_servers
-        )
-        peer = hosted.room.peer_of(ConnectionId(connection))
-        if peer is not None:
-            hosted.subjects[peer] = principal.subject
-        self._carry_out(session_id, hosted, effects)
+        conn = ConnectionId(connection)
+
+        def join(room: Room) -> list[Effect]:
+            now = self._clock()
+            if restore is None:
+                effects = room.join(conn, principal, message, now, ice_servers)
+            else:
+                peer, token = PeerId(restore.peer), restore.token
+                effects = room.restore(
+                    conn,
+                    principal,
+                    message,
+                    now,
+                    ice_servers,
+                    peer=peer,
+                    token=token,
+                    admitted=restore.admitted,
+                )
+            peer_id = room.peer_of(conn)
+            if peer_id is not None:
+                hosted.subjects[peer_id] = principal.subject
+            return effects
+
+        self._apply(session_id, join)
 
     def _apply(self, session_id: str, step: Callable[[Room], list[Effect]]) -> None:
         hosted = self._rooms.get(session_id)
-        if hosted is not None:
-            self._carry_out(session_id, hosted, step(hosted.room))
+        if hosted is None:
+            return
+        if not hosted.lease.acting(self._clock()):
+            # Not sure we still own the room (Redis away): keep the input for when we are.
+            if len(hosted.pending) >= _MAX_PENDING:
+                hosted.pending.popleft()
+            hosted.pending.append(step)
+            return
+        self._carry_out(session_id, hosted, step(hosted.room))
 
     def _end_local(self, session_id: str) -> None:
-        hosted = self._rooms.get(session_id)
-        if hosted is not None:
-            self._carry_out(session_id, hosted, hosted.room.end())
+        self._apply(session_id, lambda room: room.end())
 
     def _carry_out(self, session_id: str, hosted: _HostedRoom, effects: list[Effect]) -> None:
         # A mark is announced only once it is stored: whoever sees it may cite it at once.
@@ -306,6 +497,7 @@ class RoomHub:
         # Chat, like a mark, is relayed only once it is stored (issue 10: the record keeps it).
         chats = {e.id for e in effects if isinstance(e, StoreChat)}
         held += [e for e in effects if isinstance(e, Send) and _chat_id(e) in chats]
+        self._note_memberships(hosted, effects)
         for effect in effects:
             if effect in held:
                 continue
@@ -342,15 +534,41 @@ class RoomHub:
                         limit=MAX_CHAT_HISTORY,
                         then=functools.partial(self._send_history, to),
                     )
-                case RecordingChanged():
-                    # Recording media arrives with routed mode (DESIGN.md §3); the room's
-                    # consent state machine already runs and is audited.
-                    pass
+                case RecordingChanged(session=session, state=state):
+                    if self._media is not None:
+                        self._media.recording_changed(session, state)
+                case MediaJoin() | MediaLeave() | MediaSignal() | MediaEnd():
+                    if self._media is not None:
+                        self._media.carry_out(effect)
         if hosted.room.is_empty or hosted.room.ended:
             del self._rooms[session_id]
             self._metrics.rooms.set(len(self._rooms))
-            task = asyncio.get_running_loop().create_task(self._directory.release(session_id))
+            release = self._directory.release(hosted.lease.claim)
+            task = asyncio.get_running_loop().create_task(_quietly(release))
             task.add_done_callback(_log_failure)
+
+    def _note_memberships(self, hosted: _HostedRoom, effects: list[Effect]) -> None:
+        """Tell each socket's node who the socket is in the room (its peer id and resume
+        token), so that the node can move it to a new owner should this one go."""
+        for effect in effects:
+            if not isinstance(effect, Send) or not isinstance(effect.message, Welcome | Waiting):
+                continue
+            peer = hosted.room.peer_of(effect.to)
+            if peer is None:
+                continue
+            admitted = isinstance(effect.message, Welcome)
+            membership = env.Membership(peer, effect.message.resume, admitted)
+            if effect.to in self._sockets:
+                self._memberships[effect.to] = membership
+            elif not effect.to.startswith(f"{self.node_id}."):
+                self._publish_soon(_node_of(effect.to), env.Member(effect.to, membership))
+
+    def to_member(self, session_id: SessionId, peer: PeerId, message: ServerMessage) -> None:
+        """A message from the room's `media` peer to one member, wherever it is connected."""
+        hosted = self._rooms.get(session_id)
+        connection = hosted.room.connection_of(peer) if hosted else None
+        if connection is not None:
+            self._deliver(connection, serialize(message))
 
     def _store_chat(
         self, session_id: str, hosted: _HostedRoom, chat: StoreChat, held: list[Send]
@@ -440,28 +658,137 @@ class RoomHub:
                 self._close(connection, CLOSE_NOT_AUTHENTICATED, "signed out")
 
     async def _tick_forever(self) -> None:
-        refreshed = revalidated = self._clock()
+        revalidated = self._clock()
         while True:
             await asyncio.sleep(_TICK_S)
             now = self._clock()
             for session_id, hosted in list(self._rooms.items()):
                 due = hosted.room.next_expiry()
                 if due is not None and due <= now:
-                    self._carry_out(session_id, hosted, hosted.room.expire(now))
+                    self._apply(session_id, lambda room: room.expire(self._clock()))
             if now - revalidated >= _REVALIDATE_S:
                 revalidated = now
+                self._watch.forget_quiet(now)
                 await self.close_ended_logins()
-            if now - refreshed >= 5.0:
-                refreshed = now
-                try:
-                    await self._directory.refresh(list(self._rooms))
-                except Exception as exc:
-                    log.warning("could not refresh room claims", extra={"error": str(exc)})
+
+    # --- rooms that heal (issue 13; the rules are in .ownership) -------------------------------
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            listening = self._watch.bus_healthy(self._clock())
+            await self._bus.publish(_NODES, env.encode(env.Heartbeat(self.node_id, listening)))
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def _leases_forever(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW_S)
+            try:
+                await self._renew_leases()
+                await self._heal_dead_owners()
+            except DirectoryUnavailable:
+                pass  # the leases lapse by themselves; the rooms keep their input meanwhile
+            except Exception:
+                log.exception("keeping room claims failed")
+
+    async def _renew_leases(self) -> None:
+        now = self._clock()
+        for session_id, lease in list(self._granted.items()):
+            if not lease.acting(now) and session_id not in self._rooms:
+                del self._granted[session_id]  # won for a join that never came
+                await _quietly(self._directory.release(lease.claim))
+        doubtful = [h for h in self._rooms.values() if h.lease.claim.generation == 0]
+        for hosted in doubtful:
+            started = self._clock()
+            session_id = hosted.room.session
+            found = await self._directory.claim(session_id)
+            if found is not None and self._rooms.get(session_id) is hosted:
+                self._lease_answer(session_id, hosted, found, started)
+        rooms = [(s, h) for s, h in self._rooms.items() if h.lease.claim.generation]
+        if not rooms:
+            return
+        started = self._clock()
+        answers = await self._directory.renew([h.lease.claim for _, h in rooms])
+        for (session_id, hosted), found in zip(rooms, answers, strict=True):
+            if found is not None and self._rooms.get(session_id) is hosted:
+                self._lease_answer(session_id, hosted, found, started)
+
+    def _lease_answer(self, session_id: str, hosted: _HostedRoom, found: Claim, at: float) -> None:
+        if found.owner == self.node_id:
+            hosted.lease.claim, hosted.lease.renewed_at = found, at
+            while hosted.pending and self._rooms.get(session_id) is hosted:
+                step = hosted.pending.popleft()
+                self._carry_out(session_id, hosted, step(hosted.room))
+            return
+        # Fenced off: another node holds the room now. Its members move there as they are.
+        log.warning("room claimed by another node; handing it over")
+        del self._rooms[session_id]
+        self._metrics.rooms.set(len(self._rooms))
+        for peer in (*hosted.room.members(), *hosted.room.lobby()):
+            connection = hosted.room.connection_of(peer.id)
+            if connection is None:
+                continue
+            if connection in self._sockets:
+                self._owners[connection] = found
+                self._spawn(self._send_join(connection))
+            elif not connection.startswith(f"{self.node_id}."):
+                self._publish_soon(_node_of(connection), env.Rehome(session_id, connection))
+
+    async def _heal_dead_owners(self) -> None:
+        """Sockets here whose room ran on a node that died: claim the room (here, or learn who
+        did) and join them to it as the members they were."""
+        now = self._clock()
+        for node in [n for n in self._held if self._watch.dead(n, now)]:
+            del self._held[node]  # its rooms move; their members join the new owner afresh
+        dead = {c for c in set(self._owners.values()) if self._watch.dead(c.owner, now)}
+        for claim in dead:
+            started = self._clock()
+            found = await self._directory.claim(
+                claim.session, floor=claim.generation, replace=claim
+            )
+            if found is None or self._watch.dead(found.owner, self._clock()):
+                continue
+            if found.owner == self.node_id and claim.session not in self._rooms:
+                self._granted[claim.session] = Lease(found, started)
+            log.warning(
+                "a room's node died; the room moves", extra={"generation": found.generation}
+            )
+            for connection, held in list(self._owners.items()):
+                if held == claim:
+                    self._owners[connection] = found
+                    await self._send_join(connection)
+
+    async def _rehome(self, session_id: str, connection: str) -> None:
+        if connection not in self._sockets:
+            return
+        try:
+            claim = await self._locate(session_id)
+        except DirectoryUnavailable:
+            self._close(connection, CLOSE_TRY_AGAIN, "try again: rooms are being moved")
+            return
+        self._owners[connection] = claim
+        await self._send_join(connection)
+
+    def _spawn(self, step: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(_quietly(step))
+        task.add_done_callback(_log_failure)
 
     # --- the bus -------------------------------------------------------------------------------
 
     async def _publish(self, node: str, envelope: env.Envelope) -> None:
-        await self._bus.publish(f"node:{node}", env.encode(envelope))
+        held = self._held.get(node)
+        if held is None and self._watch.ready(node, self._clock()):
+            await self._bus.publish(f"node:{node}", env.encode(envelope))
+            return
+        # The bus is down, or the node has not said it listens again since: Redis would drop
+        # the message. Kept, in order, until its heartbeat says it listens (issue 13).
+        if held is None:
+            held = self._held[node] = deque(maxlen=_MAX_HELD)
+        held.append(envelope)
+
+    async def _release_held(self, node: str) -> None:
+        held = self._held.pop(node, None)
+        while held:
+            await self._bus.publish(f"node:{node}", env.encode(held.popleft()))
 
     def _publish_soon(self, node: str, envelope: env.Envelope) -> None:
         # Bus.publish only enqueues; wrapping it in a task keeps _carry_out synchronous, so a
@@ -499,6 +826,7 @@ class RoomHub:
                         display_name=envelope.display_name,
                         needs_admission=envelope.needs_admission,
                         guest=envelope.guest,
+                        observer=envelope.observer,
                     )
                     ice = _ice_decoder.decode(envelope.ice_servers)
                     self._join_local(
@@ -508,6 +836,8 @@ class RoomHub:
                         message,
                         ice,
                         envelope.session_started_at,
+                        envelope.media_mode,
+                        restore=envelope.restore,
                     )
             case env.RoomFrame(session=session, connection=connection, frame=frame):
                 try:
@@ -516,9 +846,19 @@ class RoomHub:
                     return
                 conn = ConnectionId(connection)
                 self._apply(session, lambda room: room.handle(conn, message, self._clock()))
-            case env.LeaveRoom(session=session, connection=connection):
+            case env.LeaveRoom(session=session, connection=connection, grace_s=grace):
                 conn = ConnectionId(connection)
-                self._apply(session, lambda room: room.disconnect(conn, self._clock()))
+                self._apply(session, lambda room: room.disconnect(conn, self._clock(), grace))
+            case env.Heartbeat(node=node, listening=listening):
+                now = self._clock()
+                self._watch.heard(node, now, listening)
+                if node in self._held and self._watch.ready(node, now):
+                    self._spawn(self._release_held(node))
+            case env.Member(connection=connection, membership=membership):
+                if connection in self._sockets:
+                    self._memberships[connection] = membership
+            case env.Rehome(session=session, connection=connection):
+                self._spawn(self._rehome(session, connection))
             case env.EndRoom(session=session):
                 self._end_local(session)
             case env.FeedbackSubmitted(session=session, form=form, trainee=trainee):
@@ -559,6 +899,14 @@ def _chat_id(effect: Effect) -> str | None:
 
 def _node_of(connection: str) -> str:
     return connection.split(".", 1)[0]
+
+
+async def _quietly(step: Awaitable[None]) -> None:
+    """A background step whose directory failure is expected now and then (Redis away)."""
+    try:
+        await step
+    except DirectoryUnavailable as exc:
+        log.warning("room directory unavailable", extra={"error": str(exc)})
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

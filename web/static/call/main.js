@@ -12,6 +12,8 @@ import { feedbackArrived, hideNotice, wireNotice } from "/static/call/notice.js"
 import { disableNotes, enableNotes } from "/static/call/notes.js";
 import * as people from "/static/call/people.js";
 import { PeerMesh } from "/static/call/peers.js";
+import { enableRecording, recordingStatus } from "/static/call/recording.js";
+import { RoutedMesh } from "/static/call/routed.js";
 import { setSheet, wireSheet } from "/static/call/sheet.js";
 import { forgetResume, SignalingSocket } from "/static/call/socket.js";
 import { setRecording, startTimer, stopStatus } from "/static/call/status.js";
@@ -26,6 +28,8 @@ const names = new Map(); // peer id → display name
 const remoteStates = new Map(); // peer id → last `peer-state`
 let socket = null;
 let mesh = null;
+let retiring = null; // the direct connections, kept until the routed one carries the pictures
+let iceServers = []; // from the last `welcome`, for a switch to routed mode
 let selfId = null;
 let me = null; // GET /api/me
 let session = null; // GET /api/sessions/{id}, when we may see it
@@ -37,6 +41,8 @@ let wasWaiting = false; // this tab sat in the lobby: a 4403 then means the ment
 const isGuest = () => Boolean(me?.scope_session_id);
 /** The session's capabilities for me (the policy's actions), so the page derives no roles. */
 const can = (action) => Boolean(session?.can?.includes(action));
+/** A silent observer (an assigned supervisor): receives everything, sends nothing. */
+const observing = () => Boolean(session?.can) && !can("media.publish");
 
 function showEnd(reason, context = {}) {
   const [title, detail, options] = endScreen(reason, { guest: isGuest(), wasWaiting, ...context });
@@ -78,8 +84,19 @@ async function load() {
     ? `${session.title} · with ${session.mentor_name}`
     : `Signed in as ${me.user.name}`;
   ui.showScreen("check");
+  if (observing()) return observeOnly();
   await openDevices();
   navigator.mediaDevices?.addEventListener?.("devicechange", () => refreshPickers());
+}
+
+/** Observers never open a camera or microphone: nothing of theirs would be sent anyway. */
+function observeOnly() {
+  $("check-title").textContent = "Observe this session";
+  $("preview-off").textContent = "You are observing";
+  $("preview-off").hidden = false;
+  $("device-fields").hidden = true;
+  ui.setCheckMessage("You see and hear everyone; your camera and microphone stay off. The mentor sees that you are observing.");
+  $("join").disabled = false;
 }
 
 async function openDevices(picked = {}) {
@@ -131,11 +148,19 @@ function join() {
   state.screen = false;
   showSelf();
   setupControls();
-  mesh = new PeerMesh({
+  mesh = new PeerMesh(meshOptions());
+  socket = new SignalingSocket({ sessionId, onMessage, onStatus, onFatal });
+  socket.start();
+}
+
+/** What either kind of mesh needs: direct (one connection per member) or routed (one to media).
+ * Either hands back "links" with `id` and `peer`: a member's tile follows it. */
+function meshOptions() {
+  return {
     send: (frame) => socket.send(frame, { queue: false }),
-    tracks: (kind) => media.outgoing(kind),
+    tracks: (kind) => (observing() ? null : media.outgoing(kind)),
     onAdded: (link) => {
-      ui.addTile(link.id, link.peer.display_name);
+      ui.addTile(link.id, link.peer.display_name, { observer: Boolean(link.peer.observer) });
       const known = remoteStates.get(link.id);
       if (known) ui.setTileState(link.id, known);
     },
@@ -145,9 +170,52 @@ function join() {
       ui.setTileStatus(link.id, status);
       people.linkStatus(link.id, status);
     },
+    rejoin: () => socket?.reconnectNow(),
+  };
+}
+
+/** The welcome says how media flows; the mesh follows it. */
+function meshFor(mode) {
+  retire();
+  const routed = mode === "routed";
+  if (routed !== mesh instanceof RoutedMesh) {
+    mesh?.close();
+    mesh = routed ? new RoutedMesh(meshOptions()) : new PeerMesh(meshOptions());
+  }
+  return mesh;
+}
+
+/**
+ * `media-mode {mode: "routed"}`: a third member, an observer or a recording moved the room to the
+ * server's media peer. Make before break (DESIGN.md §3): the direct connections keep showing
+ * the pictures until the connection to `media` is up, then they are dropped quietly (the tiles
+ * stay: they follow the members).
+ */
+function switchToRouted() {
+  if (mesh instanceof RoutedMesh) return;
+  const direct = mesh;
+  const members = [...direct.links.values()].map((link) => link.peer);
+  const options = meshOptions();
+  let up = false;
+  mesh = new RoutedMesh({
+    ...options,
+    onStatus: (link, status) => {
+      options.onStatus(link, status);
+      if (up || !["connected", "good", "fair", "poor", "unknown"].includes(status)) return;
+      up = true;
+      setTimeout(() => retire(direct), 1000); // a moment for the first frames to arrive
+    },
   });
-  socket = new SignalingSocket({ sessionId, onMessage, onStatus, onFatal });
-  socket.start();
+  retiring = direct;
+  mesh.welcome({ peer: selfId, peers: members, ice_servers: iceServers });
+}
+
+/** Drop the direct connections without touching the tiles. */
+function retire(direct = retiring) {
+  if (!direct || direct !== retiring) return;
+  retiring = null;
+  direct.onRemoved = direct.onStream = direct.onStatus = () => {};
+  direct.close();
 }
 
 function onStatus(status) {
@@ -192,6 +260,7 @@ function onMessage(message) {
       refreshInvites();
       return ui.toast(`${message.peer.display_name} joined`);
     case "peer-left":
+      retiring?.peerLeft(message.peer);
       mesh.peerLeft(message.peer);
       people.peerLeft(message.peer);
       remoteStates.delete(message.peer);
@@ -201,7 +270,12 @@ function onMessage(message) {
       people.peerState(message.peer, message);
       return ui.setTileState(message.peer, message);
     case "signal":
+      // During a switch, the direct connections still hear from the members themselves.
+      if (retiring && message.from !== "media") return retiring.signal(message);
       return mesh.signal(message);
+    case "media-mode":
+      if (message.mode === "routed") switchToRouted();
+      return;
     case "chat":
       return ui.appendChat(chatLine(message));
     case "chat-history":
@@ -209,6 +283,7 @@ function onMessage(message) {
     case "mark":
       return markReceived(message, { mine: message.by === selfId });
     case "recording":
+      recordingStatus(message);
       return setRecording(message.state);
     case "feedback":
       if (message.state === "submitted" && !can("session.end")) {
@@ -218,7 +293,7 @@ function onMessage(message) {
     case "error":
       return ui.toast(sentence(message.message));
     default:
-    // media-mode: a later feature.
+    // A message newer than this page: ignored.
   }
 }
 
@@ -245,10 +320,13 @@ function welcome(message) {
   names.set(message.peer, message.display_name);
   for (const peer of message.peers) names.set(peer.id, peer.display_name);
   ui.showScreen("room");
-  mesh.welcome(message);
+  iceServers = message.ice_servers ?? [];
+  meshFor(message.media_mode).welcome(message);
   for (const peer of message.peers) ui.renameTile(peer.id, peer.display_name);
   people.welcomePeople(message, selfMedia());
   setRecording(message.recording?.state ?? "off");
+  enableRecording({ self: message.peer, mentor: can("room.record"), send: (frame) => socket?.send(frame) });
+  recordingStatus(message.recording);
   enableNotes({ sessionId, userName: message.display_name });
   if (can("session.end")) enableEnd({ sessionId });
   if (can("invites.manage")) {
@@ -284,6 +362,7 @@ function sendState() {
 function teardown() {
   disableNotes();
   disableMarks();
+  retire();
   mesh?.close();
   media.stop();
   meter.close();
@@ -318,7 +397,9 @@ function setupControls() {
   mute.disabled = !media.audioTrack;
   camera.disabled = !media.cameraTrack;
   showToggles();
-  $("ctl-screen").hidden = !LocalMedia.canShareScreen();
+  $("ctl-screen").hidden = !LocalMedia.canShareScreen() || observing();
+  mute.hidden = camera.hidden = observing(); // an observer has nothing to mute or show
+  $("self-tile").querySelector("figcaption").textContent = observing() ? "You · observing" : "You";
   media.onScreenEnded = () => stopScreen();
 }
 

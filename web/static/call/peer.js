@@ -16,6 +16,9 @@
 //   no byte arrived for 5 s while media is expected, or still not connected 10 s after it started.
 //   The side with the lower peer id then re-offers at once; the other waits for that offer and
 //   re-offers itself only if the connection is still dead 8 s later (lost offer, dead peer).
+// - `answerOnly` (the server's `media` peer in routed mode, which makes every offer): we never
+//   offer; a dead connection waits for media's next offer, and asks for one (`onDead`: the page
+//   rejoins, and media offers a fresh connection to every joining member) if none comes.
 
 import { HealthTracker, readStats } from "/static/call/health.js";
 
@@ -25,10 +28,12 @@ const SETUP_LIMIT_MS = 10000;
 const FALLBACK_MS = 8000;
 const KINDS = ["audio", "video"];
 
-/** The `a=fingerprint` of an SDP (RFC 8122): a new RTCPeerConnection means a new certificate. */
-export function fingerprintOf(sdp) {
-  const match = /^a=fingerprint:(\S+ \S+)/m.exec(sdp ?? "");
-  return match ? match[1].toLowerCase() : null;
+/** The `a=fingerprint`s of an SDP (RFC 8122): a new RTCPeerConnection means a new certificate.
+ * aiortc lists three hashes (sha-256, -384, -512) and Chrome keeps one of them in
+ * `remoteDescription`, so two descriptions are of one certificate if any fingerprint matches. */
+export function fingerprintsOf(sdp) {
+  const found = (sdp ?? "").matchAll(/^a=fingerprint:(\S+ \S+)/gm);
+  return new Set([...found].map((match) => match[1].toLowerCase()));
 }
 
 export class PeerLink {
@@ -41,8 +46,14 @@ export class PeerLink {
    * @param {(payload: {description?: object, candidate?: object}) => void} o.send
    * @param {(link: PeerLink, stream: MediaStream) => void} o.onStream
    * @param {(link: PeerLink, status: string) => void} o.onStatus
+   * @param {boolean} [o.answerOnly] the other side makes every offer
+   * @param {(link: PeerLink, event: RTCTrackEvent) => void} [o.onTrack] instead of one stream
+   * @param {() => void} [o.onDead] an answer-only connection stayed dead
    */
-  constructor({ selfId, peer, iceServers, tracks, send, onStream, onStatus }) {
+  constructor({ selfId, peer, iceServers, tracks, send, onStream, onStatus, answerOnly = false, onTrack = null, onDead = null }) {
+    this.answerOnly = answerOnly;
+    this.onTrack = onTrack;
+    this.onDead = onDead;
     this.selfId = selfId;
     this.peer = peer;
     this.iceServers = iceServers;
@@ -84,7 +95,12 @@ export class PeerLink {
 
   /** Start a new generation that we offer: as the newcomer, or to recover a dead connection. */
   initiate() {
-    if (!this.closed) this.replace(true);
+    if (this.closed) return;
+    if (this.answerOnly) {
+      this.onDead?.();
+      return;
+    }
+    this.replace(true);
   }
 
   replace(initiator) {
@@ -111,8 +127,10 @@ export class PeerLink {
       // Trickle ICE (RFC 8838); the end-of-candidates null is not sent.
       if (candidate && current()) this.send({ candidate: candidate.toJSON() });
     };
-    pc.ontrack = ({ track }) => {
+    pc.ontrack = (event) => {
       if (!current()) return;
+      if (this.onTrack) return this.onTrack(this, event);
+      const { track } = event;
       for (const other of this.stream.getTracks()) {
         if (other.kind === track.kind) this.stream.removeTrack(other);
       }
@@ -120,7 +138,7 @@ export class PeerLink {
       this.onStream(this, this.stream);
     };
     pc.onnegotiationneeded = async () => {
-      if (!current()) return;
+      if (!current() || this.answerOnly) return;
       try {
         this.makingOffer = true;
         await pc.setLocalDescription();
@@ -165,9 +183,9 @@ export class PeerLink {
     if (pc.signalingState === "closed" || ["failed", "closed"].includes(pc.connectionState)) {
       return true;
     }
-    const ours = fingerprintOf(pc.remoteDescription?.sdp);
-    const theirs = fingerprintOf(description.sdp);
-    return ours !== null && theirs !== null && ours !== theirs;
+    const ours = fingerprintsOf(pc.remoteDescription?.sdp);
+    const theirs = fingerprintsOf(description.sdp);
+    return ours.size > 0 && theirs.size > 0 && ![...theirs].some((f) => ours.has(f));
   }
 
   async takeDescription(description) {
@@ -292,7 +310,9 @@ export class PeerLink {
     }
     this.deadSince ??= now;
     this.setStatus("reconnecting");
-    if (this.designated || now - this.deadSince > FALLBACK_MS) {
+    // The server's media peer re-offers on its own when it sees the connection fail.
+    const waited = now - this.deadSince > FALLBACK_MS;
+    if (this.answerOnly ? waited : this.designated || waited) {
       this.deadSince = null;
       this.initiate();
     }

@@ -6,7 +6,7 @@ import { PeerLink } from "/static/call/peer.js";
 const TICK_MS = 1000;
 
 /** `welcome.ice_servers` as RTCIceServer dictionaries; nothing else is ever added. */
-function iceServersOf(list) {
+export function iceServersOf(list) {
   return (list ?? []).map(({ urls, username, credential }) => {
     const server = { urls: [...urls] };
     if (username != null) server.username = username;

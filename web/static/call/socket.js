@@ -8,6 +8,8 @@ const PING_EVERY_MS = 5000;
 /** No frame at all (not even a pong) for this long: the socket is dead even if it looks open. */
 const SILENCE_LIMIT_MS = 12000;
 const BACKOFF_MS = [250, 1000, 2000, 4000, 8000];
+/** After "restarting" (1012): reconnect within this long, at random. */
+const RESTART_JITTER_MS = 250;
 const MAX_OUTBOX = 64;
 
 /** Close codes after which reconnecting cannot help. */
@@ -145,6 +147,14 @@ export class SignalingSocket {
       if (fatal !== "replaced") forgetResume(this.sessionId);
       this.onStatus("closed");
       this.onFatal(fatal, code);
+      return;
+    }
+    if (code === CLOSE.RESTARTING) {
+      // The node is draining on purpose and the others are up: come back now, not after a
+      // backoff (a little jitter spreads a whole node's members over the ones that stay).
+      this.attempt = 0;
+      this.onStatus("reconnecting");
+      this.retryTimer = setTimeout(() => this.connect(), Math.random() * RESTART_JITTER_MS);
       return;
     }
     this.scheduleReconnect();

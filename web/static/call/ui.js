@@ -126,7 +126,8 @@ function updateAlone() {
   $("tiles").dataset.count = String(tiles.size);
 }
 
-export function addTile(id, name) {
+/** `observer`: a silent observer's tile (it sends nothing): named as such, never hidden. */
+export function addTile(id, name, { observer = false } = {}) {
   if (tiles.has(id)) return;
   const figure = document.createElement("figure");
   figure.className = "tile";
@@ -154,6 +155,15 @@ export function addTile(id, name) {
   sharing.textContent = "Sharing screen";
   sharing.hidden = true;
   caption.append(label, muted, sharing);
+  if (observer) {
+    const badge = document.createElement("span");
+    badge.className = "tile-observer";
+    badge.textContent = "Observing";
+    caption.append(badge);
+    figure.classList.add("observer");
+    figure.style.setProperty("--observer-index", String(document.querySelectorAll(".tile.observer").length));
+    off.textContent = "Observing: sends no audio or video";
+  }
   const quality = document.createElement("span");
   quality.className = "tile-quality";
   quality.dataset.quality = "connecting";

@@ -76,7 +76,9 @@ export function renderAnswers(template, form, { marks = new Map(), respondent = 
         const names = el("ul");
         for (const id of cited) {
           const mark = marks.get(id);
-          names.append(el("li", "fb-mark", mark ? `Mark +${markName(mark)}` : "A mark")); // an offset into the call
+          const cite = el("li", "fb-mark", mark ? `Mark +${markName(mark)}` : "A mark"); // an offset into the call
+          cite.dataset.mark = id; // the record page's player seeks there
+          names.append(cite);
         }
         evidence.append(names);
         row.append(evidence);

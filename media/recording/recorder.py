@@ -1,0 +1,196 @@
+"""A recorder: one publisher's packets in (from `MediaRouter.tap`), a sealed live file out.
+
+    recorder = Recorder(path, keyring, video_codec="VP8", kinds={"audio", "video"})
+    recorder.start(router.tap(room, member, recorder))
+    ...
+    outcome = await recorder.stop()      # then `finalize` (in a thread) makes it seekable
+
+The event loop only queues packets (bounded: if the worker falls behind, packets are dropped
+and the video waits for the next keyframe); depayloading, muxing, encryption and file I/O
+run in the recorder's own worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from media.packets import RtpHeader
+from media.recording.frames import Frame, FrameAssembler, Timeline, vp8_size
+from media.recording.muxer import LiveFile
+from media.recording.sealed import Keyring
+
+__all__ = ["Outcome", "Recorder"]
+
+log = logging.getLogger("preceptor.media.recording")
+
+_QUEUE_PACKETS = 4096  # ~30 s of one 640x480 VP8 + Opus publisher
+_KEYFRAME_EVERY_S = 0.5
+_STOP = object()
+
+
+class KeyframeSource(Protocol):
+    def request_keyframe(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    started: bool  # a first frame was written (else there is no file)
+    duration_s: float
+    dropped: int  # packets the worker could not take in time
+    problem: str | None  # why it stopped early (a full disk), for the mentor
+
+
+class Recorder:
+    def __init__(
+        self,
+        path: Path,
+        keyring: Keyring,
+        *,
+        video_codec: str,
+        kinds: set[str],
+        on_problem: Callable[[str], None] | None = None,
+    ) -> None:
+        self.path = path
+        self._keyring = keyring
+        self._codec = video_codec.upper()
+        self._kinds = kinds
+        self._on_problem = on_problem
+        self._queue: queue.Queue[object] = queue.Queue(_QUEUE_PACKETS)
+        self._thread = threading.Thread(target=self._work, name="recorder", daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._source: KeyframeSource | None = None
+        self.dropped = 0
+        self.cpu_s = 0.0
+        self._file: LiveFile | None = None
+        self._problem: str | None = None
+        self._last_request = -1e9
+
+    # --- on the event loop ----------------------------------------------------------------
+
+    def start(self, source: KeyframeSource) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._source = source
+        self._thread.start()
+        source.request_keyframe()
+
+    def rtp(self, kind: str, header: RtpHeader) -> None:
+        self._put(
+            (kind, header.ssrc, header.sequence, header.timestamp, header.payload, time.time())
+        )
+
+    def sender_report(self, kind: str, ntp_timestamp: int, rtp_timestamp: int) -> None:
+        self._put((kind, ntp_timestamp, rtp_timestamp))
+
+    def _put(self, item: object) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1  # the gap shows as a loss: the video resumes at a keyframe
+
+    async def stop(self) -> Outcome:
+        if self._source is not None:
+            self._source.close()
+        if self._thread.is_alive():
+            await asyncio.to_thread(self._queue.put, _STOP)
+            await asyncio.to_thread(self._thread.join)
+        file = self._file
+        return Outcome(
+            file is not None, file.duration_s if file else 0.0, self.dropped, self._problem
+        )
+
+    @property
+    def recorded_s(self) -> float:
+        """Media written so far (read across threads: a float, good enough for progress)."""
+        file = self._file
+        return file.duration_s if file is not None else 0.0
+
+    def _request_keyframe(self) -> None:
+        if self._loop is not None and self._source is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed under us
+                self._loop.call_soon_threadsafe(self._source.request_keyframe)
+
+    # --- in the worker thread -------------------------------------------------------------
+
+    def _work(self) -> None:
+        assemblers = {
+            k: FrameAssembler(k, "opus" if k == "audio" else self._codec) for k in self._kinds
+        }
+        ssrcs: dict[str, int] = {}
+        timeline = Timeline()
+        try:
+            while (item := self._queue.get()) is not _STOP:
+                if self._problem is not None:
+                    continue  # stopped early: drain until told to stop
+                assert isinstance(item, tuple)
+                if len(item) == 3:
+                    timeline.sender_report(*item)
+                    continue
+                kind, ssrc, sequence, timestamp, payload, arrival = item
+                assembler = assemblers.get(kind)
+                if assembler is None:
+                    continue
+                if ssrcs.setdefault(kind, ssrc) != ssrc:
+                    # A new source (the publisher restarted its encoder): fresh numbering.
+                    ssrcs[kind] = ssrc
+                    assembler = assemblers[kind] = FrameAssembler(kind, assembler.codec)
+                    timeline.restart(kind)
+                frame = assembler.add(sequence, timestamp, payload)
+                if assembler.needs_keyframe:
+                    self._keyframe_wanted()
+                if frame is not None:
+                    self._write(frame, timeline.seconds(frame, arrival), timeline)
+        except OSError as error:
+            self._fail(f"The recording stopped: the server could not write it ({error.strerror}).")
+        except Exception:
+            log.exception("recorder failed")
+            self._fail("The recording stopped because of a server error.")
+        finally:
+            if self._file is not None:
+                with contextlib.suppress(Exception):
+                    self._file.close()
+            self.cpu_s = time.thread_time()  # the worker's own CPU (the benchmark reads it)
+
+    def _keyframe_wanted(self) -> None:
+        now = time.monotonic()
+        if now - self._last_request >= _KEYFRAME_EVERY_S:
+            self._last_request = now
+            self._request_keyframe()
+
+    def _write(self, frame: Frame, at: float, timeline: Timeline) -> None:
+        if self._file is None:
+            if not self._begin(frame):
+                return
+            timeline.start(at)
+        offset = timeline.relative(at)
+        if offset is not None and offset >= 0 and self._file is not None:
+            self._file.write(frame.kind, frame.data, offset, frame.keyframe)
+
+    def _begin(self, frame: Frame) -> bool:
+        """The file starts at a video keyframe (or the first audio, if there is no video)."""
+        video: tuple[str, int, int] | None = None
+        if "video" in self._kinds:
+            if frame.kind != "video" or not frame.keyframe:
+                return False
+            size = vp8_size(frame.data) if self._codec == "VP8" else (640, 480)
+            if size is None:
+                return False
+            video = (self._codec, *size)
+        self._file = LiveFile(self.path, self._keyring, video=video, audio="audio" in self._kinds)
+        return True
+
+    def _fail(self, problem: str) -> None:
+        self._problem = problem
+        if self._loop is not None and self._on_problem is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._on_problem, problem)

@@ -1,0 +1,81 @@
+"""How much one account and one client address may ask of this node's sockets (issue 13).
+
+A limit per socket alone is defeated by opening more sockets: one listed trainee made 610
+connections in 10 s and relayed thousands of chats a second into a room. So, per node:
+
+- socket opens per minute per client address (checked before any sign-in work) and per
+  account (once the sign-in is known), each endpoint counted apart;
+- messages per second across all of an account's signaling sockets (a token bucket per account,
+  beside each socket's own).
+
+Abuse is refused with 1008; the caller audits it once per key and window (``first_offence``), not
+once per frame or per socket. A deployment of N nodes allows N times as much, still far below
+what disturbs a room. The clock is passed in.
+"""
+
+from __future__ import annotations
+
+from server.infra.rate_limit import SlidingWindowLimiter, TokenBucket
+
+__all__ = ["Admission"]
+
+_WINDOW_S = 60.0
+_MAX_KEYS = 100_000
+
+
+class Admission:
+    def __init__(
+        self,
+        *,
+        opens_per_minute_per_account: int = 30,
+        opens_per_minute_per_address: int = 600,
+        messages_per_s_per_account: float = 40.0,
+        message_burst_per_account: float = 240.0,
+        audit_every_s: float = _WINDOW_S,
+    ) -> None:
+        self._by_account = SlidingWindowLimiter(opens_per_minute_per_account, _WINDOW_S)
+        self._by_address = SlidingWindowLimiter(opens_per_minute_per_address, _WINDOW_S)
+        self._rate = messages_per_s_per_account
+        self._burst = message_burst_per_account
+        self._buckets: dict[str, TokenBucket] = {}
+        self._audit_every_s = audit_every_s
+        self._audited: dict[str, float] = {}
+
+    def open_from_address(self, endpoint: str, address: str | None, now: float) -> bool:
+        """A handshake from ``address``: counted; False once over the limit."""
+        return _take(self._by_address, f"{endpoint}:{address}", now)
+
+    def open_by_account(self, endpoint: str, subject: str, now: float) -> bool:
+        """A handshake signed in as ``subject``: counted; False once over the limit."""
+        return _take(self._by_account, f"{endpoint}:{subject}", now)
+
+    def message(self, subject: str, now: float) -> bool:
+        """One frame from any of ``subject``'s sockets; False when the account is over budget."""
+        bucket = self._buckets.pop(subject, None)
+        if bucket is None:
+            bucket = TokenBucket(self._rate, self._burst, now)
+            if len(self._buckets) >= _MAX_KEYS:
+                # Oldest first (re-inserted on use): an idle account's bucket is full anyway.
+                del self._buckets[next(iter(self._buckets))]
+        self._buckets[subject] = bucket
+        return bucket.take(now)
+
+    def first_offence(self, kind: str, key: str, now: float) -> bool:
+        """True the first time ``key`` is refused for ``kind`` within the audit window: a flood
+        is one audit row, not one per frame."""
+        name = f"{kind}:{key}"
+        last = self._audited.get(name)
+        if last is not None and now - last < self._audit_every_s:
+            return False
+        if len(self._audited) >= _MAX_KEYS:
+            del self._audited[next(iter(self._audited))]
+        self._audited.pop(name, None)
+        self._audited[name] = now
+        return True
+
+
+def _take(limiter: SlidingWindowLimiter, key: str, now: float) -> bool:
+    if limiter.retry_after(key, now) > 0:
+        return False
+    limiter.hit(key, now)
+    return True

@@ -1,0 +1,164 @@
+"""One abusive account cannot disturb anyone else (issue 13, defect 1): a listed trainee opens
+600 signaling sockets in 10 s, each joining and chatting. Reconnecting buys no new budget: the
+account is refused with 1008 and audited once; the room keeps one member for the trainee; the
+mentor is never closed; another room's relay latency stays low."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from server.config import Config
+from server.infra.storage import Store
+from signaling import (
+    Chat,
+    ChatPosted,
+    Join,
+    PeerStateChanged,
+    Ping,
+    Pong,
+    StateUpdate,
+    Welcome,
+    serialize,
+)
+from signaling.close_codes import CLOSE_POLICY, CLOSE_REPLACED
+from tests.faults.conftest import all_listening, make_cast, new_session, p99, processes
+from tests.rooms.client import cookie_header, signaling
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+FLOOD_SOCKETS = 600
+FLOOD_SECONDS = 10.0
+CHATS_PER_SOCKET = 5
+# Relay of a `state` message between two members of another room, on this 2-core machine: ~1-3
+# ms at rest; the flood on today's main pushed it to 22-34 ms.
+OTHER_ROOM_P99_S = 0.015
+
+
+async def test_a_reconnect_flood_by_one_account_disturbs_nobody(tmp_path: Path) -> None:
+    config = Config(
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/preceptor.db",
+        secret_key="test-secret-key-0123456789",
+    )
+    cast = await make_cast(config, trainees=2, others=1)
+    abuser, bystander = cast.trainees
+    # Every client here shares one address (loopback): the per-address limit is for another
+    # test; this one is about the account.
+    with processes(config, 1, PRECEPTOR_SOCKET_OPENS_PER_MIN_PER_ADDRESS="100000") as [node]:
+        await all_listening([node])
+        mentor_http = await node.sign_in(cast.mentor)
+        abuser_http = await node.sign_in(abuser)
+        other_http = await node.sign_in(cast.others[0])
+        bystander_http = await node.sign_in(bystander)
+        flooded = await new_session(mentor_http, [abuser, bystander])
+        quiet = await new_session(other_http, [bystander])
+        async with (
+            signaling(node.server, flooded, mentor_http) as mentor,
+            signaling(node.server, quiet, other_http) as speaker,
+            signaling(node.server, quiet, bystander_http) as listener,
+        ):
+            await mentor.send(Join())
+            await mentor.expect(Welcome)
+            await speaker.send(Join())
+            await speaker.expect(Welcome)
+            await listener.send(Join())
+            await listener.expect(Welcome)
+
+            latencies: list[float] = []
+            stop = asyncio.Event()
+
+            async def measure() -> None:
+                flip = False
+                while not stop.is_set():
+                    flip = not flip
+                    sent = time.perf_counter()
+                    await speaker.send(StateUpdate(audio=flip, video=True, screen=False))
+                    await listener.expect(PeerStateChanged, timeout=5)
+                    latencies.append(time.perf_counter() - sent)
+                    await asyncio.sleep(0.1)  # within a socket's own rate limit
+
+            async def mentor_reads() -> None:
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        await mentor.expect(Pong, timeout=60)
+
+            closes: list[int | None] = []
+            refused = 0
+            url = node.url.replace("http://", "ws://") + f"/ws/sessions/{flooded}"
+            headers = {"Cookie": cookie_header(abuser_http)}
+
+            async def one_socket() -> None:
+                nonlocal refused
+                try:
+                    async with connect(
+                        url, origin=node.url, additional_headers=headers, open_timeout=10
+                    ) as ws:  # type: ignore[arg-type]
+                        with contextlib.suppress(ConnectionClosed):
+                            await ws.send(serialize(Join()))
+                            for n in range(CHATS_PER_SOCKET):
+                                await ws.send(serialize(Chat(text=f"spam {n}")))
+                            async with asyncio.timeout(20):
+                                async for _ in ws:
+                                    pass
+                        closes.append(ws.close_code)
+                except (InvalidStatus, OSError, TimeoutError):
+                    refused += 1
+
+            baseline: list[float] = []
+            probe = asyncio.create_task(measure())
+            await asyncio.sleep(1.0)
+            baseline, latencies[:] = list(latencies), []
+            reader = asyncio.create_task(mentor_reads())
+            flood: list[asyncio.Task[None]] = []
+            for _ in range(FLOOD_SOCKETS):
+                flood.append(asyncio.create_task(one_socket()))
+                await asyncio.sleep(FLOOD_SECONDS / FLOOD_SOCKETS)
+            await asyncio.wait(flood, timeout=30)
+            stop.set()
+            await probe
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+            # The mentor was never closed, and still talks to the room.
+            await mentor.send(Ping(id="still-here"))
+            assert (await mentor.expect(Pong, timeout=5)).id == "still-here"
+            # Every flood socket was refused (1008) or replaced by the next (4409): none lingers.
+            assert set(closes) <= {CLOSE_POLICY, CLOSE_REPLACED}, set(closes)
+            assert closes.count(CLOSE_POLICY) > FLOOD_SOCKETS * 0.8
+            # The room holds one member for the trainee, not hundreds: a newcomer sees two.
+            async with signaling(node.server, flooded, bystander_http) as newcomer:
+                await newcomer.send(Join())
+                welcome = await newcomer.expect(Welcome, timeout=10)
+                assert len(welcome.peers) <= 2, [p.role for p in welcome.peers]
+            spam = [m for m in mentor.received if isinstance(m, ChatPosted)]
+            # The account's budget across all its sockets, not 600 times a socket's.
+            assert len(spam) <= 300, len(spam)
+            # Other rooms did not notice.
+            assert p99(latencies) <= max(OTHER_ROOM_P99_S, 3 * p99(baseline)), (
+                p99(baseline),
+                p99(latencies),
+            )
+        for client in (mentor_http, abuser_http, other_http, bystander_http):
+            await client.aclose()
+    # Audited once per kind of abuse, not once per socket or frame.
+    store = Store.open(config.database_url, idle_timeout_s=60, absolute_timeout_s=60)
+    try:
+        events = await store.audit.recent(limit=5000)
+    finally:
+        await store.close()
+    by_abuser = [e.action for e in events if e.actor_id == abuser.id]
+    assert by_abuser.count("room.rate-limited") <= 1, by_abuser.count("room.rate-limited")
+    assert by_abuser.count("socket.flood") == 1
+    print(  # the figures for docs/reliability.md
+        f"flood: refused {closes.count(CLOSE_POLICY)}, replaced {closes.count(CLOSE_REPLACED)}, "
+        f"spam relayed {len(spam)}, other room p99 {p99(baseline) * 1000:.1f} -> "
+        f"{p99(latencies) * 1000:.1f} ms"
+    )
