@@ -377,7 +377,7 @@ class RoomHub:
         except DirectoryUnavailable as exc:
             # The session is ended in the database: joins are refused from now on; members
             # still connected are closed when their room's node hears of it, or leave.
-            log.warning("could not tell the room it ended", extra={"error": str(exc)})
+            log.warning("could not tell the room it ended", extra={"error": type(exc).__name__})
             return
         if claim is not None and claim.owner != self.node_id:
             await self._publish(claim.owner, env.EndRoom(session_id))
@@ -395,7 +395,7 @@ class RoomHub:
                 notice = env.FeedbackSubmitted(session_id, form_id, trainee_id)
                 await self._publish(claim.owner, notice)
         except Exception as exc:
-            log.warning("could not announce feedback", extra={"error": str(exc)})
+            log.warning("could not announce feedback", extra={"error": type(exc).__name__})
 
     def _notify_feedback(self, session_id: str, form: str, trainee: str) -> None:
         self._apply(session_id, lambda room: room.feedback_submitted(form, trainee))
@@ -651,7 +651,7 @@ class RoomHub:
         try:
             ended = await self._ended_logins(logins)
         except Exception as exc:
-            log.warning("could not re-check sign-ins", extra={"error": str(exc)})
+            log.warning("could not re-check sign-ins", extra={"error": type(exc).__name__})
             return
         for connection, (_, login) in list(self._holders.items()):
             if login in ended:
@@ -906,7 +906,7 @@ async def _quietly(step: Awaitable[None]) -> None:
     try:
         await step
     except DirectoryUnavailable as exc:
-        log.warning("room directory unavailable", extra={"error": str(exc)})
+        log.warning("room directory unavailable", extra={"error": type(exc).__name__})
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
