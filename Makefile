@@ -17,7 +17,7 @@ run: install web
 test: install web services chromium
 	$(MAKE) lint
 	$(MAKE) signaling-coverage
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 install: $(STAMP)
 
