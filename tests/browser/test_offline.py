@@ -87,6 +87,9 @@ async def test_the_trainee_page_opens_offline_and_forgets_it_all_on_sign_out(
     assert await page.evaluate(CONTROLLED), "no service worker took the page over"
     await page.goto(server.url + "/review")
     await expect(page.get_by_role("link", name=trainee.name)).to_be_visible()
+    record_url = f"{server.url}/review/sessions/{seeded.sessions[2]}"
+    await page.goto(record_url)
+    await expect(page.get_by_role("heading", name="Clinic week 3", level=1)).to_be_visible()
     await page.goto(url)
     await expect(views.locator("li")).to_have_count(2)
     problems = {"who viewed": await page.evaluate(RUN_AXE)}
@@ -110,6 +113,9 @@ async def test_the_trainee_page_opens_offline_and_forgets_it_all_on_sign_out(
     await page.goto(server.url + "/review")
     await expect(page.locator("#offline-notice")).to_contain_text("read-only copy")
     await expect(page.get_by_role("link", name=trainee.name)).to_be_visible()
+    await page.goto(record_url)
+    await expect(page.get_by_role("heading", name="Clinic week 3", level=1)).to_be_visible()
+    await expect(page.locator("#offline-notice")).to_contain_text("read-only copy")
 
     # Signed out (online), nothing personal stays: offline, the page has nothing to show.
     await context.set_offline(False)

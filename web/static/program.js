@@ -6,6 +6,7 @@ import { api, ApiError, setCsrfToken } from "/static/api.js";
 import { pageStates } from "/static/page.js";
 import { el } from "/static/feedback/fields.js";
 import { hoursText } from "/static/trainee-figures.js";
+import { showOfflineCopy } from "/static/offline.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -34,6 +35,7 @@ async function load() {
   }
   render(numbers);
   show("program");
+  showOfflineCopy(document.querySelector("main")); // offline: the last visit's copy, read-only
 }
 
 function render(numbers) {

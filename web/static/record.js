@@ -15,6 +15,7 @@ import { mountFeedbackPanel } from "/static/feedback/panel.js";
 import { referenceNote, renderAnswers } from "/static/feedback/view.js";
 import { signOffBox } from "/static/review/signoff.js";
 import { hasRecordings, mountRecordings, seekToMark } from "/static/record-player.js";
+import { showOfflineCopy } from "/static/offline.js";
 
 const $ = (id) => document.getElementById(id);
 const sessionId = decodeURIComponent(location.pathname.split("/")[3] ?? "");
@@ -119,7 +120,11 @@ function render() {
   const forms = renderForms();
   renderPanel();
   show("record");
-  forms.then(landOnHash);
+  forms.then(() => {
+    landOnHash();
+    // Offline, this is the service worker's copy of the last visit: said so, and read-only.
+    showOfflineCopy(document.querySelector("main"));
+  });
 }
 
 /** A link to #mark-<id> or #form-<id> (from the trainee page) lands there once it is drawn. */
