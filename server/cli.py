@@ -13,14 +13,16 @@ from redis.exceptions import RedisError
 
 from server.config import Config, ConfigError
 from server.infra.accounts import AccountError, Accounts
+from server.infra.bus.redis import PREFIX
 from server.infra.passwords import Passwords
 from server.infra.roles import Role
 from server.infra.storage import Store, migrate
 from server.live.rooms import envelopes
+from server.live.rooms.hub import REVOCATIONS
 
-# The channel every RoomHub listens on for revocations, as RedisBus names it in Redis
-# (its "preceptor:" prefix + the hub's "revocations"); tests/test_cli.py checks it end to end.
-_REVOCATIONS = "preceptor:revocations"
+# The channel every RoomHub listens on for revocations, as RedisBus names it in Redis;
+# tests/test_cli.py checks it end to end.
+_REVOCATIONS = PREFIX + REVOCATIONS
 
 __all__ = ["main"]
 

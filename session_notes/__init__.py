@@ -1,6 +1,6 @@
-"""The session record: shared notes (a CRDT per session, y-websocket protocol) and their history.
-
-Feedback instruments, marks and progress join this package as they are built (DESIGN.md §1).
+"""The session record: shared notes (a CRDT per session, y-websocket protocol) and their history,
+marks, feedback instruments and their workflow (``session_notes.workflow``), progress, and the
+one SQLAlchemy metadata every table of the product is defined on (``session_notes.schema``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from session_notes.authorship import (
     version_at,
 )
 from session_notes.document import InvalidUpdate, NotesDocument, check_update
+from session_notes.marks import MarkRecord, MarkStore
 from session_notes.protocol import (
     AwarenessEntry,
     AwarenessUpdate,
@@ -39,6 +40,8 @@ __all__ = [
     "AwarenessEntry",
     "AwarenessUpdate",
     "InvalidUpdate",
+    "MarkRecord",
+    "MarkStore",
     "NewUpdate",
     "NotesDocument",
     "NotesMessage",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from alembic import context
 
+# The product's one metadata (session_notes.schema): importing the server's tables through it
+# puts every table of the product on it, the record's and the server's.
 from server.infra.storage.schema import metadata
 
 connection = context.config.attributes.get("connection")

@@ -67,9 +67,7 @@ async def add_instrument(request: Request, principal: Principal | None) -> Respo
     except TemplateError as exc:
         raise ApiError(422, "invalid", str(exc)) from None
     try:
-        if await svc.instruments.get(template.id, template.template_version) is not None:
-            raise DuplicateVersion(template.id)
-        await svc.template_store.add(template, created_by=principal.id)
+        await svc.instruments.add(template, created_by=principal.id)
     except DuplicateVersion:
         raise ApiError(
             409,

@@ -9,6 +9,7 @@ a flood of them cannot grow the log (one row a minute at most).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from starlette.websockets import WebSocket
 from server.access.policy import Action, RoomEntry, may, room_entry
 from server.access.principal import Principal
 from server.http.signin import authenticate, client_ip, principal_of
-from server.infra.storage import Session
+from server.infra.storage import UNAVAILABLE, Session
 from server.services import Services
 from signaling.close_codes import (
     CLOSE_ENDED,
@@ -25,10 +26,14 @@ from signaling.close_codes import (
     CLOSE_NOT_ALLOWED,
     CLOSE_NOT_AUTHENTICATED,
     CLOSE_POLICY,
+    CLOSE_TRY_AGAIN,
+    NOT_ALLOWED_REASONS,
     REASON_ORIGIN,
 )
 
 __all__ = ["Admitted", "admit_socket"]
+
+log = logging.getLogger("preceptor.sockets")
 
 _MAX_ID = 64
 _CLOSE_FOR_STATUS = {404: CLOSE_NO_SESSION, 410: CLOSE_ENDED}
@@ -86,12 +91,23 @@ async def _authenticate(svc: Services, websocket: WebSocket, session_id: str) ->
 
 async def admit_socket(svc: Services, websocket: WebSocket, action: Action) -> Admitted | None:
     """Accept the handshake and check it against the policy's ``action`` (``ROOM_ENTER`` for
-    signaling, ``NOTES_READ`` for notes); None (socket closed) if refused."""
+    signaling, ``NOTES_READ`` for notes); None (socket closed) if refused. A database that
+    cannot answer now (its pool exhausted under a burst) closes 1013: the page comes back after
+    its back-off, instead of an unhandled error closing 1011 and a traceback per socket."""
+    try:
+        return await _admit(svc, websocket, action)
+    except UNAVAILABLE as exc:
+        log.warning("socket refused: storage unavailable", extra={"error": type(exc).__name__})
+        await websocket.close(CLOSE_TRY_AGAIN, "try again")
+        return None
+
+
+async def _admit(svc: Services, websocket: WebSocket, action: Action) -> Admitted | None:
     session_id = websocket.path_params["session_id"]
     await websocket.accept()
     endpoint = websocket.url.path.split("/")[2]
     address = client_ip(websocket)
-    if not svc.admission.open_from_address(endpoint, address, time.monotonic()):
+    if not await svc.admission.open_from_address(endpoint, address, time.time()):
         await _too_many(svc, websocket, f"address:{address}", "too many connections", None)
         return None
     origin = websocket.headers.get("origin")
@@ -107,7 +123,7 @@ async def admit_socket(svc: Services, websocket: WebSocket, action: Action) -> A
     if principal is None:
         await refuse(svc, websocket, CLOSE_NOT_AUTHENTICATED, "not authenticated")
         return None
-    if not svc.admission.open_by_account(endpoint, principal.id, time.monotonic()):
+    if not await svc.admission.open_by_account(endpoint, principal.id, time.time()):
         await _too_many(
             svc, websocket, f"account:{principal.id}", "too many connections", principal
         )
@@ -122,7 +138,10 @@ async def admit_socket(svc: Services, websocket: WebSocket, action: Action) -> A
         if code == CLOSE_ENDED:
             await websocket.close(code, "session ended")
         else:
-            await refuse(svc, websocket, code, decision.reason[:120], principal)
+            # A refusal the page explains in its own words is named exactly (close_codes.py).
+            named = decision.error in NOT_ALLOWED_REASONS
+            reason = decision.error if named else decision.reason[:120]
+            await refuse(svc, websocket, code, reason, principal)
         return None
     return Admitted(principal, session, room_entry(principal, session))
 

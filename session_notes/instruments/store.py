@@ -1,4 +1,7 @@
-"""Storage of programs' own templates and of feedback forms (tables: migrations 0004, 0007)."""
+"""Storage of programs' own templates and of feedback forms (tables: :mod:`session_notes.schema`).
+
+Each step of the workflow is a compare-and-set from the status :data:`session_notes.workflow.RULES`
+says the step starts from."""
 
 from __future__ import annotations
 
@@ -15,54 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from session_notes.instruments.template import Template, load_template
+from session_notes.schema import feedback, instrument_templates
+from session_notes.workflow import RULES, Status, Step
 
 __all__ = ["DuplicateVersion", "FeedbackForm", "FeedbackStore", "TemplateStore"]
-
-_metadata = sa.MetaData()
-
-instrument_templates = sa.Table(
-    "instrument_templates",
-    _metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("version", sa.String(32), primary_key=True),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("created_by", sa.String(32), nullable=False),
-    sa.Column("created_at", sa.Double, nullable=False),
-)
-
-feedback = sa.Table(
-    "feedback",
-    _metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("session_id", sa.String(32), nullable=False),
-    sa.Column("instrument_id", sa.String(64), nullable=False),
-    sa.Column("instrument_version", sa.String(32), nullable=False),
-    sa.Column("trainee_id", sa.String(64), nullable=False),
-    sa.Column("author_id", sa.String(64), nullable=False),
-    sa.Column("author_name", sa.String(200), nullable=False),
-    sa.Column("respondent", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("responses", sa.Text, nullable=False),
-    sa.Column("evidence", sa.Text, nullable=False),
-    sa.Column("trainee_responses", sa.Text, nullable=False),
-    sa.Column("amends_id", sa.String(32), nullable=True),
-    sa.Column("created_at", sa.Double, nullable=False),
-    sa.Column("updated_at", sa.Double, nullable=False),
-    sa.Column("submitted_at", sa.Double, nullable=True),
-    sa.Column("acknowledged_at", sa.Double, nullable=True),
-    sa.Column("acknowledged_by", sa.String(64), nullable=True),
-    sa.Column("ack_reply", sa.Text, nullable=True),
-    sa.Column("countersigned_at", sa.Double, nullable=True),
-    sa.Column("countersigned_by", sa.String(64), nullable=True),
-    # Migration 0007: the countersignature's comment and signer's name; a form returned to its
-    # mentor (who revises it as an amendment, so what was submitted never changes).
-    sa.Column("countersigned_by_name", sa.String(200), nullable=True),
-    sa.Column("countersign_comment", sa.Text, nullable=True),
-    sa.Column("returned_at", sa.Double, nullable=True),
-    sa.Column("returned_by", sa.String(64), nullable=True),
-    sa.Column("returned_by_name", sa.String(200), nullable=True),
-    sa.Column("return_reason", sa.Text, nullable=True),
-)
 
 
 class DuplicateVersion(Exception):
@@ -177,7 +136,7 @@ class FeedbackStore:
             author_id=author_id,
             author_name=author_name,
             respondent=respondent,
-            status="draft",
+            status=Status.DRAFT.value,
             responses=responses,
             evidence=evidence,
             trainee_responses={},
@@ -204,7 +163,7 @@ class FeedbackStore:
 
     async def submitted(self) -> list[FeedbackForm]:
         """Every submitted form of the program (its analytics)."""
-        return await self._where(feedback.c.status == "submitted")
+        return await self._where(feedback.c.status == Status.SUBMITTED.value)
 
     async def _where(self, condition: sa.ColumnElement[bool]) -> list[FeedbackForm]:
         async with self._engine.connect() as connection:
@@ -220,12 +179,14 @@ class FeedbackStore:
     ) -> FeedbackForm | None:
         """Save a draft's answers; None when it is no longer a draft (it was submitted)."""
         updated = replace(form, responses=responses, evidence=evidence, updated_at=time.time())
-        return await self._transition(form, "draft", updated)
+        return await self._transition(form, Step.EDIT, updated)
 
     async def submit(self, form: FeedbackForm) -> FeedbackForm | None:
         now = time.time()
         return await self._transition(
-            form, "draft", replace(form, status="submitted", submitted_at=now, updated_at=now)
+            form,
+            Step.EDIT,
+            replace(form, status=Status.SUBMITTED.value, submitted_at=now, updated_at=now),
         )
 
     async def acknowledge(
@@ -240,7 +201,7 @@ class FeedbackStore:
             trainee_responses=trainee_responses,
             updated_at=now,
         )
-        return await self._transition(form, "submitted", done, unset="acknowledged_at")
+        return await self._transition(form, Step.ACKNOWLEDGE, done, unset="acknowledged_at")
 
     async def countersign(
         self, form: FeedbackForm, *, by: str, by_name: str = "", comment: str | None = None
@@ -255,7 +216,7 @@ class FeedbackStore:
             updated_at=now,
         )
         return await self._transition(
-            form, "submitted", done, unset=("countersigned_at", "returned_at")
+            form, Step.COUNTERSIGN, done, unset=("countersigned_at", "returned_at")
         )
 
     async def return_to_mentor(
@@ -274,15 +235,15 @@ class FeedbackStore:
             updated_at=now,
         )
         return await self._transition(
-            form, "submitted", done, unset=("countersigned_at", "returned_at")
+            form, Step.RETURN, done, unset=("countersigned_at", "returned_at")
         )
 
     async def _transition(
-        self, old: FeedbackForm, status: str, new: FeedbackForm, unset: str | tuple[str, ...] = ()
+        self, old: FeedbackForm, step: Step, new: FeedbackForm, unset: str | tuple[str, ...] = ()
     ) -> FeedbackForm | None:
         # Compare-and-set on the status (and on the step not being done yet): two racing
         # submits or acknowledgements cannot both win, and a submitted form never changes.
-        conditions = [feedback.c.id == old.id, feedback.c.status == status]
+        conditions = [feedback.c.id == old.id, feedback.c.status == RULES[step].status.value]
         for column in (unset,) if isinstance(unset, str) else unset:
             conditions.append(feedback.c[column].is_(None))
         # Only the columns this step changes: an acknowledgement written from a copy read

@@ -102,3 +102,65 @@ def test_the_access_policy_does_no_io() -> None:
     for path in (ROOT / "server" / "access").glob("*.py"):
         bad = [i for i in imports_of(path) if i.startswith(forbidden) or i in {"time", "asyncio"}]
         assert not bad, f"{module_name(path)} imports {bad}"
+
+
+# The record's storage adapters (DESIGN.md §1: "domain logic plus its storage adapter"): the only
+# modules of session_notes/ that speak SQL. A new adapter is named here, on purpose.
+RECORD_STORAGE = {
+    "session_notes.schema",
+    "session_notes.store",
+    "session_notes.sqlite_append",
+    "session_notes.marks",
+    "session_notes.instruments.store",
+}
+# The instruments registry caches its store's templates; concurrent callers share one read.
+CACHES = {"session_notes.instruments.registry": ("asyncio",)}
+IO = ("sqlalchemy", "asyncpg", "aiosqlite", "redis", "starlette", "aiofiles", "asyncio", "httpx")
+
+
+def test_the_record_domain_does_no_io() -> None:
+    """The record's rules (workflow, progress, coaching, instruments, notes protocol) are pure:
+    SQL stays in its storage adapters, and nothing of session_notes/ opens sockets or files."""
+    found = []
+    for path in sorted((ROOT / "session_notes").rglob("*.py")):
+        module = module_name(path)
+        allowed = ("sqlalchemy",) if module in RECORD_STORAGE else CACHES.get(module, ())
+        for imported in imports_of(path):
+            root = imported.split(".")[0]
+            if root in IO and root not in allowed:
+                found.append(f"{module} -> {imported}")
+    assert not found, "I/O outside the record's storage adapters:\n" + "\n".join(sorted(found))
+
+
+def test_the_server_reaches_the_record_through_its_stores() -> None:
+    """The record's tables belong to its stores in session_notes/: no server module queries
+    them itself (the stores map the database's errors and keep the workflow's rules)."""
+    from session_notes.schema import metadata
+
+    record_tables = set(metadata.tables) - set(_server_tables())
+    crossings = [
+        f"{module_name(path)} -> {imported}"
+        for path in server_modules()
+        for imported in imports_of(path)
+        if imported.rpartition(".")[0] in RECORD_STORAGE
+        and imported.rpartition(".")[2] in record_tables
+    ]
+    assert not crossings, "\n".join(sorted(crossings))
+
+
+def _server_tables() -> list[str]:
+    from server.infra.storage import schema
+
+    return [name for name in schema.__all__ if name != "metadata"]
+
+
+def test_the_live_hubs_never_touch_a_web_socket() -> None:
+    """Rooms and notes hubs see a member's socket only as `SocketConnection` (an id, a queued
+    send, a close): the WebSocket and its sender task live in server/sockets/."""
+    found = [
+        f"{module_name(path)} -> {imported}"
+        for path in sorted((ROOT / "server" / "live").rglob("*.py"))
+        for imported in imports_of(path)
+        if imported.split(".")[0] in {"starlette", "uvicorn", "websockets"}
+    ]
+    assert not found, "web sockets in the live layer:\n" + "\n".join(found)

@@ -18,17 +18,19 @@ from redis.exceptions import RedisError
 
 from server.infra.bus.base import Subscription
 
-__all__ = ["RedisBus"]
+__all__ = ["PREFIX", "RedisBus"]
 
 log = logging.getLogger("preceptor.bus")
 
 # Capped low: rooms pick up within ~2 s of Redis's return (issue 13); a refused connect is cheap.
 _BACKOFF_S = (0.1, 0.25, 0.5)
 _OUTBOX_SIZE = 10_000
+# What every channel is called in Redis: this + the bus's channel name.
+PREFIX = "preceptor:"
 
 
 class RedisBus:
-    def __init__(self, url: str, *, prefix: str = "preceptor:") -> None:
+    def __init__(self, url: str, *, prefix: str = PREFIX) -> None:
         self._redis = aioredis.Redis.from_url(
             url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=10
         )

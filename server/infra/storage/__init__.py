@@ -8,17 +8,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.infra.storage.audit import AuditLog
 from server.infra.storage.chat import ChatMessage, ChatStore
-from server.infra.storage.engine import create_engine, ping
+from server.infra.storage.engine import UNAVAILABLE, create_engine, for_writing, ping
 from server.infra.storage.invites import Invite, InviteProblem, InviteStore
 from server.infra.storage.login_sessions import GuestScope, LoginSession, LoginSessionStore
-from server.infra.storage.marks import MarkRecord, MarkStore
 from server.infra.storage.migrate import migrate
 from server.infra.storage.recordings import Recording, RecordingStore
 from server.infra.storage.sessions import Session, SessionStatus, SessionStore
 from server.infra.storage.tickets import TicketStore
 from server.infra.storage.users import DuplicateEmail, UserStore
+from session_notes.marks import MarkRecord, MarkStore
 
 __all__ = [
+    "UNAVAILABLE",
     "AuditLog",
     "ChatMessage",
     "ChatStore",
@@ -69,7 +70,7 @@ class Store:
             sessions=SessionStore(engine),
             invites=InviteStore(engine),
             tickets=TicketStore(engine),
-            marks=MarkStore(engine),
+            marks=MarkStore(engine, for_writing(engine)),
             chat=ChatStore(engine),
             recordings=RecordingStore(engine),
         )

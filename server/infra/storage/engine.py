@@ -8,9 +8,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["create_engine", "for_writing", "ping"]
+__all__ = ["UNAVAILABLE", "create_engine", "for_writing", "ping"]
+
+UNAVAILABLE: tuple[type[Exception], ...] = (SQLAlchemyError, OSError, TimeoutError)
+"""What the database's driver and pool raise when it cannot answer now (a pool timeout under
+load, a lost connection): edges that cannot answer 500 (sockets) catch these and ask the client
+to come back, so that SQLAlchemy's types are named here only."""
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

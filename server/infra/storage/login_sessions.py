@@ -31,6 +31,13 @@ __all__ = [
 _TOUCH_EVERY_S = 60.0
 
 
+# Built once: every request and socket handshake not already cached resolves its sign-in, and
+# building the statement cost as much as running it (issue 8, a burst of joins).
+_BY_HASH = sa.select(login_sessions).where(
+    login_sessions.c.token_hash == sa.bindparam("token_hash")
+)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -160,11 +167,7 @@ class LoginSessionStore:
 
     async def resolve_hash(self, token_hash: str, *, now: float) -> LoginSession | None:
         async with self._engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    sa.select(login_sessions).where(login_sessions.c.token_hash == token_hash)
-                )
-            ).first()
+            row = (await connection.execute(_BY_HASH, {"token_hash": token_hash})).first()
         if row is None:
             return None
         m = row._mapping

@@ -15,6 +15,18 @@ __all__ = ["TicketStore"]
 
 TICKET_LIFETIME_S = 60.0
 
+_REDEEM = (
+    socket_tickets.update()
+    .where(
+        socket_tickets.c.token_hash == sa.bindparam("ticket"),
+        socket_tickets.c.session_id == sa.bindparam("session"),
+        socket_tickets.c.used_at.is_(None),
+        socket_tickets.c.expires_at > sa.bindparam("at"),
+    )
+    .values(used_at=sa.bindparam("at"))
+    .returning(socket_tickets.c.login_token_hash)
+)
+
 
 class TicketStore:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -43,25 +55,12 @@ class TicketStore:
 
     async def redeem(self, token: str, *, session_id: str, now: float) -> str | None:
         """The login session behind a valid, unused ticket for ``session_id``; marks it used."""
-        token_hash = hash_token(token)
         async with self._writer.begin() as connection:
-            result = await connection.execute(
-                socket_tickets.update()
-                .where(
-                    socket_tickets.c.token_hash == token_hash,
-                    socket_tickets.c.session_id == session_id,
-                    socket_tickets.c.used_at.is_(None),
-                    socket_tickets.c.expires_at > now,
-                )
-                .values(used_at=now)
-            )
-            if result.rowcount != 1:
-                return None
+            # One statement (UPDATE ... RETURNING, SQLite >= 3.35 and PostgreSQL): the write
+            # lock is held for one round trip of a socket's handshake, not two.
             login_token_hash = (
                 await connection.execute(
-                    sa.select(socket_tickets.c.login_token_hash).where(
-                        socket_tickets.c.token_hash == token_hash
-                    )
+                    _REDEEM, {"ticket": hash_token(token), "session": session_id, "at": now}
                 )
-            ).scalar_one()
-        return str(login_token_hash)
+            ).scalar_one_or_none()
+        return None if login_token_hash is None else str(login_token_hash)

@@ -1,4 +1,6 @@
-"""Marks: moments of a session the mentor flagged to discuss (DESIGN.md §2)."""
+"""Marks: moments of a session the mentor flagged to discuss (DESIGN.md §2), and their storage.
+
+Table: :data:`session_notes.schema.marks`."""
 
 from __future__ import annotations
 
@@ -10,8 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.infra.storage.engine import for_writing
-from server.infra.storage.schema import marks
+from session_notes.schema import marks
 
 __all__ = ["MarkRecord", "MarkStore"]
 
@@ -28,9 +29,10 @@ class MarkRecord:
 
 
 class MarkStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, writer: AsyncEngine) -> None:
+        """``writer``: the same engine set up for write transactions (SQLite BEGIN IMMEDIATE)."""
         self._engine = engine
-        self._writer = for_writing(engine)
+        self._writer = writer
 
     async def add(
         self,
