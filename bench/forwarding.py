@@ -9,6 +9,10 @@ whose grey level counts frames; viewers decode and read the band, which gives ea
 end-to-end latency (capture -> encode -> server -> decode) and the delivered frame rate.
 
     .venv/bin/python bench/forwarding.py [--publishers 2] [--viewers 2] [--seconds 15]
+    .venv/bin/python bench/forwarding.py --ceiling [--publishers 10] [--steps 5,10,15,20,25,30]
+
+`--ceiling` ramps streams through the router alone, pinned to one core, with pre-encoded
+packets and viewers that never decrypt (see bench/forwarding_ceiling.py).
 """
 
 from __future__ import annotations
@@ -295,7 +299,18 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=2)
     parser.add_argument("--viewers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--ceiling", action="store_true", help="ramp to the streams-per-core ceiling"
+    )
+    parser.add_argument("--steps", default="5,10,15,20,25,30", help="--ceiling: viewers per step")
     args = parser.parse_args()
+    if args.ceiling:
+        from bench import forwarding_ceiling
+
+        steps = [int(n) for n in args.steps.split(",")]
+        with loopback():
+            forwarding_ceiling.main(args.publishers, steps, min(args.seconds, 10.0))
+        return
     rows = {}
     with loopback():
         for mode in ("router", "relay"):

@@ -6,11 +6,12 @@ aiortc and aioice are imported only inside this package (DESIGN.md §1); their e
 
 from media.config import MediaConfig, VideoCodec
 from media.errors import MediaError, MediaErrorCode
-from media.events import MediaEvent, MediaFailure, MediaOffer
+from media.events import MediaEvent, MediaFailure, MediaOffer, SpeakingTime
 from media.forwarding import RtpSink
 from media.hooks import HookPointMovedError, check_hook_points
 from media.router import ForwardStats, MediaRouter, Tap, TrackStats
 from media.rules import ForwardingRules, Kind, Narrowing
+from media.speaking import SpeechMinute
 
 __all__ = [
     "ForwardStats",
@@ -26,6 +27,8 @@ __all__ = [
     "MediaRouter",
     "Narrowing",
     "RtpSink",
+    "SpeakingTime",
+    "SpeechMinute",
     "Tap",
     "TrackStats",
     "VideoCodec",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from media.speaking import SPEECH_LEVEL
 from signaling.messages import IceServer
 
 VideoCodec = Literal["VP8", "H264"]
@@ -29,3 +30,10 @@ class MediaConfig:
     rtcp_interval_s: float = 1.0
     # Tracks a member may have forwarded to it in one room (one m-line each).
     max_tracks_per_member: int = 32
+    # Forwarded streams (a publisher's track x a viewer) this node carries at most; a member
+    # who would take it past this is refused (None: no limit). See bench/README.md, --ceiling.
+    max_streams: int | None = None
+    # Speaking time (media/speaking.py) is reported this often per room, and when it ends.
+    speaking_flush_s: float = 10.0
+    # -dBov at or below which an audio packet counts as speech.
+    speech_level: int = SPEECH_LEVEL

@@ -120,6 +120,7 @@ class MemberConnection:
             backlog_packets=config.backlog_packets,
             keyframe_interval_s=config.keyframe_interval_s,
             max_bitrate_bps=config.max_bitrate_bps,
+            speech_level=config.speech_level,
         )
         self.lock = asyncio.Lock()
         self.connected = asyncio.Event()

@@ -29,6 +29,7 @@ class MediaErrorCode(StrEnum):
     BAD_CANDIDATE = "bad-candidate"
     NOT_JOINED = "not-joined"
     CLOSED = "closed"
+    CAPACITY = "media-capacity"
 
 
 class MediaError(Exception):

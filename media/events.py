@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from media.errors import MediaError
+from media.speaking import SpeechMinute
 from signaling.ids import PeerId, SessionId
 
 
@@ -26,4 +27,13 @@ class MediaFailure:
     error: MediaError
 
 
-MediaEvent = MediaOffer | MediaFailure
+@dataclass(frozen=True)
+class SpeakingTime:
+    """Speech heard in the room since the last such event (at most one per room per flush
+    interval, and a last one when the room ends): add each minute's `ms` to what is stored."""
+
+    room_id: SessionId
+    minutes: tuple[SpeechMinute, ...]
+
+
+MediaEvent = MediaOffer | MediaFailure | SpeakingTime

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,6 +39,7 @@ from media.packets import (
     unwrap_rtx,
 )
 from media.rules import Kind
+from media.speaking import SPEECH_LEVEL, VoiceMeter, audio_level
 from signaling.ids import PeerId
 
 ESTIMATE_TTL_S = 5.0
@@ -50,6 +51,7 @@ class TrackLimits:
     backlog_packets: int
     keyframe_interval_s: float
     max_bitrate_bps: int
+    speech_level: int = SPEECH_LEVEL
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,10 @@ class PublishedTrack:
         self.rtx_ssrc: int | None = None
         self.subscriptions: dict[PeerId, Subscription] = {}
         self.taps: list[RtpSink] = []  # shared with the router: its owner's taps in the room
+        # Audio: who spoke, from each packet's level (media/speaking.py); the router's tally.
+        self.speech: Callable[[PeerId, float, int], None] | None = None
+        self.meter = VoiceMeter(threshold=limits.speech_level) if kind == "audio" else None
+        self._level_id = -1
         self._history: list[RtpHeader | None] = [None] * limits.history_packets
         # RFC 3550 A.1 / A.3 receiver statistics, for the receiver reports we send upstream.
         self.received = 0
@@ -126,6 +132,7 @@ class PublishedTrack:
             self.ssrc = negotiated.ssrc
         if negotiated.rtx_ssrc is not None:
             self.rtx_ssrc = negotiated.rtx_ssrc
+        self._level_id = negotiated.extension_ids.get(URI_AUDIO_LEVEL, -1)
 
     def on_rtp(self, header: RtpHeader) -> None:
         negotiated = self.negotiated
@@ -153,6 +160,11 @@ class PublishedTrack:
             subscription.forward(header)
         for tap in self.taps:
             tap.rtp(self.kind, header)
+        if self.meter is not None and self.speech is not None:
+            level = audio_level(header.extensions.get(self._level_id))
+            spoken = self.meter.speech_ms(header.timestamp, level)
+            if spoken:
+                self.speech(self.owner, time.time(), spoken)
 
     def _count(self, sequence: int) -> None:
         self.received += 1

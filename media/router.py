@@ -5,11 +5,13 @@
     await router.answer(room, member, sdp)         # the member's answer (to every media offer)
     await router.candidate(room, member, candidate)
     router.set_rules(room, ForwardingRules(...))   # who receives whose tracks
+    router.set_origin(room, started_wall)          # minute 0 of the room's speaking time
     tap = router.tap(room, member, sink)           # a recorder gets the member's packets
     await router.leave(room, member); await router.close()
 
 `on_event` gets `MediaOffer` (renegotiation: new or gone tracks) and `MediaFailure` (ICE timed
-out, the connection failed) addressed to members; it must not block (the hub queues them).
+out, the connection failed) addressed to members, and `SpeakingTime` for the room (every
+`speaking_flush_s`, and when the room ends); it must not block (the hub queues them).
 Deliver `join`'s returned offer before any event that comes after it.
 """
 
@@ -17,20 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc.sdp import SessionDescription
 
+from media.capacity import admit, planned
 from media.config import MediaConfig
 from media.connection import MemberConnection, TrackKey
 from media.errors import MediaError, MediaErrorCode, mapped
-from media.events import MediaEvent, MediaFailure, MediaOffer
+from media.events import MediaEvent, MediaFailure, MediaOffer, SpeakingTime
 from media.forwarding import Negotiated, PublishedTrack, RtpSink, Subscription
 from media.hooks import check_hook_points
 from media.link import Link
 from media.rules import ForwardingRules
+from media.speaking import SpeakingTally
 from signaling.ids import PeerId, SessionId
 from signaling.messages import IceCandidate
 
@@ -61,6 +66,8 @@ class _Room:
     members: dict[PeerId, MemberConnection] = field(default_factory=dict)
     # Per publisher, the sinks tapping its tracks; the same list is each of its tracks' `taps`.
     taps: dict[PeerId, list[RtpSink]] = field(default_factory=dict)
+    # Until told the session's start (`set_origin`), minutes count from the room's first use.
+    speaking: SpeakingTally = field(default_factory=lambda: SpeakingTally(time.time()))
 
 
 class Tap:
@@ -96,6 +103,8 @@ class _RoomWiring:
         room = self._router._rooms.get(self._room_id)
         if room is not None:
             track.taps = room.taps.setdefault(track.owner, [])
+            if track.kind == "audio":
+                track.speech = room.speaking.add
         self._router._reconcile(self._room_id)
 
     def sending(
@@ -135,6 +144,7 @@ class MediaRouter:
         old = room.members.pop(member_id, None)
         if old is not None:
             await self._drop(room_id, old)
+        self._admit(room, member_id)
         connection = MemberConnection(
             member_id,
             room.rules.may_publish(member_id),
@@ -198,6 +208,10 @@ class MediaRouter:
             connection.may_publish = rules.may_publish(member_id)
         self._reconcile(room_id)
 
+    def set_origin(self, room_id: SessionId, started_wall: float) -> None:
+        """Wall-clock seconds at the session's start: minute 0 of its speaking time."""
+        self._rooms.setdefault(room_id, _Room()).speaking.origin = started_wall
+
     def tap(self, room_id: SessionId, member_id: PeerId, sink: RtpSink) -> Tap:
         """Give `sink` every packet `member_id` publishes in the room, from now until the tap
         is closed, across the member's reconnections (its new tracks are tapped too)."""
@@ -222,6 +236,7 @@ class MediaRouter:
             for connection in list(room.members.values()):
                 await self._remove(room_id, connection)
             self._rooms.pop(room_id, None)
+            self._report_speech(room_id, room)
 
     async def close(self) -> None:
         self._closed = True
@@ -281,6 +296,18 @@ class MediaRouter:
                 "You have no media connection in this session. Reload the page to rejoin.",
             )
         return connection
+
+    def streams(self) -> int:
+        """Forwarded streams (a publisher's track to one viewer) the node carries or has
+        promised: every publishing member counted with audio and video, as it may publish."""
+        return sum(planned(room.rules, room.members) for room in self._rooms.values())
+
+    def _admit(self, room: _Room, member_id: PeerId) -> None:
+        """Refuse a member whose streams would take the node past `max_streams`, so that
+        the rooms it carries keep theirs (DESIGN.md §3: an overloaded loop drops them all)."""
+        limit = self.config.max_streams
+        if limit is not None:
+            admit(room.rules, room.members, member_id, carried=self.streams(), limit=limit)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -398,10 +425,20 @@ class MediaRouter:
         with contextlib.suppress(MediaError):
             await connection.close()
 
+    def _report_speech(self, room_id: SessionId, room: _Room) -> None:
+        if room.speaking:
+            self._on_event(SpeakingTime(room_id, room.speaking.drain()))
+
     async def _report_upstream(self) -> None:
-        """Receiver reports and bandwidth estimates to every publisher (RFC 3550 §6.4.2)."""
+        """Receiver reports and bandwidth estimates to every publisher (RFC 3550 §6.4.2),
+        and each room's speaking time every `speaking_flush_s`."""
+        spoken_at = time.monotonic()
         while True:
             await asyncio.sleep(self.config.rtcp_interval_s)
+            if time.monotonic() - spoken_at >= self.config.speaking_flush_s:
+                spoken_at = time.monotonic()
+                for room_id, room in list(self._rooms.items()):
+                    self._report_speech(room_id, room)
             for room in list(self._rooms.values()):
                 for connection in list(room.members.values()):
                     if connection.link is None:

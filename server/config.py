@@ -109,7 +109,8 @@ class Config:
     log_level: str = "INFO"
     resume_grace_s: int = 30
     socket_opens_per_minute: int = 30
-    """Signaling or notes sockets one account may open per minute on one node (issue 13)."""
+    """Signaling or notes sockets one account may open per minute: across all nodes with Redis
+    (counted there), per node without it (issue 13)."""
     socket_opens_per_minute_per_address: int = 600
     messages_per_second: int = 40
     """Signaling messages per second across all of one account's sockets on one node."""
@@ -118,6 +119,11 @@ class Config:
     """Recording keys (AES-256), the current one first; never stored in the database. Empty:
     a key file is made under the data dir on first use (see `server.live.recording`)."""
     recording_retention_days: int = 365
+    media_max_streams: int = 150
+    """Forwarded streams (a member's audio or video to one other member) this node's media
+    peer carries at most; a member who would take it past this is refused with an error, so
+    the calls it carries keep theirs. By the router's own time per packet one core forwards
+    ~270-350; the media peer shares its event loop with the node's sockets (bench/README.md)."""
 
     @property
     def https(self) -> bool:
@@ -201,4 +207,5 @@ class Config:
             web_dir=Path(get("PRECEPTOR_WEB_DIR") or _DEFAULT_WEB_DIR),
             media_keys=_media_keys(get("PRECEPTOR_MEDIA_KEY"), get("PRECEPTOR_MEDIA_KEY_FILE")),
             recording_retention_days=_positive_int(env, "PRECEPTOR_RECORDING_RETENTION_DAYS", 365),
+            media_max_streams=_positive_int(env, "PRECEPTOR_MEDIA_MAX_STREAMS", 150),
         )

@@ -18,6 +18,7 @@ __all__ = [
     "NAMES",
     "NOT_ALLOWED_REASONS",
     "REASON_DENIED",
+    "REASON_DIRECT_VIDEO",
     "REASON_ORIGIN",
     "close_name",
 ]
@@ -55,7 +56,10 @@ NAMES = {
 # refusal by the access policy, named "not-allowed".
 REASON_ORIGIN = "origin"
 REASON_DENIED = "denied"
-NOT_ALLOWED_REASONS = (REASON_ORIGIN, REASON_DENIED)
+# An observer at a session whose video is direct (issue 11): nothing reaches the server to
+# observe, so the page explains that instead of blaming the account.
+REASON_DIRECT_VIDEO = "direct-video"
+NOT_ALLOWED_REASONS = (REASON_ORIGIN, REASON_DENIED, REASON_DIRECT_VIDEO)
 
 
 def close_name(code: int, reason: str = "") -> str:

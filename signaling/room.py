@@ -38,7 +38,15 @@ from signaling.effects import (
     StoreChat,
     StoreMark,
 )
-from signaling.ids import MEDIA_PEER, ConnectionId, MediaMode, PeerId, RecordingState, SessionId
+from signaling.ids import (
+    MEDIA_PEER,
+    ConnectionId,
+    MediaMode,
+    PeerId,
+    RecordingState,
+    Role,
+    SessionId,
+)
 from signaling.messages import (
     Admit,
     Chat,
@@ -72,6 +80,9 @@ from signaling.messages import (
 from signaling.principal import Principal
 from signaling.roster import Member, Roster
 
+_DIRECT_UNRECORDABLE = (
+    "This session is direct: video never passes through the server, so it cannot be recorded."
+)
 DEFAULT_GRACE = 30.0
 """Seconds a dropped member keeps its place: long enough for a phone to change networks."""
 
@@ -90,6 +101,7 @@ class Room:
         grace: float = DEFAULT_GRACE,
         media_mode: MediaMode = MediaMode.DIRECT,
         auto_route: bool = False,
+        observers_hidden: bool = False,
     ) -> None:
         """`started_at` is monotonic time (the clock of every later `now`); `started_wall` is the
         Unix time of the same instant, from which chat times are derived without reading a clock.
@@ -100,6 +112,8 @@ class Room:
         # DESIGN.md §3: a direct room switches to routed for a third member, an observer or a
         # recording (never back); a session created `direct` explicitly never does.
         self._auto_route = auto_route
+        # The session's setting: observers unseen by trainees and guests (never by mentors).
+        self._observers_hidden = observers_hidden
         self._started_wall = started_wall
         self._new_id = new_id
         self._new_token = new_token
@@ -227,10 +241,13 @@ class Room:
                 return self._signal(member, connection, message)
             case StateUpdate():
                 member.media = message
-                return self._broadcast(_state_of(member.peer.id, message), exclude=member)
+                return self._broadcast(_state_of(member.peer.id, message), about=member)
             case Chat(text=text):
                 return self._chat(member, text, now)
             case Consent(granted=granted):
+                if not self._recording_wanted:
+                    # Nothing is asked (the answer crossed a stop): it counts for no later request.
+                    return [Send(connection, self.recording())]
                 before = self.recording()
                 member.consent = granted
                 audit = Audit("consent", member.peer.id, {"granted": "yes" if granted else "no"})
@@ -250,8 +267,16 @@ class Room:
                 return self._deny(member, target)
             case Mark():
                 return self._mark(member, message, now)
+        wanted = message.action == "start"
+        if wanted and self.media_mode is MediaMode.DIRECT and not self._auto_route:
+            # Issue 11: a `direct` session's media never touches the server, so there is
+            # nothing to record; saying "Recording" there would be a lie.
+            return self._reject(connection, member, "recording-needs-routed", _DIRECT_UNRECORDABLE)
         before = self.recording()
-        self._recording_wanted = message.action == "start"
+        if wanted and not self._recording_wanted:
+            # Issue 12: every request asks everyone again; answers to an earlier one lapse.
+            self._roster.clear_consents()
+        self._recording_wanted = wanted
         switch = self._route_if_needed(observer=False)
         return switch + self._recording_changed(before, reply_to=connection)
 
@@ -284,6 +309,42 @@ class Room:
         notice = FeedbackNotice(form=form, state="submitted")
         sent = self._roster.send_all(notice, where=lambda m: m.subject == trainee)
         return [*(sent or self._roster.send_all(notice, where=lambda m: m.guest))]
+
+    def recording_failed(self, reason: str) -> list[Effect]:
+        """The recorder could not go on (a full disk): recording stops for everyone, whose
+        indicator goes off; only the mentors, who asked for it, hear `reason`."""
+        if not self._recording_wanted:
+            return []
+        before = self.recording()
+        self._recording_wanted = False
+        self._roster.clear_consents()
+        error = ErrorMessage(code="recording-failed", message=reason)
+        told = self._roster.send_all(error, where=lambda m: m.is_mentor)
+        return [Audit("recording-failed", None, {}), *self._recording_changed(before), *told]
+
+    def hide_observers(self, hidden: bool) -> list[Effect]:
+        """The session's observer setting changed during the call: trainees and guests lose
+        sight of the observers now hidden (as if they left), or see them arrive."""
+        if hidden == self._observers_hidden:
+            return []
+        members = list(self._roster.admitted())
+        seen = {(v.peer.id, o.peer.id) for v in members for o in members if self._sees(v, o)}
+        self._observers_hidden = hidden
+        effects: list[Effect] = [Audit("observers-hidden", None, {"hidden": str(hidden).lower()})]
+        for viewer in members:
+            for other in members:
+                was, now = (viewer.peer.id, other.peer.id) in seen, self._sees(viewer, other)
+                if viewer.connection is None or was == now:
+                    continue
+                if not now:
+                    effects.append(
+                        Send(viewer.connection, PeerLeft(peer=other.peer.id, reason="left"))
+                    )
+                    continue
+                effects.append(Send(viewer.connection, PeerJoined(other.peer)))
+                if other.media is not None:
+                    effects.append(Send(viewer.connection, _state_of(other.peer.id, other.media)))
+        return effects
 
     def end(self) -> list[Effect]:
         """The session ended: close every socket with 4410 and refuse later joins."""
@@ -350,8 +411,8 @@ class Room:
             return [*effects, Send(connection, Waiting(resume=member.token))]
         # The others' connections to the old tab are dead: they drop them and await the offer
         # the new tab makes after its welcome (DESIGN.md §2: the newcomer offers).
-        effects += self._broadcast(PeerLeft(peer=member.peer.id, reason="replaced"), exclude=member)
-        effects += self._broadcast(PeerJoined(member.peer), exclude=member)
+        effects += self._broadcast(PeerLeft(peer=member.peer.id, reason="replaced"), about=member)
+        effects += self._broadcast(PeerJoined(member.peer), about=member)
         welcome = self._welcome(member, connection, resumed=True)
         return effects + welcome + self._media_join(member)
 
@@ -389,13 +450,13 @@ class Room:
         effects: list[Effect] = self._route_if_needed(member.peer.observer, newcomer=member)
         if member.connection is not None:
             effects += self._welcome(member, member.connection, resumed=resumed)
-        effects += self._broadcast(PeerJoined(member.peer), exclude=member)
+        effects += self._broadcast(PeerJoined(member.peer), about=member)
         effects += self._media_join(member)
         # The newcomer's welcome already carries the new status.
         return effects + self._recording_changed(before, exclude=member)
 
     def _welcome(self, member: Member, connection: ConnectionId, *, resumed: bool) -> list[Effect]:
-        others = [m for m in self._roster.admitted() if m is not member]
+        others = [m for m in self._roster.admitted() if m is not member and self._sees(member, m)]
         welcome = Welcome(
             peer=member.peer.id,
             role=member.peer.role,
@@ -441,7 +502,7 @@ class Room:
         effects: list[Effect] = [Audit("leave", member.peer.id, {"reason": reason})]
         if not member.admitted:
             return effects + self._lobby_changed()
-        effects += self._broadcast(PeerLeft(peer=member.peer.id, reason=reason))
+        effects += self._broadcast(PeerLeft(peer=member.peer.id, reason=reason), about=member)
         if self.media_mode is MediaMode.ROUTED:
             effects.append(MediaLeave(self.session, member.peer.id))
         return effects + self._recording_changed(before)
@@ -495,8 +556,23 @@ class Room:
 
     # --- delivery ------------------------------------------------------------------------------
 
-    def _broadcast(self, message: ServerMessage, exclude: Member | None = None) -> list[Effect]:
+    def _broadcast(
+        self, message: ServerMessage, exclude: Member | None = None, about: Member | None = None
+    ) -> list[Effect]:
+        """To every member but `exclude`; a message `about` a member goes to the others who
+        see that member (see `_sees`)."""
+        if about is not None:
+            return [*self._roster.send_all(message, where=lambda m: self._sees(m, about))]
         return [*self._roster.send_all(message, where=lambda m: m is not exclude)]
+
+    def _sees(self, viewer: Member, other: Member) -> bool:
+        """Whether `viewer` is told about `other` (issue 11): an observer is hidden from
+        trainees and guests when the session says so, never from a mentor or another observer
+        or supervisor. Nobody is told about themselves."""
+        if viewer is other:
+            return False
+        hidden = self._observers_hidden and other.peer.observer
+        return not hidden or viewer.is_mentor or viewer.peer.role is Role.SUPERVISOR
 
     def _lobby_changed(self) -> list[Effect]:
         # Only mentors can admit, so only they see the lobby.

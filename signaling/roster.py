@@ -129,10 +129,16 @@ class Roster:
             if m.connection is not None and where(m)
         ]
 
+    def clear_consents(self) -> None:
+        for member in self._members.values():
+            member.consent = False
+
     def recording(self, wanted: bool) -> RecordingStatus:
         """`active` only while recording is wanted and every admitted member consents (§5);
-        consents are listed in joining order so that equal rosters give equal statuses."""
-        admitted = list(self.admitted())
+        consents are listed in joining order so that equal rosters give equal statuses. An
+        observer publishes nothing, so nothing of theirs is recorded and nobody asks them (nor
+        does a hidden observer's id reach the trainee through this list)."""
+        admitted = [m for m in self.admitted() if not m.peer.observer]
         consents = tuple(m.peer.id for m in admitted if m.consent)
         if not wanted:
             state = RecordingState.OFF

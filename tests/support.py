@@ -182,7 +182,9 @@ class Scene:
 async def make_scene(server: RunningServer) -> Scene:
     mentor = await server.user(Role.MENTOR)
     mentor_http = await server.signed_in(mentor)
-    created = await mentor_http.post("/api/sessions", json={"title": "Chest pain history"})
+    created = await mentor_http.post(
+        "/api/sessions", json={"title": "Chest pain history", "media_mode": "direct"}
+    )
     assert created.status_code == 201, created.text
     session_id = created.json()["id"]
     invite = await mentor_http.post(

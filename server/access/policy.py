@@ -18,6 +18,8 @@ from enum import Enum, StrEnum
 from server.access.principal import Principal
 from server.infra.roles import Role
 from server.infra.storage import Session, SessionStatus
+from session_notes.workflow import RULES, FormState, Party, Step, conflict
+from signaling.close_codes import REASON_DIRECT_VIDEO
 
 __all__ = [
     "ALLOW",
@@ -56,6 +58,7 @@ class Action(StrEnum):
     ROOM_ADMIT = "room.admit"  # admit and deny
     ROOM_RECORD = "room.record"
     MEDIA_PUBLISH = "media.publish"  # send camera and microphone; else a silent observer
+    OBSERVERS_CONFIGURE = "observers.configure"  # whether trainees see observers (issue 11)
     MARK_ADD = "mark.add"
     MARKS_LIST = "marks.list"
     NOTES_READ = "notes.read"
@@ -114,6 +117,10 @@ def _refuse(status: int, error: str, reason: str) -> Decision:
 
 
 NOT_FOUND = _refuse(404, "not-found", "no such session")
+_DIRECT_VIDEO = (
+    "this session's video goes directly between its members and never through the server, "
+    "so it cannot be observed"
+)
 NO_FORM = _refuse(404, "not-found", "no such feedback")
 NO_TRAINEE = _refuse(404, "not-found", "no such trainee")
 
@@ -194,6 +201,7 @@ _SESSION_RULES: dict[Action, frozenset[Relation]] = {
         {Relation.MENTOR, Relation.TRAINEE, Relation.ADMITTED_GUEST, Relation.WAITING_GUEST}
     ),
     Action.ROOM_RECORD: frozenset({Relation.MENTOR}),
+    Action.OBSERVERS_CONFIGURE: frozenset({Relation.MENTOR, Relation.ADMIN}),
     Action.MARK_ADD: frozenset({Relation.MENTOR}),
     Action.MARKS_LIST: frozenset({Relation.MENTOR, Relation.SUPERVISOR, Relation.ADMIN}),
     Action.NOTES_READ: frozenset(
@@ -229,6 +237,7 @@ _WHY_NOT: dict[Action, str] = {
     Action.ROOM_ADMIT: "only the session's mentor admits or denies",
     Action.ROOM_RECORD: "only the session's mentor starts or stops recording",
     Action.MEDIA_PUBLISH: "supervisors observe the session without sending audio or video",
+    Action.OBSERVERS_CONFIGURE: "only the session's mentor decides who sees its observers",
     Action.MARK_ADD: "only the session's mentor marks moments",
     Action.MARKS_LIST: "marks are the mentor's; you see those cited as evidence",
     Action.NOTES_READ: "wait until the mentor lets you in",
@@ -282,7 +291,11 @@ def _on_session(principal: Principal, action: Action, session: Session) -> Decis
     ended = session.status is SessionStatus.ENDED
     if action in (Action.ROOM_ENTER, Action.ROOM_TALK) and ended:
         return _refuse(410, "session-ended", "this session has ended")
-    if action is Action.INVITES_MANAGE and ended:
+    observing = action is Action.ROOM_ENTER and rel is Relation.SUPERVISOR
+    if observing and session.media_mode == "direct":
+        # Observing needs the server to forward the video; a direct session promised it never would.
+        return _refuse(403, REASON_DIRECT_VIDEO, _DIRECT_VIDEO)
+    if action in (Action.INVITES_MANAGE, Action.OBSERVERS_CONFIGURE) and ended:
         return _refuse(409, "session-ended", "this session has ended")
     if action is Action.MARK_ADD and (session.status is not SessionStatus.LIVE):
         return _refuse(409, "not-live", "marks are taken while the session is live")
@@ -320,53 +333,50 @@ def _sees_form(principal: Principal, rel: Relation, form: FormFacts) -> bool:
     return rel is Relation.SUPERVISOR and form.trainee_id in principal.follows
 
 
+# The workflow's step each action on a form takes, and why someone who is not that step's party
+# (session_notes.workflow.RULES) may not take it.
+_FORM_STEPS: dict[Action, Step] = {
+    Action.FORM_EDIT: Step.EDIT,
+    Action.FORM_AMEND: Step.AMEND,
+    Action.FORM_ACKNOWLEDGE: Step.ACKNOWLEDGE,
+    Action.FORM_COUNTERSIGN: Step.COUNTERSIGN,
+    Action.FORM_RETURN: Step.RETURN,
+}
+_NOT_THE_PARTY: dict[Step, str] = {
+    Step.EDIT: "only the form's author edits or submits it",
+    Step.AMEND: "only the form's author amends it",
+    Step.ACKNOWLEDGE: "only the trainee, signed in, acknowledges",
+    Step.COUNTERSIGN: "only a supervisor assigned to this trainee countersigns or returns it",
+    Step.RETURN: "only a supervisor assigned to this trainee countersigns or returns it",
+}
+
+
+def _is_party(principal: Principal, rel: Relation, form: FormFacts, party: Party) -> bool:
+    match party:
+        case Party.AUTHOR:
+            return principal.id == form.author_id
+        case Party.TRAINEE:
+            return rel is Relation.TRAINEE and principal.id == form.trainee_id
+        case Party.SUPERVISOR:
+            return rel is Relation.SUPERVISOR and form.trainee_id in principal.follows
+
+
 def _on_form(principal: Principal, action: Action, form: FormFacts) -> Decision:
     rel = relation(principal, form.session)
     if not _sees_form(principal, rel, form):
         return NO_FORM
-    submitted = form.status == "submitted"
-    mentor_form = form.respondent == "mentor"
-    match action:
-        case Action.FORM_VIEW:
-            return ALLOW
-        case Action.FORM_EDIT:
-            if principal.id != form.author_id:
-                return _refuse(403, "forbidden", "only the form's author edits or submits it")
-            if submitted:
-                return _refuse(409, "submitted", "submitted feedback never changes; amend it")
-            return ALLOW
-        case Action.FORM_AMEND:
-            if principal.id != form.author_id:
-                return _refuse(403, "forbidden", "only the form's author amends it")
-            if not submitted:
-                return _refuse(409, "conflict", "only submitted feedback is amended")
-            return ALLOW
-        case Action.FORM_ACKNOWLEDGE:
-            if rel is not Relation.TRAINEE or principal.id != form.trainee_id:
-                return _refuse(403, "forbidden", "only the trainee, signed in, acknowledges")
-            if not (submitted and mentor_form):
-                return _refuse(
-                    409, "conflict", "only submitted feedback from a mentor is acknowledged"
-                )
-            return ALLOW
-        case Action.FORM_COUNTERSIGN | Action.FORM_RETURN:
-            done = "countersigned" if action is Action.FORM_COUNTERSIGN else "returned"
-            if rel is not Relation.SUPERVISOR or form.trainee_id not in principal.follows:
-                return _refuse(
-                    403,
-                    "forbidden",
-                    "only a supervisor assigned to this trainee countersigns or returns it",
-                )
-            if not (submitted and mentor_form):
-                return _refuse(409, "conflict", f"only submitted feedback from a mentor is {done}")
-            if form.countersigned:
-                return _refuse(409, "conflict", "this feedback was already countersigned")
-            if form.returned:
-                return _refuse(
-                    409, "returned", "this feedback went back to its mentor; wait for the revision"
-                )
-            return ALLOW
-    raise TypeError(f"{action} is not an action on a form")
+    if action is Action.FORM_VIEW:
+        return ALLOW
+    step = _FORM_STEPS.get(action)
+    if step is None:
+        raise TypeError(f"{action} is not an action on a form")
+    if not _is_party(principal, rel, form, RULES[step].party):
+        return _refuse(403, "forbidden", _NOT_THE_PARTY[step])
+    state = FormState(form.status, form.respondent, form.countersigned, form.returned)
+    blocked = conflict(step, state)
+    if blocked is not None:
+        return _refuse(409, blocked.error, blocked.reason)
+    return ALLOW
 
 
 def _on_trainee(principal: Principal, action: Action, trainee: TraineeFacts) -> Decision:
@@ -417,6 +427,7 @@ _SESSION_CAPABILITIES = (
     Action.ROOM_ADMIT,
     Action.ROOM_RECORD,
     Action.MEDIA_PUBLISH,
+    Action.OBSERVERS_CONFIGURE,
     Action.MARK_ADD,
     Action.MARKS_LIST,
     Action.NOTES_READ,

@@ -66,6 +66,8 @@ class SessionOut(msgspec.Struct, frozen=True):
     trainees: tuple[PersonOut, ...]
     status: SessionStatus
     media_mode: str
+    observers_hidden: bool
+    """Supervisors observe unseen by trainees and guests (never by the mentor)."""
     scheduled_for: float | None
     created_at: float
     started_at: float | None
@@ -92,6 +94,7 @@ async def session_out(
         trainees=tuple(trainees),
         status=session.status,
         media_mode=session.media_mode,
+        observers_hidden=session.observers_hidden,
         scheduled_for=session.scheduled_for,
         created_at=session.created_at,
         started_at=session.started_at,

@@ -19,6 +19,7 @@ from server.http.resources import form_facts, session_for, visible_forms
 from server.http.schemas import FeedbackOut, SessionOut, feedback_out, session_out
 from server.infra.audit_chain import AuditEvent
 from server.infra.storage import ChatMessage
+from server.infra.storage.speaking import by_person
 from server.services import Services, services
 from session_notes.instruments import FormForExport, bundle
 
@@ -111,6 +112,24 @@ class Participant(msgspec.Struct, frozen=True):
     left_at: float | None
 
 
+class TalkMinute(msgspec.Struct, frozen=True):
+    minute: int
+    """Minutes since the session's start."""
+    ms: int
+
+
+class TalkTime(msgspec.Struct, frozen=True):
+    """How long one person spoke in a routed session (from audio levels, never decoded)."""
+
+    id: str
+    name: str
+    total_ms: int
+    share: float
+    """Of everyone's speech, 0-1."""
+    minutes: list[TalkMinute]
+    """Minutes in which they spoke, in order."""
+
+
 class SessionRecord(msgspec.Struct, frozen=True):
     session: SessionOut
     participants: list[Participant]
@@ -121,6 +140,8 @@ class SessionRecord(msgspec.Struct, frozen=True):
     """The newest page of the timeline, oldest first; older pages from ``…/timeline``."""
     timeline_next: int | None
     """``before`` for ``GET /api/sessions/{id}/timeline``; ``None`` when nothing is older."""
+    talk_time: list[TalkTime] = []
+    """Who spoke how much, the most talkative first (routed sessions; empty otherwise)."""
 
 
 # What the timeline shows: the room's life, not every request (views and exports stay in the
@@ -209,16 +230,45 @@ async def session_record(request: Request, principal: Principal | None) -> Respo
     names = await _people(svc, [*presence, *page])
     await svc.store.audit.append("record.viewed", actor_id=principal.id, target=session.id)
     timeline = _timeline(page, names, await _chats(svc, session.id, page), _PAGE)
+    participants = _participants(presence, names)
     record = SessionRecord(
         session=await session_out(request, principal, session),
-        participants=_participants(presence, names),
+        participants=participants,
         timeline=timeline.events,
         timeline_next=timeline.next,
         notes=await svc.notes.text(session.id),
         marks=[MarkOut(m.id, m.label, m.tags, m.at_ms, m.by_subject, m.created_at) for m in marks],
         feedback=[feedback_out(f, capabilities(principal, form_facts(f, session))) for f in forms],
+        talk_time=await _talk_time(svc, session.id, names, participants),
     )
     return json_response(record, headers={"Cache-Control": "no-store"})
+
+
+async def _talk_time(
+    svc: Services, session_id: str, names: dict[str, str], participants: list[Participant]
+) -> list[TalkTime]:
+    people = by_person(await svc.speaking.for_session(session_id))
+    if not people:
+        return []  # not routed, or nobody was heard: no balance to show
+    for person in people:
+        if person.subject not in names:
+            user = await svc.store.users.get(person.subject)
+            guest = None if user else await svc.store.login_sessions.guest_name(person.subject)
+            names[person.subject] = user.name if user else guest or "Guest"
+    return [
+        TalkTime(
+            p.subject,
+            names[p.subject],
+            p.total_ms,
+            round(p.share, 4),
+            [TalkMinute(minute, ms) for minute, ms in p.minutes],
+        )
+        for p in people
+    ] + [  # whoever was there and never spoke
+        TalkTime(p.id, p.name, 0, 0.0, [])
+        for p in participants
+        if p.id not in {person.subject for person in people}
+    ]
 
 
 async def _timeline_page(

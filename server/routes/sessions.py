@@ -30,9 +30,12 @@ class CreateSession(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
     trainee_ids: Annotated[list[TraineeId], msgspec.Meta(max_length=20)] = []
     scheduled_for: StartTime | None = None
-    # "auto": direct while two members talk unrecorded, routed from a third member, an observer
-    # or a recording on (DESIGN.md §3); "direct": media never touches the server.
-    media_mode: Literal["auto", "direct", "routed"] = "direct"
+    # "auto" (the default): direct while two members talk unrecorded, routed from a third
+    # member, an observer or a recording on (DESIGN.md §3); "direct": media never touches the
+    # server (so no recording and no observers); "routed": always through the server.
+    media_mode: Literal["auto", "direct", "routed"] = "auto"
+    # Issue 11: supervisors may observe without the trainee seeing them (never the mentor).
+    observers_hidden: bool = False
 
 
 async def create_session(request: Request, principal: Principal | None) -> Response:
@@ -51,6 +54,7 @@ async def create_session(request: Request, principal: Principal | None) -> Respo
         trainee_ids=body.trainee_ids,
         media_mode=body.media_mode,
         scheduled_for=body.scheduled_for,
+        observers_hidden=body.observers_hidden,
     )
     await svc.store.audit.append("session.created", actor_id=principal.id, target=session.id)
     return json_response(await session_out(request, principal, session), status=201)
@@ -115,6 +119,33 @@ async def remove_trainee(request: Request, principal: Principal | None) -> Respo
         target=session.id,
         detail={"trainee": trainee_id},
     )
+    changed = await svc.store.sessions.get(session.id)
+    assert changed is not None
+    return json_response(await session_out(request, principal, changed))
+
+
+class ObserverVisibility(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    hidden: bool
+    """True: supervisors observe without trainees and guests seeing them (the mentor always
+    sees them); false (the default): everyone sees who observes."""
+
+
+async def set_observer_visibility(request: Request, principal: Principal | None) -> Response:
+    """Whether trainees and guests see the session's observers; a call in progress follows at
+    once (an observer disappears from, or appears in, their room)."""
+    assert principal is not None
+    svc = services(request)
+    session = await session_for(request, principal, Action.OBSERVERS_CONFIGURE)
+    body = await read_body(request, ObserverVisibility)
+    if body.hidden != session.observers_hidden:
+        await svc.store.sessions.hide_observers(session.id, body.hidden)
+        await svc.rooms.hide_observers(session.id, body.hidden)
+        await svc.store.audit.append(
+            "session.observers",
+            actor_id=principal.id,
+            target=session.id,
+            detail={"hidden": "yes" if body.hidden else "no"},
+        )
     changed = await svc.store.sessions.get(session.id)
     assert changed is not None
     return json_response(await session_out(request, principal, changed))
@@ -193,6 +224,15 @@ endpoints = [
         "End the session: closes the room and every invite guest's access.",
         "sessions",
         end_session,
+        response=SessionOut,
+    ),
+    Endpoint(
+        "PUT",
+        "/api/sessions/{session_id}/observers",
+        "Whether trainees and guests see the session's observers (its mentor; an admin).",
+        "sessions",
+        set_observer_visibility,
+        body=ObserverVisibility,
         response=SessionOut,
     ),
     Endpoint(

@@ -109,6 +109,9 @@ ROWS: dict[tuple[str, str], Row] = {
         MENTOR, lambda w: {"trainee_id": w.ids["user_id"]}
     ),
     ("DELETE", "/api/sessions/{session_id}/trainees/{trainee_id}"): Row(MENTOR),
+    ("PUT", "/api/sessions/{session_id}/observers"): Row(
+        {P.MENTOR, P.ADMIN}, lambda w: {"hidden": True}
+    ),
     ("GET", "/api/trainees"): Row({P.MENTOR, P.OTHER_MENTOR, P.ADMIN}),
     ("GET", "/api/sessions/{session_id}/guests"): Row(MENTOR),
     ("POST", "/api/sessions/{session_id}/guests/{guest_id}/link"): Row(

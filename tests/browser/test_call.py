@@ -92,7 +92,9 @@ async def session_with_invite(server: RunningServer, mentor: User, invitee: str)
     """A session and an invite link made through the API; the UI path is the first test's."""
     client = await server.signed_in(mentor)
     try:
-        created = await client.post("/api/sessions", json={"title": "Airway review"})
+        created = await client.post(
+            "/api/sessions", json={"title": "Airway review", "media_mode": "direct"}
+        )
         assert created.status_code == 201, created.text
         session_id = created.json()["id"]
         invite = await client.post(f"/api/sessions/{session_id}/invites", json={"name": invitee})

@@ -34,7 +34,8 @@ DESK: dict[str, Any] = {**DESKTOP, "permissions": ["clipboard-read", "clipboard-
 async def new_session(server: RunningServer, mentor: User, **body: Any) -> str:
     http = await server.signed_in(mentor)
     try:
-        created = await http.post("/api/sessions", json={"title": "Airway review", **body})
+        body = {"title": "Airway review", "media_mode": "direct", **body}
+        created = await http.post("/api/sessions", json=body)
         assert created.status_code == 201, created.text
         session_id: str = created.json()["id"]
         return session_id

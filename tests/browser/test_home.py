@@ -306,3 +306,78 @@ async def test_people_and_join_pages_by_keyboard_and_axe(
     assert await violations(phone) == []
     await phone_context.close()
     await context.close()
+
+
+async def test_new_session_offers_how_video_travels_and_who_sees_observers(
+    server: RunningServer, browser: Browser
+) -> None:
+    """Issue 11: "Automatic" is the default; "Direct only" and "Through the server" are a choice
+    away, each explained; the list says which a session uses; supervisors may observe unseen by
+    the trainee, set when creating the session or later from the list."""
+    mentor_user = await server.user(Role.MENTOR)
+    errors: list[str] = []
+    desk = await browser.new_context(**DESKTOP)
+    mentor = await desk.new_page()
+    mentor.on("pageerror", lambda exc: errors.append(str(exc)))
+    await mentor.goto(server.url + "/")
+    await sign_in(mentor, mentor_user.email)
+    video = mentor.get_by_role("group", name="Video")
+    await expect(video.get_by_role("radio", name="Automatic (recommended)")).to_be_checked()
+    direct = video.get_by_role("radio", name="Direct only")
+    await expect(direct).to_have_accessible_description(re.compile("no recording, no observers"))
+    form = mentor.locator("#new-session")
+    hidden = form.get_by_role("checkbox", name=re.compile("observe without the trainee"))
+    await expect(hidden).not_to_be_checked()
+    await shot(mentor, "media-choice-desktop")
+    await mentor.set_viewport_size({"width": 390, "height": 844})
+    await shot(mentor, "media-choice-phone")
+    await mentor.set_viewport_size(DESKTOP["viewport"])
+
+    auto = await new_session(mentor, "Suturing", [])
+    await expect(auto.get_by_text("Automatic video")).to_be_visible()
+    # A direct session cannot be observed: the setting goes away with that choice.
+    await mentor.get_by_label("Title").fill("Family meeting")
+    await direct.check()
+    await expect(hidden).to_be_hidden()
+    await mentor.get_by_role("button", name="Create session").click()
+    direct_item = session_item(mentor, "Family meeting")
+    await expect(direct_item.get_by_text("Direct video only")).to_be_visible()
+    await expect(direct_item.get_by_role("checkbox")).to_have_count(0)
+    # The form is back to its defaults for the next session.
+    await expect(video.get_by_role("radio", name="Automatic (recommended)")).to_be_checked()
+    await expect(hidden).to_be_visible()
+    await expect(hidden).not_to_be_checked()
+
+    await mentor.get_by_label("Title").fill("Breaking bad news")
+    await video.get_by_role("radio", name="Through the server (routed)").check()
+    await hidden.check()
+    await mentor.get_by_role("button", name="Create session").click()
+    item = session_item(mentor, "Breaking bad news")
+    await expect(item.get_by_text("Video through the server")).to_be_visible()
+
+    stored = {s.title: s for s in await server.services.store.sessions.for_mentor(mentor_user.id)}
+    assert stored["Suturing"].media_mode == "auto"
+    assert not stored["Suturing"].observers_hidden
+    assert stored["Family meeting"].media_mode == "direct"
+    assert not stored["Family meeting"].observers_hidden
+    assert stored["Breaking bad news"].media_mode == "routed"
+    assert stored["Breaking bad news"].observers_hidden
+
+    # Changed later from the list.
+    toggle = item.get_by_role("checkbox", name=re.compile("observe without the trainee"))
+    await expect(toggle).to_be_checked()
+    await toggle.uncheck()
+    await expect(
+        session_item(mentor, "Breaking bad news").get_by_role("checkbox")
+    ).not_to_be_checked()
+
+    async def stored_visible() -> bool:
+        found = await server.services.store.sessions.get(stored["Breaking bad news"].id)
+        return found is not None and not found.observers_hidden
+
+    await wait_for(stored_visible, timeout=5)
+    await shot(mentor, "media-list-desktop")
+    await mentor.set_viewport_size({"width": 390, "height": 844})
+    await shot(mentor, "media-list-phone")
+    assert errors == []
+    await desk.close()

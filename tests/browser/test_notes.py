@@ -206,7 +206,9 @@ async def test_supervisor_reads_notes_without_editing(
     client = await server.signed_in(mentor_user)
     try:
         created = await client.post(
-            "/api/sessions", json={"title": "Line insertion", "trainee_ids": [trainee_user.id]}
+            "/api/sessions",
+            # Automatic: a supervisor observes (a direct session cannot be observed).
+            json={"title": "Line insertion", "trainee_ids": [trainee_user.id]},
         )
         assert created.status_code == 201, created.text
         session_id = created.json()["id"]

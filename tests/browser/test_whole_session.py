@@ -9,6 +9,7 @@ Accounts are made as an admin would (the accounts service), not through the API.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 from playwright.async_api import Browser, Page, expect
@@ -19,9 +20,18 @@ from tests.browser.test_call_controls import DESK, PHONE, guest_joins, invite_in
 from tests.browser.test_feedback import DOMAINS, choose, open_feedback, saved
 from tests.browser.test_home import PASSWORD, new_session, sign_in, trainee
 from tests.browser.test_notes import watch
+from tests.media.support import loopback_ice
 from tests.support import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(autouse=True)
+def media_on_loopback() -> Iterator[None]:
+    """The session is "Automatic" (the form's default): the guest makes three, and the call
+    moves to the server's media peer, which gathers 127.0.0.1 only in tests."""
+    with loopback_ice():
+        yield
 
 
 async def shot(page: Page, name: str) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
+import struct
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -23,12 +25,13 @@ from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpSender,
     RTCSessionDescription,
     VideoStreamTrack,
 )
-from av import VideoFrame
+from av import AudioFrame, VideoFrame
 
-from media import MediaConfig, MediaEvent, MediaFailure, MediaOffer, MediaRouter
+from media import MediaConfig, MediaEvent, MediaFailure, MediaOffer, MediaRouter, SpeakingTime
 from signaling.ids import PeerId, SessionId
 
 ROOM = SessionId("room-1")
@@ -58,6 +61,21 @@ class GreyVideo(VideoStreamTrack):
         return frame
 
 
+class ToneAudio(AudioStreamTrack):
+    """A microphone hearing a steady 440 Hz tone at about -13 dBov: someone speaking, as far as
+    the audio-level header extension tells (aiortc computes the level of what it encodes)."""
+
+    _TONE = b"".join(
+        struct.pack("<h", round(9000 * math.sin(2 * math.pi * 440 * n / 8000))) for n in range(160)
+    )
+
+    async def recv(self) -> AudioFrame:
+        frame = await super().recv()
+        assert isinstance(frame, AudioFrame)
+        frame.planes[0].update(self._TONE[: frame.planes[0].buffer_size])
+        return frame
+
+
 def luma_of(frame: VideoFrame) -> int:
     plane = frame.planes[0]
     middle = plane.line_size * (frame.height // 2) + frame.width // 2
@@ -67,10 +85,20 @@ def luma_of(frame: VideoFrame) -> int:
 class Client:
     """One member: joins, answers every media offer, counts decoded frames per remote track."""
 
-    def __init__(self, router: MediaRouter, member: str, *, luma: int | None) -> None:
+    def __init__(
+        self,
+        router: MediaRouter,
+        member: str,
+        *,
+        luma: int | None,
+        speaks: bool = False,
+        codecs: tuple[str, ...] = (),
+    ) -> None:
         self.router = router
         self.member = PeerId(member)
         self.luma = luma
+        self.speaks = speaks
+        self.codecs = codecs  # the video codecs this member's browser takes, in its order
         # max-bundle, as browsers do: with aiortc's default ("balanced") a second m-line of a kind
         # in an offer stays on a transport that BUNDLE then discards, and receives nothing.
         self.pc = RTCPeerConnection(
@@ -109,8 +137,14 @@ class Client:
 
     async def make_answer(self, offer: str) -> str:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+        if self.codecs:
+            known = RTCRtpSender.getCapabilities("video").codecs
+            wanted = [c for name in (*self.codecs, "rtx") for c in known if c.name == name]
+            for transceiver in self.pc.getTransceivers():
+                if transceiver.kind == "video":
+                    transceiver.setCodecPreferences(wanted)
         if self.luma is not None and not self.pc.getSenders()[0].track:
-            self.pc.addTrack(AudioStreamTrack())
+            self.pc.addTrack(ToneAudio() if self.speaks else AudioStreamTrack())
             self.pc.addTrack(GreyVideo(self.luma))
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         return str(self.pc.localDescription.sdp)
@@ -142,14 +176,28 @@ class Room:
     def __init__(self, config: MediaConfig) -> None:
         self.router = MediaRouter(config, self._on_event)
         self.clients: dict[PeerId, Client] = {}
+        self.spoken: list[SpeakingTime] = []
+        self.offers: list[str] = []  # every renegotiation offer media made
 
     def _on_event(self, event: MediaEvent) -> None:
+        if isinstance(event, SpeakingTime):
+            self.spoken.append(event)
+            return
+        if isinstance(event, MediaOffer):
+            self.offers.append(event.sdp)
         client = self.clients.get(event.member_id)
         if client is not None:
             client.events.put_nowait(event)
 
-    def client(self, member: str, *, luma: int | None) -> Client:
-        made = Client(self.router, member, luma=luma)
+    def client(
+        self,
+        member: str,
+        *,
+        luma: int | None,
+        speaks: bool = False,
+        codecs: tuple[str, ...] = (),
+    ) -> Client:
+        made = Client(self.router, member, luma=luma, speaks=speaks, codecs=codecs)
         self.clients[made.member] = made
         return made
 

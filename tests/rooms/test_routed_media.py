@@ -258,7 +258,8 @@ async def test_bad_signals_to_media_are_answered_clearly(server: RunningServer) 
     mentor = await server.user(Role.MENTOR)
     routed = await routed_session(server, mentor, [])
     http = await server.signed_in(mentor)
-    direct = (await http.post("/api/sessions", json={"title": "Clinic"})).json()["id"]
+    created = await http.post("/api/sessions", json={"title": "Clinic", "media_mode": "direct"})
+    direct = created.json()["id"]
     try:
         with loopback_ice():
             async with signaling(server, routed, http) as client:

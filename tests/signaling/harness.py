@@ -34,7 +34,11 @@ START_WALL = 1_700_000_000.0
 
 class Harness:
     def __init__(
-        self, media_mode: MediaMode = MediaMode.DIRECT, *, auto_route: bool = False
+        self,
+        media_mode: MediaMode = MediaMode.DIRECT,
+        *,
+        auto_route: bool = False,
+        observers_hidden: bool = False,
     ) -> None:
         ids = count(1)
         tokens = count(1)
@@ -46,6 +50,7 @@ class Harness:
             new_token=lambda: f"token-{next(tokens)}",
             media_mode=media_mode,
             auto_route=auto_route,
+            observers_hidden=observers_hidden,
         )
         self.now = START
 

@@ -30,10 +30,11 @@ export const CLOSE_NAMES = new Map([
 /**
  * A 4403 says who refused in its close reason, so that a page never blames the wrong person:
  * exactly "origin" when this page's address is not one the server serves (the operator's
- * PRECEPTOR_PUBLIC_URL), exactly "denied" when a mentor did not let the member in. Any other
+ * PRECEPTOR_PUBLIC_URL), exactly "denied" when a mentor did not let the member in, exactly
+ * "direct-video" when an observer comes to a session whose video never reaches the server. Any other
  * 4403 is "not-allowed".
  */
-export const NOT_ALLOWED_REASONS = Object.freeze(["origin", "denied"]);
+export const NOT_ALLOWED_REASONS = Object.freeze(["origin", "denied", "direct-video"]);
 
 /** The name to show a close by: `closeName(event.code, event.reason)`. */
 export function closeName(code, reason = "") {

@@ -104,6 +104,8 @@ $("sign-out").addEventListener("click", async () => {
 
 const STATUS_LABEL = { live: "Live", scheduled: "Scheduled", ended: "Ended" };
 const STATUS_ORDER = { live: 0, scheduled: 1, ended: 2 };
+/** How the session's video travels (DESIGN.md §3), as the "New session" form names it. */
+const MODE_LABEL = { auto: "Automatic video", routed: "Video through the server", direct: "Direct video only" };
 
 async function loadSessions(focusKey = null, sessionId = null) {
   const status = $("sessions-status");
@@ -164,6 +166,7 @@ function sessionItem(session) {
   if (session.status === "scheduled" && session.scheduled_for) parts.push(`starts ${when(session.scheduled_for)}`);
   else if (session.status === "ended") parts.push(`ended ${when(session.ended_at)}`.trim());
   else parts.push(`created ${when(session.created_at)}`.trim());
+  if (MODE_LABEL[session.media_mode]) parts.push(MODE_LABEL[session.media_mode]);
   const meta = el("p", { className: "muted small", textContent: parts.filter(Boolean).join(" · ") });
 
   const names = byName(session.trainees).map((t) => t.name).filter(Boolean);
@@ -183,7 +186,11 @@ function sessionItem(session) {
   actions.append(
     describe(el("a", { className: "button secondary-link", href: `/review/sessions/${encodeURIComponent(session.id)}`, textContent: "Record" })),
   );
-  item.append(head, meta, trainees, actions);
+  item.append(head, meta, trainees);
+  // A direct session cannot be observed (its video never reaches the server): no setting to show.
+  const observable = session.status !== "ended" && session.media_mode !== "direct";
+  if (can.has("observers.configure") && observable) item.append(observersToggle(session, titleId));
+  item.append(actions);
 
   let people = null;
   if (can.has("invites.manage")) {
@@ -223,6 +230,27 @@ function sessionItem(session) {
     end.addEventListener("click", () => confirmEnd(session, end));
   }
   return item;
+}
+
+/** The session's observer setting, changed in place (a call in progress follows at once). */
+function observersToggle(session, titleId) {
+  const id = `session-${session.id}-observers`;
+  const box = el("input", { id, type: "checkbox", checked: Boolean(session.observers_hidden) });
+  box.dataset.focus = "observers";
+  box.setAttribute("aria-describedby", titleId);
+  const row = el("label", { className: "choice-option small", htmlFor: id }, box, " Supervisors may observe without the trainee seeing them");
+  box.addEventListener("change", async () => {
+    box.disabled = true;
+    try {
+      const changed = await api("PUT", `/api/sessions/${encodeURIComponent(session.id)}/observers`, { hidden: box.checked });
+      replaceSession(changed, "observers");
+    } catch (err) {
+      box.checked = !box.checked;
+      box.disabled = false;
+      $("sessions-status").textContent = problem(err);
+    }
+  });
+  return row;
 }
 
 /** "End" asks once more before ending a session for everyone in it. */
@@ -372,6 +400,16 @@ const picker = traineePicker({
 });
 $("new-session-picker").append(picker.root);
 
+// "Direct only" sessions cannot be observed: the observers setting goes with that choice.
+function showObserversChoice(shown) {
+  $("session-observers-hidden").closest("label").hidden = !shown;
+  $("observers-help").hidden = !shown;
+}
+$("new-session-form").addEventListener("change", (event) => {
+  if (event.target.name === "media_mode") showObserversChoice(event.target.value !== "direct");
+});
+$("new-session-form").addEventListener("reset", () => showObserversChoice(true));
+
 $("new-session-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const error = $("new-session-error");
@@ -383,7 +421,13 @@ $("new-session-form").addEventListener("submit", async (event) => {
     $("session-title").focus();
     return;
   }
-  const body = { title, trainee_ids: [...chosen.keys()] };
+  const mode = $("new-session-form").elements.namedItem("media_mode")?.value || "auto";
+  const body = {
+    title,
+    trainee_ids: [...chosen.keys()],
+    media_mode: mode,
+    observers_hidden: mode !== "direct" && $("session-observers-hidden").checked,
+  };
   const start = $("session-start").value;
   if (start) {
     const at = new Date(start).getTime();

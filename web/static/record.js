@@ -16,6 +16,7 @@ import { referenceNote, renderAnswers } from "/static/feedback/view.js";
 import { signOffBox } from "/static/review/signoff.js";
 import { hasRecordings, mountRecordings, seekToMark } from "/static/record-player.js";
 import { showOfflineCopy } from "/static/offline.js";
+import { mountTalkTime } from "/static/record-talk.js";
 
 const $ = (id) => document.getElementById(id);
 const sessionId = decodeURIComponent(location.pathname.split("/")[3] ?? "");
@@ -107,6 +108,7 @@ function render() {
   renderNotes();
 
   renderPeople();
+  mountTalkTime($("people-card"), record.talk_time);
   marks = new Map(record.marks.map((m) => [m.id, m]));
   renderMarks();
   // Recordings play with the marks as chapters; once they are drawn, marks become seekable.

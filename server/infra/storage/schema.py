@@ -1,11 +1,16 @@
-"""Table definitions (SQLAlchemy Core). Alembic migrations in ``server/migrations`` create them.
+"""The server's table definitions (SQLAlchemy Core). Alembic migrations in ``server/migrations``
+create them.
 
-Times are UTC epoch seconds as floats: one type on SQLite and PostgreSQL, no time-zone surprises.
+They are defined on the product's one metadata, :data:`session_notes.schema.metadata` (re-exported
+here), beside the record's tables. Times are UTC epoch seconds as floats: one type on SQLite and
+PostgreSQL, no time-zone surprises.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+
+from session_notes.schema import metadata
 
 __all__ = [
     "audit_events",
@@ -13,26 +18,17 @@ __all__ = [
     "chat_messages",
     "invites",
     "login_sessions",
-    "marks",
     "metadata",
     "password_resets",
     "recordings",
     "session_trainees",
     "sessions",
     "socket_tickets",
+    "speaking_time",
     "supervisor_assignments",
     "users",
 ]
 
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
 
 users = sa.Table(
     "users",
@@ -45,7 +41,12 @@ users = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
-    sa.CheckConstraint("role IN ('admin', 'mentor', 'trainee', 'supervisor')", name="role"),
+    # The migrations spelled CHECK names in full under the naming convention, which prefixed
+    # them again: conv() takes the database's name as is (tests/storage/test_schema_drift.py).
+    sa.CheckConstraint(
+        "role IN ('admin', 'mentor', 'trainee', 'supervisor')",
+        name=sa.schema.conv("ck_users_ck_users_role"),
+    ),
 )
 
 supervisor_assignments = sa.Table(
@@ -144,10 +145,16 @@ sessions = sa.Table(
     sa.Column("mentor_id", sa.String(32), sa.ForeignKey("users.id"), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("media_mode", sa.String(16), nullable=False),
+    # Issue 11: supervisors may observe without the trainee seeing them (never the mentor).
+    sa.Column("observers_hidden", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("scheduled_for", sa.Double, nullable=True),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("started_at", sa.Double, nullable=True),
     sa.Column("ended_at", sa.Double, nullable=True),
+    sa.CheckConstraint(
+        "status IN ('scheduled', 'live', 'ended')",
+        name=sa.schema.conv("ck_sessions_ck_sessions_status"),
+    ),
     sa.Index("ix_sessions_mentor_id", "mentor_id"),
 )
 
@@ -202,24 +209,6 @@ socket_tickets = sa.Table(
     sa.Column("used_at", sa.Double, nullable=True),
 )
 
-marks = sa.Table(
-    "marks",
-    metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column(
-        "session_id",
-        sa.String(32),
-        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column("label", sa.String(200), nullable=False),
-    sa.Column("tags", sa.Text, nullable=False),
-    sa.Column("at_ms", sa.BigInteger, nullable=False),
-    sa.Column("by_subject", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.Double, nullable=False),
-    sa.Index("ix_marks_session_id", "session_id"),
-)
-
 # What was said in a session's chat, kept with its record (issue 10). ``seq`` orders messages
 # that share a millisecond; the name is the sender's display name when it was sent.
 chat_messages = sa.Table(
@@ -265,7 +254,30 @@ recordings = sa.Table(
     sa.Column("codecs", sa.String(64), nullable=True),
     sa.Column("container", sa.String(8), nullable=True),
     sa.Column("sha256", sa.String(64), nullable=True),
-    sa.CheckConstraint("state IN ('recording', 'complete', 'incomplete', 'failed')", name="state"),
+    # Wall-clock time of the first keyframe: where the file's timeline starts (marks line up).
+    sa.Column("media_started_at", sa.Double, nullable=True),
+    sa.CheckConstraint(
+        "state IN ('recording', 'complete', 'incomplete', 'failed')",
+        name=sa.schema.conv("ck_recordings_ck_recordings_state"),
+    ),
     sa.Index("ix_recordings_session_id", "session_id"),
     sa.Index("ix_recordings_started_at", "started_at"),
+)
+
+# Speaking time (issue 11): milliseconds each person spoke in each minute of a session, read from
+# the audio-level header extension of the packets the media peer forwards (never decoded).
+# ``subject`` is who was there as the record names them (an account's or a guest's id); a
+# minute's row is added to as the media peer reports it.
+speaking_time = sa.Table(
+    "speaking_time",
+    metadata,
+    sa.Column(
+        "session_id",
+        sa.String(32),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("subject", sa.String(64), primary_key=True),
+    sa.Column("minute", sa.Integer, primary_key=True),
+    sa.Column("speaking_ms", sa.Integer, nullable=False),
 )

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,8 @@ class Session:
     created_at: float
     started_at: float | None
     ended_at: float | None
+    observers_hidden: bool = False
+    """Supervisors observe unseen by trainees and guests (the mentor always sees them)."""
 
 
 class SessionStore:
@@ -51,6 +54,7 @@ class SessionStore:
         trainee_ids: Sequence[str],
         media_mode: str,
         scheduled_for: float | None,
+        observers_hidden: bool = False,
     ) -> Session:
         session = Session(
             id=uuid.uuid4().hex,
@@ -63,6 +67,7 @@ class SessionStore:
             created_at=time.time(),
             started_at=None,
             ended_at=None,
+            observers_hidden=observers_hidden,
         )
         async with self._writer.begin() as connection:
             await connection.execute(
@@ -72,6 +77,7 @@ class SessionStore:
                     mentor_id=mentor_id,
                     status=session.status.value,
                     media_mode=media_mode,
+                    observers_hidden=observers_hidden,
                     scheduled_for=scheduled_for,
                     created_at=session.created_at,
                 )
@@ -84,8 +90,13 @@ class SessionStore:
         return session
 
     async def get(self, session_id: str) -> Session | None:
-        found = await self._load(sessions.c.id == session_id)
-        return found[0] if found else None
+        # One prepared statement, its trainees joined in: every socket's handshake reads its
+        # session, and a burst of joins queues on these reads (issue 8).
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(_ONE_SESSION, {"id": session_id})).all()
+        if not rows:
+            return None
+        return _session(rows[0], tuple(r.trainee_id for r in rows if r.trainee_id is not None))
 
     async def for_mentor(self, mentor_id: str) -> list[Session]:
         return await self._load(sessions.c.mentor_id == mentor_id)
@@ -107,6 +118,12 @@ class SessionStore:
 
     async def everything(self) -> list[Session]:
         return await self._load(sa.true())
+
+    async def hide_observers(self, session_id: str, hidden: bool) -> None:
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                sessions.update().where(sessions.c.id == session_id).values(observers_hidden=hidden)
+            )
 
     async def add_trainee(self, session_id: str, trainee_id: str) -> bool:
         """List a trainee account in the session; False when it already was."""
@@ -157,21 +174,33 @@ class SessionStore:
                 )
             ).all()
             trainees = await _trainees_of(connection, [row.id for row in rows])
-        return [
-            Session(
-                id=row.id,
-                title=row.title,
-                mentor_id=row.mentor_id,
-                trainee_ids=trainees.get(row.id, ()),
-                status=SessionStatus(row.status),
-                media_mode=row.media_mode,
-                scheduled_for=row.scheduled_for,
-                created_at=row.created_at,
-                started_at=row.started_at,
-                ended_at=row.ended_at,
-            )
-            for row in rows
-        ]
+        return [_session(row, trainees.get(row.id, ())) for row in rows]
+
+
+_ONE_SESSION = (
+    sa.select(sessions, session_trainees.c.trainee_id)
+    .select_from(
+        sessions.outerjoin(session_trainees, session_trainees.c.session_id == sessions.c.id)
+    )
+    .where(sessions.c.id == sa.bindparam("id"))
+    .order_by(session_trainees.c.trainee_id)
+)
+
+
+def _session(row: sa.Row[Any], trainee_ids: tuple[str, ...]) -> Session:
+    return Session(
+        id=row.id,
+        title=row.title,
+        mentor_id=row.mentor_id,
+        trainee_ids=trainee_ids,
+        status=SessionStatus(row.status),
+        media_mode=row.media_mode,
+        scheduled_for=row.scheduled_for,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        observers_hidden=row.observers_hidden,
+    )
 
 
 async def _trainees_of(

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from server.live.media.driver import MediaDriver
-from server.live.media.port import MediaPort, ToMember
+from server.live.media.port import MediaPort, MemberFacts, ToMember, WhoIs
 
-__all__ = ["MediaDriver", "MediaPort", "ToMember"]
+__all__ = ["MediaDriver", "MediaPort", "MemberFacts", "ToMember", "WhoIs"]

@@ -7,7 +7,8 @@ members connected to other nodes reach it through the hub's bus like any other r
 Each room's effects are carried out in order by one task of the room (a bounded queue: a flood
 is refused with an error, never buffered without limit), against one `MediaRouter` for the node,
 built when the first routed room needs it. What the router says back (`media`'s renegotiation
-offers, failures) goes to the member as `signal {from: "media"}` or `error`.
+offers, failures) goes to the member as `signal {from: "media"}` or `error`; the speaking time
+it reports is stored by person (the hub says who each member is) through one writer task.
 
 `media`'s offers name each forwarded track's publisher: the msid stream id of every m-line that
 carries a member's audio or video is that member's peer id (see `media.connection`), so a page
@@ -17,6 +18,7 @@ maps `RTCTrackEvent.streams[0].id` to a tile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -29,8 +31,11 @@ from media import (
     MediaFailure,
     MediaOffer,
     MediaRouter,
+    SpeakingTime,
+    SpeechMinute,
 )
-from server.live.media.port import ToMember
+from server.infra.storage.speaking import SpeakingMinute, SpeakingStore
+from server.live.media.port import RecordingFailed, ToMember, WhoIs
 from server.live.recording import Recordings
 from signaling import (
     MEDIA_PEER,
@@ -54,8 +59,13 @@ log = logging.getLogger("preceptor.media")
 
 QUEUE_SIZE = 256
 """Media effects waiting per room: a join and a few dozen candidates per member at most."""
+STORE_WAIT_S = 5.0
+"""At shutdown, how long the last speaking time may take to be stored."""
 IDLE_S = 60.0
 """An empty room's task ends after this long without work."""
+SPEAKING_BACKLOG = 64
+"""Speaking-time reports waiting to be stored (one per room every few seconds): beyond it, the
+database is away and the newest are dropped."""
 
 _BUSY = MediaError(
     MediaErrorCode.WRONG_STATE,
@@ -63,20 +73,39 @@ _BUSY = MediaError(
 )
 
 
+@dataclass(frozen=True)
+class _RecordingStep:
+    """The room's recording state moved: carried out in order with its media effects."""
+
+    session: SessionId
+    state: RecordingState
+
+
 @dataclass
 class _Room:
-    queue: asyncio.Queue[MediaEffect]
+    queue: asyncio.Queue[MediaEffect | _RecordingStep]
     task: asyncio.Task[None] | None = None
     members: set[PeerId] = field(default_factory=set)
     observers: set[PeerId] = field(default_factory=set)
+    subjects: dict[PeerId, str] = field(default_factory=dict)  # who each member is
 
 
 class MediaDriver:
     def __init__(
-        self, config: MediaConfig, *, idle_s: float = IDLE_S, recordings: Recordings | None = None
+        self,
+        config: MediaConfig,
+        *,
+        idle_s: float = IDLE_S,
+        recordings: Recordings | None = None,
+        speaking: SpeakingStore | None = None,
     ) -> None:
         self._config = config
         self._recordings = recordings
+        self._speaking = speaking
+        self._spoken: asyncio.Queue[list[SpeakingMinute]] = asyncio.Queue(SPEAKING_BACKLOG)
+        self._writer: asyncio.Task[None] | None = None
+        self._who: WhoIs | None = None
+        self._recording_failed: RecordingFailed | None = None
         self._idle_s = idle_s
         self._router: MediaRouter | None = None
         self._to_member: ToMember | None = None
@@ -85,18 +114,20 @@ class MediaDriver:
 
     # --- the port ----------------------------------------------------------------------------
 
-    def attach(self, to_member: ToMember) -> None:
+    def attach(
+        self,
+        to_member: ToMember,
+        who: WhoIs | None = None,
+        recording_failed: RecordingFailed | None = None,
+    ) -> None:
         self._to_member = to_member
+        self._who = who
+        self._recording_failed = recording_failed
 
     def carry_out(self, effect: MediaEffect) -> None:
         if self._closed:
             return
-        room = self._rooms.get(effect.session)
-        if room is None:
-            room = self._rooms[effect.session] = _Room(asyncio.Queue(QUEUE_SIZE))
-            room.task = asyncio.get_running_loop().create_task(
-                self._work(effect.session, room), name="media-room"
-            )
+        room = self._room(effect.session)
         try:
             room.queue.put_nowait(effect)
         except asyncio.QueueFull:
@@ -106,13 +137,32 @@ class MediaDriver:
 
     def recording_changed(self, session: SessionId, state: RecordingState) -> None:
         log.info("recording state changed", extra={"room": session, "state": str(state)})
-        room = self._rooms.get(session)
-        if self._recordings is not None and not self._closed:
+        if self._recordings is None or self._closed:
+            return
+        # In order with the room's media effects: the members an `auto` room has just moved to
+        # `media` are publishers by the time its recording starts (issue 12).
+        room = self._room(session)
+        try:
+            room.queue.put_nowait(_RecordingStep(session, state))
+        except asyncio.QueueFull:
+            self._record(session, room, state)
+
+    def _record(self, session: SessionId, room: _Room, state: RecordingState) -> None:
+        if self._recordings is not None:
             # Recorders tap the members who publish (observers send nothing); issue 12.
-            publishers = room.members - room.observers if room else set()
+            publishers = room.members - room.observers
             self._recordings.changed(
                 session, state, self.router, publishers, lambda text: self._tell(session, text)
             )
+
+    def _room(self, session: SessionId) -> _Room:
+        room = self._rooms.get(session)
+        if room is None:
+            room = self._rooms[session] = _Room(asyncio.Queue(QUEUE_SIZE))
+            room.task = asyncio.get_running_loop().create_task(
+                self._work(session, room), name="media-room"
+            )
+        return room
 
     async def close(self) -> None:
         self._closed = True
@@ -120,10 +170,16 @@ class MediaDriver:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._rooms.clear()
         if self._router is not None:
+            # Its rooms' last speaking time comes out as it closes: stored before we stop.
             await self._router.close()
             self._router = None
+        self._rooms.clear()
+        if self._writer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._spoken.join(), STORE_WAIT_S)
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
 
     # --- one room's work, in order ----------------------------------------------------------
 
@@ -147,7 +203,7 @@ class MediaDriver:
             try:
                 await self._step(session, room, effect)
             except MediaError as error:
-                if not isinstance(effect, MediaEnd):
+                if not isinstance(effect, MediaEnd | _RecordingStep):
                     self._error(session, effect.peer, error)
             except Exception:
                 log.exception("media step failed", extra={"room": session})
@@ -155,13 +211,27 @@ class MediaDriver:
                 self._rooms.pop(session, None)
                 return
 
-    async def _step(self, session: SessionId, room: _Room, effect: MediaEffect) -> None:
+    async def _step(
+        self, session: SessionId, room: _Room, effect: MediaEffect | _RecordingStep
+    ) -> None:
         router = self.router
         match effect:
+            case _RecordingStep(state=state):
+                self._record(session, room, state)
             case MediaJoin(peer=peer, observer=observer):
+                facts = self._who(session, peer) if self._who is not None else None
+                if facts is not None:
+                    room.subjects[peer] = facts.subject
+                    router.set_origin(session, facts.session_started_at)
                 room.members.add(peer)
                 self._observe(session, room, peer, observer)
-                offer = await router.join(session, peer)
+                try:
+                    offer = await router.join(session, peer)
+                except MediaError:
+                    # Refused (the node is at capacity): it holds nothing here.
+                    room.members.discard(peer)
+                    self._observe(session, room, peer, False)
+                    raise
                 self._send(session, peer, _offer(offer))
             case MediaLeave(peer=peer):
                 room.members.discard(peer)
@@ -210,11 +280,45 @@ class MediaDriver:
                     # The connection was up and broke (a network change): offer a fresh one.
                     # A client that never connects (ICE timeout) is not offered again.
                     self.carry_out(MediaJoin(session, peer, peer in room.observers))
+            case SpeakingTime(room_id=session, minutes=minutes):
+                self._store_speech(session, minutes)
+
+    # --- speaking time, stored by person ---------------------------------------------------------
+
+    def _store_speech(self, session: SessionId, minutes: tuple[SpeechMinute, ...]) -> None:
+        if self._speaking is None:
+            return
+        room = self._rooms.get(session)
+        subjects = room.subjects if room else {}
+        rows = [
+            SpeakingMinute(session, subjects.get(m.member, m.member), m.minute, m.ms)
+            for m in minutes
+        ]
+        try:
+            self._spoken.put_nowait(rows)
+        except asyncio.QueueFull:
+            log.warning("speaking time dropped: the store is behind", extra={"room": session})
+            return
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(
+                self._write_speech(self._speaking), name="media-speaking"
+            )
+
+    async def _write_speech(self, store: SpeakingStore) -> None:
+        while True:
+            rows = await self._spoken.get()
+            try:
+                await store.add(rows)
+            except Exception as error:  # the database is away: this report is lost
+                log.warning("speaking time not stored: %s", type(error).__name__)
+            finally:
+                self._spoken.task_done()
 
     def _tell(self, session: SessionId, text: str) -> None:
-        room = self._rooms.get(session)
-        for peer in room.members if room else ():
-            self._send(session, peer, ErrorMessage(code="recording-failed", message=text))
+        """A recorder stopped on its own: the room turns recording off, and its mentors hear
+        why (issue 12: the others see the indicator go off)."""
+        if self._recording_failed is not None:
+            self._recording_failed(session, text)
 
     def _error(self, session: SessionId, peer: PeerId, error: MediaError) -> None:
         self._send(session, peer, ErrorMessage(code=error.code.value, message=error.message))

@@ -44,7 +44,18 @@ class RoomDirectory(Protocol):
     async def release(self, claim: Claim) -> None:
         """This node no longer runs the room."""
 
+    async def remember_routed(self, session_id: str) -> None:
+        """The session's "auto" room went routed: wherever it is rebuilt, it starts so."""
+
+    async def was_routed(self, session_id: str) -> bool:
+        """Whether the session's room went routed on any node (for ``ROUTED_TTL_S``)."""
+
     async def close(self) -> None: ...
+
+
+ROUTED_TTL_S = 24 * 3600
+"""How long a room's switch to routed is remembered: longer than any sign-in (12 hours)."""
+_MAX_REMEMBERED = 10_000
 
 
 class MemoryDirectory:
@@ -52,6 +63,7 @@ class MemoryDirectory:
 
     def __init__(self, node_id: str) -> None:
         self._node_id = node_id
+        self._routed: dict[str, None] = {}  # insertion-ordered: the oldest go first
 
     async def owner(self, session_id: str) -> Claim | None:
         return Claim(session_id, self._node_id, 1)
@@ -66,6 +78,14 @@ class MemoryDirectory:
 
     async def release(self, claim: Claim) -> None:
         return None
+
+    async def remember_routed(self, session_id: str) -> None:
+        self._routed[session_id] = None
+        while len(self._routed) > _MAX_REMEMBERED:
+            del self._routed[next(iter(self._routed))]
+
+    async def was_routed(self, session_id: str) -> bool:
+        return session_id in self._routed
 
     async def close(self) -> None:
         return None
@@ -147,6 +167,9 @@ class RedisDirectory:
     def _key(self, session_id: str) -> str:
         return f"{self._prefix}room-owner:{session_id}"
 
+    def _routed_key(self, session_id: str) -> str:
+        return f"{self._prefix}room-routed:{session_id}"
+
     def _generation_key(self, session_id: str) -> str:
         return f"{self._prefix}room-generation:{session_id}"
 
@@ -193,6 +216,18 @@ class RedisDirectory:
     async def release(self, claim: Claim) -> None:
         try:
             await self._release(keys=[self._key(claim.session)], args=[claim.value])
+        except (RedisError, OSError) as exc:
+            raise DirectoryUnavailable(type(exc).__name__) from exc
+
+    async def remember_routed(self, session_id: str) -> None:
+        try:
+            await self._redis.set(self._routed_key(session_id), "1", ex=ROUTED_TTL_S)
+        except (RedisError, OSError) as exc:
+            raise DirectoryUnavailable(type(exc).__name__) from exc
+
+    async def was_routed(self, session_id: str) -> bool:
+        try:
+            return bool(await self._redis.exists(self._routed_key(session_id)))
         except (RedisError, OSError) as exc:
             raise DirectoryUnavailable(type(exc).__name__) from exc
 

@@ -19,6 +19,7 @@ __all__ = [
     "LeaveRoom",
     "Member",
     "Membership",
+    "ObserversHidden",
     "Rehome",
     "RevokeSockets",
     "RoomFrame",
@@ -43,6 +44,10 @@ class JoinRoom(msgspec.Struct, frozen=True, tag="join"):
     restore: Membership | None = None
     """The member this socket was in the room's previous owner: the new owner takes it back
     with its peer id and resume token (issue 13: rooms that heal)."""
+    observers_hidden: bool = False
+    routed: bool = False
+    """The session's room went routed before (on a node that died or drained): an "auto" room
+    opened by this join starts routed (issue 11: a room keeps its mode when it moves)."""
 
 
 class RoomFrame(msgspec.Struct, frozen=True, tag="frame"):
@@ -91,6 +96,13 @@ class EndRoom(msgspec.Struct, frozen=True, tag="end"):
     session: str
 
 
+class ObserversHidden(msgspec.Struct, frozen=True, tag="observers"):
+    """To the room's node: the session's observer setting changed (issue 11)."""
+
+    session: str
+    hidden: bool
+
+
 class FeedbackSubmitted(msgspec.Struct, frozen=True, tag="feedback"):
     """To the room's node: tell the form's trainee in the room."""
 
@@ -125,6 +137,7 @@ Envelope = (
     | Rehome
     | Heartbeat
     | EndRoom
+    | ObserversHidden
     | FeedbackSubmitted
     | Deliver
     | CloseConnection

@@ -29,7 +29,7 @@ import msgspec
 from server.infra.bus import Bus
 from server.infra.metrics import Metrics
 from server.infra.storage import ChatMessage
-from server.live.media.port import MediaPort
+from server.live.media.port import MediaPort, MemberFacts
 from server.live.rooms import envelopes as env
 from server.live.rooms.connection import SocketConnection
 from server.live.rooms.directory import DirectoryUnavailable, RoomDirectory
@@ -79,7 +79,8 @@ log = logging.getLogger("preceptor.rooms")
 
 _TICK_S = 1.0
 _REVALIDATE_S = 30.0
-_REVOCATIONS = "revocations"
+# The bus channel of RevokeSockets envelopes; `preceptor disable-user` publishes on it too.
+REVOCATIONS = "revocations"
 _NODES = "nodes"
 _MAX_PENDING = 2000  # inputs kept per room while its lease is in doubt
 _LOCATE_TRIES = 15  # x 0.2 s: how long a join waits for a claim to be granted
@@ -112,6 +113,7 @@ class _Joined:
     ice_servers: tuple[IceServer, ...]
     session_started_at: float | None
     media_mode: str
+    observers_hidden: bool = False
 
 
 class RoomHub:
@@ -139,6 +141,7 @@ class RoomHub:
         self._clock = clock
         self._wall_clock = wall_clock
         self._rooms: dict[str, _HostedRoom] = {}
+        self.draining = False  # set for good by `drain`: the node is going away
         self._sockets: dict[str, SocketConnection] = {}
         self._owners: dict[str, Claim] = {}  # connection id → its room's claim
         self._joined: dict[str, _Joined] = {}  # connection id (here) → its join
@@ -151,13 +154,13 @@ class RoomHub:
         # Routed rooms' `media` peer (DESIGN.md §3): it runs where the room runs, on its owner.
         self._media = media
         if media is not None:
-            media.attach(self.to_member)
+            media.attach(self.to_member, self.member_facts, self.recording_failed)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         inbox = await self._bus.subscribe(f"node:{self.node_id}", maxsize=10_000)
-        revocations = await self._bus.subscribe(_REVOCATIONS, maxsize=10_000)
+        revocations = await self._bus.subscribe(REVOCATIONS, maxsize=10_000)
         nodes = await self._bus.subscribe(_NODES, maxsize=10_000)
         self._tasks = [
             asyncio.create_task(self._read_inbox(inbox), name="rooms-inbox"),
@@ -185,6 +188,7 @@ class RoomHub:
         """This node is going away (SIGTERM, issue 13): give up the rooms it runs, so that the
         next join claims each on a node that stays, then tell every member of them (here or on
         another node) and every socket here to reconnect."""
+        self.draining = True
         rooms, self._rooms = self._rooms, {}
         self._metrics.rooms.set(0)
         for hosted in rooms.values():
@@ -216,7 +220,7 @@ class RoomHub:
     async def revoke(self, *, subject: str | None = None, login: str | None = None) -> None:
         """Close, on every node, the sockets of a login that ended or an account disabled
         (DESIGN.md §5: revocation reaches open sockets, not only new requests)."""
-        await self._bus.publish(_REVOCATIONS, env.encode(env.RevokeSockets(subject, login)))
+        await self._bus.publish(REVOCATIONS, env.encode(env.RevokeSockets(subject, login)))
 
     def forget(self, socket: SocketConnection) -> None:
         """A socket that closes before joining any room."""
@@ -233,10 +237,11 @@ class RoomHub:
         ice_servers: Sequence[IceServer],
         session_started_at: float | None = None,
         media_mode: str = MediaMode.DIRECT,
+        observers_hidden: bool = False,
     ) -> None:
         """``session_started_at``: when the session went live (wall clock), so that offsets
-        (marks) count from the session's start even if its room is rebuilt. ``media_mode``:
-        the session's, for a room this join opens."""
+        (marks) count from the session's start even if its room is rebuilt. ``media_mode`` and
+        ``observers_hidden``: the session's, for a room this join opens."""
         if not self._records.accepting:
             socket.close(CLOSE_TRY_AGAIN, "try again: the record is behind")
             return
@@ -248,6 +253,7 @@ class RoomHub:
             tuple(ice_servers),
             session_started_at,
             media_mode,
+            observers_hidden,
         )
         try:
             claim = await self._locate(session_id)
@@ -266,6 +272,7 @@ class RoomHub:
         if joined is None or claim is None:
             return
         restore = self._memberships.get(connection)
+        routed = joined.media_mode == "auto" and await self._was_routed(joined.session)
         if claim.owner == self.node_id:
             self._join_local(
                 connection,
@@ -276,6 +283,8 @@ class RoomHub:
                 joined.session_started_at,
                 joined.media_mode,
                 restore=restore,
+                observers_hidden=joined.observers_hidden,
+                routed=routed,
             )
             return
         principal = joined.principal
@@ -295,8 +304,21 @@ class RoomHub:
                 observer=principal.observer,
                 media_mode=joined.media_mode,
                 restore=restore,
+                observers_hidden=joined.observers_hidden,
+                routed=routed,
             ),
         )
+
+    async def _was_routed(self, session_id: str) -> bool:
+        """Whether the session's "auto" room went routed on some node (issue 11): a room
+        rebuilt after its node died or drained starts routed, as its members left it."""
+        if session_id in self._rooms:
+            return False  # open here: it has its own mode
+        try:
+            return await self._directory.was_routed(session_id)
+        except DirectoryUnavailable as exc:
+            log.warning("could not read a room's mode", extra={"error": type(exc).__name__})
+            return False
 
     async def _locate(self, session_id: str) -> Claim:
         """The claim of the node that runs the room, claiming it for this node when nobody
@@ -397,6 +419,21 @@ class RoomHub:
         except Exception as exc:
             log.warning("could not announce feedback", extra={"error": type(exc).__name__})
 
+    async def hide_observers(self, session_id: str, hidden: bool) -> None:
+        """The session's observer setting changed: its room, wherever it runs, shows or hides
+        its observers to trainees and guests at once (issue 11). Rooms opened later read the
+        setting from the session."""
+        try:
+            if session_id in self._rooms:
+                self._apply(session_id, lambda room: room.hide_observers(hidden))
+                return
+            claim = await self._directory.owner(session_id)
+            if claim is not None and claim.owner != self.node_id:
+                await self._publish(claim.owner, env.ObserversHidden(session_id, hidden))
+        except Exception as exc:
+            # The setting is stored: rooms opened from now on follow it whatever happens here.
+            log.warning("could not tell the room", extra={"error": type(exc).__name__})
+
     def _notify_feedback(self, session_id: str, form: str, trainee: str) -> None:
         self._apply(session_id, lambda room: room.feedback_submitted(form, trainee))
 
@@ -412,6 +449,9 @@ class RoomHub:
         session_started_at: float | None = None,
         media_mode: str = MediaMode.DIRECT,
         restore: env.Membership | None = None,
+        *,
+        observers_hidden: bool = False,
+        routed: bool = False,
     ) -> None:
         if not self._records.accepting:
             # The room's events could not be recorded (the database is away and the records
@@ -434,9 +474,13 @@ class RoomHub:
                 new_id=lambda: uuid.uuid4().hex[:12],
                 new_token=lambda: secrets.token_urlsafe(24),
                 grace=self._grace_s,
-                # A session's "auto" mode starts direct and may switch (DESIGN.md §3).
-                media_mode=MediaMode.ROUTED if media_mode == "routed" else MediaMode.DIRECT,
+                # A session's "auto" mode starts direct and may switch (DESIGN.md §3); once
+                # switched, a rebuilt room starts routed (`routed`: it went so on another node).
+                media_mode=MediaMode.ROUTED
+                if media_mode == "routed" or (routed and media_mode == "auto")
+                else MediaMode.DIRECT,
                 auto_route=media_mode == "auto",
+                observers_hidden=observers_hidden,
             )
             hosted = self._rooms[session_id] = _HostedRoom(room, lease)
             self._metrics.rooms.set(len(self._rooms))
@@ -494,12 +538,19 @@ class RoomHub:
         }
         welcomes = [e for e in effects if isinstance(e, Send) and e.to in admitted]
         held += welcomes
+        # ... and `media` offers it a connection only after that welcome (DESIGN.md §2): an
+        # offer that overtook it met a page not yet in routed mode, which sent nothing.
+        offers = [
+            e
+            for e in effects
+            if isinstance(e, MediaJoin) and hosted.room.connection_of(e.peer) in admitted
+        ]
         # Chat, like a mark, is relayed only once it is stored (issue 10: the record keeps it).
         chats = {e.id for e in effects if isinstance(e, StoreChat)}
         held += [e for e in effects if isinstance(e, Send) and _chat_id(e) in chats]
         self._note_memberships(hosted, effects)
         for effect in effects:
-            if effect in held:
+            if effect in held or effect in offers:
                 continue
             match effect:
                 case Send(to=to, message=message):
@@ -507,6 +558,9 @@ class RoomHub:
                 case Close(to=to, code=code, reason=reason):
                     self._close(to, code, reason)
                 case Audit(action=action, peer=peer, detail=detail):
+                    if action == "media-mode":
+                        # Remembered beyond this node: a room rebuilt elsewhere starts routed.
+                        self._spawn(self._directory.remember_routed(session_id))
                     subject = hosted.subjects.get(peer) if peer else None
                     extra = {"peer": peer} if peer else {}
                     self._records.audit(
@@ -514,7 +568,7 @@ class RoomHub:
                     )
                     if action in ("admit", "deny"):
                         guest = hosted.subjects.get(detail.get("peer", ""))
-                        self._decided(session_id, guest, action, welcomes)
+                        self._decided(session_id, guest, action, welcomes, offers)
                 case StoreMark():
                     announce = [s for s in held if _mark_id(s) == effect.id]
                     self._records.mark(
@@ -563,12 +617,27 @@ class RoomHub:
             elif not effect.to.startswith(f"{self.node_id}."):
                 self._publish_soon(_node_of(effect.to), env.Member(effect.to, membership))
 
+    def member_facts(self, session_id: SessionId, peer: PeerId) -> MemberFacts | None:
+        """Who a member of a room run here is, for its media (speaking time by person)."""
+        hosted = self._rooms.get(session_id)
+        subject = hosted.subjects.get(peer) if hosted else None
+        if hosted is None or subject is None:
+            return None
+        # The room counts from the session's start on the monotonic clock; back to wall time.
+        started = self._wall_clock() - (self._clock() - hosted.room.started_at)
+        return MemberFacts(subject, started)
+
     def to_member(self, session_id: SessionId, peer: PeerId, message: ServerMessage) -> None:
         """A message from the room's `media` peer to one member, wherever it is connected."""
         hosted = self._rooms.get(session_id)
         connection = hosted.room.connection_of(peer) if hosted else None
         if connection is not None:
             self._deliver(connection, serialize(message))
+
+    def recording_failed(self, session_id: SessionId, reason: str) -> None:
+        """The room's recorder stopped on its own (a full disk): the room turns recording off
+        and tells its mentors why (the media, and so the recorder, runs on the room's owner)."""
+        self._apply(session_id, lambda room: room.recording_failed(reason))
 
     def _store_chat(
         self, session_id: str, hosted: _HostedRoom, chat: StoreChat, held: list[Send]
@@ -604,21 +673,32 @@ class RoomHub:
         self._deliver(connection, serialize(chat_history(stored)))
 
     def _decided(
-        self, session_id: str, guest: str | None, action: str, welcomes: list[Send]
+        self,
+        session_id: str,
+        guest: str | None,
+        action: str,
+        welcomes: list[Send],
+        offers: list[MediaJoin],
     ) -> None:
         """A mentor admitted or denied a guest: the admission is stored (it outlives this
-        room, this node and the guest's connection), then the guest is welcomed; a denial ends
-        the guest's sign-in and closes its sockets on every node."""
+        room, this node and the guest's connection), then the guest is welcomed (and, in a
+        routed room, `media` offers it a connection); a denial ends the guest's sign-in and
+        closes its sockets on every node."""
+        welcomed = functools.partial(self._welcomed, session_id, welcomes, offers)
         if guest is None:
-            self._announce(welcomes)
+            welcomed()
         elif action == "admit":
-            self._records.admit_guest(
-                session_id=session_id,
-                guest_id=guest,
-                then=functools.partial(self._announce, welcomes),
-            )
+            self._records.admit_guest(session_id=session_id, guest_id=guest, then=welcomed)
         else:
             self._records.deny_guest(session_id=session_id, guest_id=guest, then=self._revoke_all)
+
+    def _welcomed(self, session_id: str, welcomes: list[Send], offers: list[MediaJoin]) -> None:
+        self._announce(welcomes)
+        hosted = self._rooms.get(session_id)
+        for offer in offers:
+            # Not for a member who left while its admission was being stored.
+            if self._media is not None and hosted and hosted.room.connection_of(offer.peer):
+                self._media.carry_out(offer)
 
     async def _revoke_all(self, logins: set[str]) -> None:
         for login in logins:
@@ -838,6 +918,8 @@ class RoomHub:
                         envelope.session_started_at,
                         envelope.media_mode,
                         restore=envelope.restore,
+                        observers_hidden=envelope.observers_hidden,
+                        routed=envelope.routed,
                     )
             case env.RoomFrame(session=session, connection=connection, frame=frame):
                 try:
@@ -861,6 +943,8 @@ class RoomHub:
                 self._spawn(self._rehome(session, connection))
             case env.EndRoom(session=session):
                 self._end_local(session)
+            case env.ObserversHidden(session=session, hidden=hidden):
+                self._apply(session, lambda room: room.hide_observers(hidden))
             case env.FeedbackSubmitted(session=session, form=form, trainee=trainee):
                 self._notify_feedback(session, form, trainee)
             case env.RevokeSockets(subject=subject, login=login):

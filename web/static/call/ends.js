@@ -36,6 +36,14 @@ export function endScreen(reason, { wasWaiting = false, guest = false } = {}) {
           "to set PRECEPTOR_PUBLIC_URL to the address people open.",
         {},
       ];
+    case "direct-video":
+      return [
+        "This session cannot be observed",
+        "Its video goes directly between the mentor and the trainee and never through the " +
+          "server, so there is nothing to observe. Ask the mentor to choose Automatic video " +
+          "for sessions you observe.",
+        {},
+      ];
     case "denied":
       return [
         "The mentor did not let you in",

@@ -8,7 +8,7 @@ import { enableFeedback } from "/static/call/feedback.js";
 import { enableInvites, refreshInvites } from "/static/call/invites.js";
 import { disableMarks, enableMarks, markReceived, marks } from "/static/call/marks.js";
 import { LevelMeter, LocalMedia, PROBLEM_TEXT } from "/static/call/media.js";
-import { feedbackArrived, hideNotice, wireNotice } from "/static/call/notice.js";
+import { feedbackArrived, hideNotice, mediaRefused, wireNotice } from "/static/call/notice.js";
 import { disableNotes, enableNotes } from "/static/call/notes.js";
 import * as people from "/static/call/people.js";
 import { PeerMesh } from "/static/call/peers.js";
@@ -95,7 +95,10 @@ function observeOnly() {
   $("preview-off").textContent = "You are observing";
   $("preview-off").hidden = false;
   $("device-fields").hidden = true;
-  ui.setCheckMessage("You see and hear everyone; your camera and microphone stay off. The mentor sees that you are observing.");
+  const seen = session?.observers_hidden
+    ? "The mentor sees that you are observing; the trainee does not."
+    : "Everyone sees that you are observing.";
+  ui.setCheckMessage(`You see and hear everyone; your camera and microphone stay off. ${seen}`);
   $("join").disabled = false;
 }
 
@@ -291,6 +294,7 @@ function onMessage(message) {
       }
       return;
     case "error":
+      if (message.code === "media-capacity") return mediaRefused(sentence(message.message));
       return ui.toast(sentence(message.message));
     default:
     // A message newer than this page: ignored.
@@ -325,7 +329,13 @@ function welcome(message) {
   for (const peer of message.peers) ui.renameTile(peer.id, peer.display_name);
   people.welcomePeople(message, selfMedia());
   setRecording(message.recording?.state ?? "off");
-  enableRecording({ self: message.peer, mentor: can("room.record"), send: (frame) => socket?.send(frame) });
+  enableRecording({
+    self: message.peer,
+    mentor: can("room.record"),
+    observer: observing(),
+    direct: session?.media_mode === "direct", // media never reaches the server: nothing to record
+    send: (frame) => socket?.send(frame),
+  });
   recordingStatus(message.recording);
   enableNotes({ sessionId, userName: message.display_name });
   if (can("session.end")) enableEnd({ sessionId });

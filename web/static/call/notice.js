@@ -28,6 +28,12 @@ export function feedbackArrived({ sessionId, guest }) {
   }
 }
 
+/** The server refused this member's media (`error {code: "media-capacity"}`): said until
+ * dismissed, not in a passing toast, since the call shows nobody until the member rejoins. */
+export function mediaRefused(text) {
+  show(text);
+}
+
 export function hideNotice() {
   $("call-notice").hidden = true;
 }

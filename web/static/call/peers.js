@@ -4,6 +4,8 @@
 import { PeerLink } from "/static/call/peer.js";
 
 const TICK_MS = 1000;
+/** The server's own peer in routed mode (DESIGN.md §2). */
+export const MEDIA_PEER = "media";
 
 /** `welcome.ice_servers` as RTCIceServer dictionaries; nothing else is ever added. */
 export function iceServersOf(list) {
@@ -93,6 +95,9 @@ export class PeerMesh {
   }
 
   signal({ from, description, candidate }) {
+    // The server's `media` peer speaks only to a page in routed mode (its `welcome` or
+    // `media-mode` says so first): never answer it as if it were a member.
+    if (from === MEDIA_PEER) return;
     let link = this.links.get(from);
     if (!link) {
       // A member whose `peer-joined` we missed while reconnecting; its name comes with the next

@@ -12,9 +12,9 @@
 // replaces our connection. Observers publish nothing: `tracks` gives them no track to attach.
 
 import { PeerLink } from "/static/call/peer.js";
-import { iceServersOf } from "/static/call/peers.js";
+import { iceServersOf, MEDIA_PEER } from "/static/call/peers.js";
 
-export const MEDIA_PEER = "media";
+export { MEDIA_PEER };
 const TICK_MS = 1000;
 
 export class RoutedMesh {
