@@ -5,7 +5,14 @@ See `media/recording/recorder.py` for how a room drives it, `sealed.py` for the 
 
 from media.recording.muxer import Finished, LiveFile, finalize
 from media.recording.recorder import Outcome, Recorder
-from media.recording.sealed import CHUNK_SIZE, Keyring, SealedError, SealedReader, SealedWriter
+from media.recording.sealed import (
+    CHUNK_SIZE,
+    Keyring,
+    SealedError,
+    SealedReader,
+    SealedWriter,
+    being_written,
+)
 
 __all__ = [
     "CHUNK_SIZE",
@@ -17,5 +24,6 @@ __all__ = [
     "SealedError",
     "SealedReader",
     "SealedWriter",
+    "being_written",
     "finalize",
 ]

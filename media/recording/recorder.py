@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from media.packets import RtpHeader
 from media.recording.frames import Frame, FrameAssembler, Timeline, vp8_size
@@ -60,12 +60,17 @@ class Recorder:
         video_codec: str,
         kinds: set[str],
         on_problem: Callable[[str], None] | None = None,
+        on_start: Callable[[float], None] | None = None,
     ) -> None:
+        """`on_problem(text)`: it stopped on its own (a full disk). `on_start(at)`: its first
+        keyframe was written; `at` (wall clock) is the file's zero. Both run on the loop."""
         self.path = path
         self._keyring = keyring
         self._codec = video_codec.upper()
         self._kinds = kinds
         self._on_problem = on_problem
+        self._on_start = on_start
+        self.started_at: float | None = None  # wall clock of the file's zero, once written
         self._queue: queue.Queue[object] = queue.Queue(_QUEUE_PACKETS)
         self._thread = threading.Thread(target=self._work, name="recorder", daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -172,6 +177,9 @@ class Recorder:
             if not self._begin(frame):
                 return
             timeline.start(at)
+            # `at` is on the arrival clock (time.time()): where marks' session clock is.
+            self.started_at = at
+            self._call_soon(self._on_start, at)
         offset = timeline.relative(at)
         if offset is not None and offset >= 0 and self._file is not None:
             self._file.write(frame.kind, frame.data, offset, frame.keyframe)
@@ -191,6 +199,9 @@ class Recorder:
 
     def _fail(self, problem: str) -> None:
         self._problem = problem
-        if self._loop is not None and self._on_problem is not None:
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._on_problem, problem)
+        self._call_soon(self._on_problem, problem)
+
+    def _call_soon(self, callback: Callable[[Any], None] | None, argument: object) -> None:
+        if self._loop is not None and callback is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed under us
+                self._loop.call_soon_threadsafe(callback, argument)

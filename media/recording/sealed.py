@@ -12,6 +12,7 @@ A random 96-bit nonce per chunk keeps well under NIST SP 800-38D's 2^32 messages
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import struct
@@ -21,7 +22,15 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["CHUNK_SIZE", "Keyring", "SealedError", "SealedReader", "SealedWriter", "plain_size"]
+__all__ = [
+    "CHUNK_SIZE",
+    "Keyring",
+    "SealedError",
+    "SealedReader",
+    "SealedWriter",
+    "being_written",
+    "plain_size",
+]
 
 MAGIC = b"PRCSEAL1"
 CHUNK_SIZE = 64 * 1024
@@ -60,6 +69,22 @@ def _slot(chunk_size: int) -> int:
     return _NONCE + chunk_size + _TAG
 
 
+def being_written(path: Path) -> bool:
+    """Whether a live `SealedWriter` (of any process on this machine, or on any node of a shared
+    directory whose filesystem has locks, as NFSv4 does) still holds the file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing lets go of the lock, if we took it
+    return False
+
+
 def plain_size(path: Path) -> int:
     """The plaintext length of a sealed file, from its size alone (every chunk is whole)."""
     with path.open("rb") as file:
@@ -85,6 +110,9 @@ class SealedWriter:
         self._chunk_size = chunk_size
         self._header = _HEADER.pack(MAGIC, chunk_size, keyring.current, os.urandom(_NONCE))
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        # Held until closed, and let go by the kernel if the process dies: a file nobody holds
+        # is no longer being written (start-up recovery asks `being_written`).
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.pwrite(self._fd, self._header, 0)
         self._index = 0
         self._chunk = bytearray()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import errno
+import functools
 import hashlib
 import logging
 import os
@@ -25,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from media import MediaRouter
-from media.recording import Finished, Keyring, Recorder, SealedError, SealedReader, finalize
+from media.recording import (
+    Finished,
+    Keyring,
+    Recorder,
+    SealedError,
+    SealedReader,
+    being_written,
+    finalize,
+)
 from server.config import Config
 from server.infra.storage import Recording, Store
 from signaling import PeerId, RecordingState, SessionId
@@ -36,7 +46,7 @@ log = logging.getLogger("preceptor.recording")
 
 _PURGE_EVERY_S = 3600.0
 _VIEW_AUDIT_WINDOW_S = 600.0  # a player's many Range requests are one view
-_STILL_WRITTEN_S = 30.0
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass
@@ -138,6 +148,7 @@ class Recordings:
                 video_codec=codec,
                 kinds={"audio", "video"},
                 on_problem=tell,
+                on_start=functools.partial(self._media_started, recording_id),
             )
             tap = router.tap(session, peer, recorder)
             recorder.start(tap)
@@ -145,6 +156,10 @@ class Recordings:
         await self._store.audit.append(
             "recording.started", target=session, detail={"segment": str(segment)}
         )
+
+    def _media_started(self, recording_id: str, at: float) -> None:
+        # Stored as soon as it is known: a crash's recording lines up with the marks too.
+        self._spawn(self._store.recordings.media_started(recording_id, at=at))
 
     async def _stop(self, session: SessionId) -> None:
         active = self._active.pop(session, None)
@@ -163,7 +178,14 @@ class Recordings:
         live = self.directory / f"{recording_id}.live"
         try:
             finished = await asyncio.to_thread(self._finalize_file, recording_id)
-        except Exception as error:  # an unreadable file (nothing muxed yet, a foreign key)
+        except Exception as error:
+            if isinstance(error, OSError) and error.errno in _NO_SPACE:
+                # No room for the playable copy (the disk that stopped the recording is
+                # full): the live file stays whole and the row unfinished, so the hourly
+                # recovery makes it playable once there is space. Nothing written is lost.
+                log.warning("a recording waits for disk space to be finalized")
+                return None
+            # An unreadable file (nothing muxed yet, a foreign key).
             log.warning("a recording could not be finalized: %s", type(error).__name__)
             await self._store.recordings.fail(recording_id, now=time.time())
             return None
@@ -184,7 +206,11 @@ class Recordings:
         # Written under a temporary name, renamed once whole: a crash here leaves the live file.
         partial = self.directory / f"{recording_id}.final-partial"
         _remove(partial)
-        finished = finalize(live, partial, self.keyring)
+        try:
+            finished = finalize(live, partial, self.keyring)
+        except BaseException:
+            _remove(partial)  # a full disk: give back what the copy took
+            raise
         partial.rename(self.directory / f"{recording_id}.{finished.container}")
         return finished
 
@@ -201,17 +227,22 @@ class Recordings:
 
     async def recover(self) -> int:
         """Make every recording a crash cut short playable, marked `incomplete`. A live file
-        written to within the last half minute belongs to a recorder still running (on another
-        node sharing the directory): it is left alone, and looked at again next hour."""
+        that a recorder still holds (its lock; on another node sharing the directory) is left
+        alone, and looked at again next hour; a killed process holds nothing, so a restart
+        recovers its recordings at once."""
         recovered = 0
         for recording in await self._store.recordings.unfinished():
-            if recording.session_id in self._active:
-                continue
-            live = self.directory / f"{recording.id}.live"
-            written = await asyncio.to_thread(_modified, live)
-            if written is not None and time.time() - written < _STILL_WRITTEN_S:
-                continue
-            done = await self._finalize(recording.id, "incomplete")
+            session = SessionId(recording.session_id)
+            # Under the session's lock: a stop of this node finalizing it is not raced.
+            async with self._locks.setdefault(session, asyncio.Lock()):
+                if session in self._active:
+                    continue
+                if (await self._store.recordings.get(recording.id)) != recording:
+                    continue  # finished meanwhile
+                live = self.directory / f"{recording.id}.live"
+                if await asyncio.to_thread(being_written, live):
+                    continue
+                done = await self._finalize(recording.id, "incomplete")
             await self._store.audit.append(
                 "recording.recovered",
                 target=recording.session_id,
@@ -296,13 +327,6 @@ class Recordings:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("a recording step failed", exc_info=task.exception())
-
-
-def _modified(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except FileNotFoundError:
-        return None
 
 
 def _remove(path: Path) -> None:

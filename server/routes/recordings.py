@@ -43,6 +43,8 @@ class RecordingOut(msgspec.Struct, frozen=True):
 
 def _out(recording: Recording, session_started_at: float | None) -> RecordingOut:
     started = session_started_at or recording.started_at
+    # The file's zero is its first keyframe, not the moment recording was asked for (issue 12).
+    media_started = recording.media_started_at or recording.started_at
     playable = recording.state in _PLAYABLE
     return RecordingOut(
         id=recording.id,
@@ -50,7 +52,7 @@ def _out(recording: Recording, session_started_at: float | None) -> RecordingOut
         segment=recording.segment,
         state=recording.state,
         started_at=recording.started_at,
-        offset_ms=max(0, round((recording.started_at - started) * 1000)),
+        offset_ms=max(0, round((media_started - started) * 1000)),
         duration_s=recording.duration_s,
         size_bytes=recording.size_bytes,
         codecs=recording.codecs,

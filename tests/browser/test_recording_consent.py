@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from server.infra.roles import Role, User
 from server.live.recording import Recordings
@@ -70,6 +70,7 @@ async def _consent_record_and_play(
     await expect(guest.get_by_role("status").filter(has_text="asks to record")).to_be_visible()
     await guest.screenshot(path=str(SHOTS / "consent-phone.png"))
     await expect(guest.locator("#rec-state")).to_have_text("Recording: waiting for consent")
+    await _badge_leaves_the_title_room(guest, "Asking…")
     await guest.get_by_role("button", name="I consent").click()
     for page in (mentor, guest):
         await expect(page.locator("#rec-state")).to_have_text("Recording")
@@ -88,12 +89,15 @@ async def _consent_record_and_play(
     assert answers[0].actor_id == mentor_user.id
     assert all(e.at > 0 for e in answers)
 
-    # Asked again (the mentor's consent still stands; the room keeps it), the guest consents:
+    # Asked again, everyone answers again (a consent given before a stop does not count), and
     # the routed room is recorded, one file per person, until Stop.
     await mentor.get_by_role("button", name="Start recording").click()
-    await expect(mentor.get_by_role("button", name="Withdraw consent")).to_be_visible()
+    await mentor.get_by_role("button", name="I consent").click()
     await guest.get_by_role("button", name="I consent").click()
     await expect(guest.locator("#rec-state")).to_have_text("Recording")
+    await _badge_leaves_the_title_room(guest, "Rec")
+    await guest.screenshot(path=str(SHOTS / "recording-phone.png"))
+    await mentor.screenshot(path=str(SHOTS / "recording-desktop.png"))
     recordings = server.services.recordings
     await wait_for(lambda: _recorded(recordings, session_id, at_least=3.0), timeout=20)
     await mentor.get_by_role("button", name="Stop recording").click()
@@ -125,6 +129,48 @@ async def _consent_record_and_play(
     await wait_for(playable, timeout=15)
     await desk.close()
     await phone_context.close()
+
+
+async def _badge_leaves_the_title_room(phone: Page, short: str) -> None:
+    """On a phone the badge is its dot and a short word; its text (the accessible name) keeps
+    the full words, and the session's title is not cut to a few letters."""
+    badge = phone.locator("#rec-state")
+    shown = await badge.evaluate("(el) => getComputedStyle(el, '::after').content")
+    assert short in shown
+    title = phone.locator(".call-title")
+    await expect(title).to_have_text("Airway review")
+    fits = await title.evaluate("(el) => el.scrollWidth <= el.clientWidth")
+    assert fits, "the session title is cut short beside the recording badge"
+    box = await badge.bounding_box()
+    assert box is not None
+    assert box["width"] <= 90
+
+
+@pytest.mark.timeout(60)
+async def test_a_direct_session_offers_no_recording_and_says_why(
+    server: RunningServer, browser: Browser
+) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before the browser
+    mentor_user = await server.user(Role.MENTOR)
+    http = await server.signed_in(mentor_user)
+    created = await http.post("/api/sessions", json={"title": "Clinic", "media_mode": "direct"})
+    assert created.status_code == 201, created.text
+    await http.aclose()
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        context = await browser.new_context(**viewport)
+        mentor = await context.new_page()
+        await sign_in(mentor, server, mentor_user.email)
+        await join_as_mentor(mentor, server, created.json()["id"])
+        await expect(mentor.locator("#rec-state")).to_have_text("Not recorded")
+        await expect(
+            mentor.get_by_text(
+                "This session is direct: video never passes through the server, "
+                "so it cannot be recorded."
+            )
+        ).to_be_visible()
+        await expect(mentor.get_by_role("button", name="Start recording")).to_have_count(0)
+        await mentor.screenshot(path=str(SHOTS / f"direct-{name}.png"))
+        await context.close()
 
 
 async def _recorded(recordings: Recordings, session_id: str, *, at_least: float) -> bool:

@@ -30,6 +30,9 @@ class Recording:
     codecs: tuple[str, ...]
     container: str | None
     sha256: str | None
+    media_started_at: float | None = None
+    """Wall-clock time of the first keyframe, where the file's timeline starts (None until
+    one arrived): marks, which count from the session's start, line up from it."""
 
 
 def _row(row: Any) -> Recording:
@@ -46,6 +49,7 @@ def _row(row: Any) -> Recording:
         codecs=tuple(row.codecs.split(",")) if row.codecs else (),
         container=row.container,
         sha256=row.sha256,
+        media_started_at=row.media_started_at,
     )
 
 
@@ -94,6 +98,15 @@ class RecordingStore:
                     container=container,
                     sha256=sha256,
                 )
+            )
+
+    async def media_started(self, recording_id: str, *, at: float) -> None:
+        """The recorder wrote its first keyframe at `at` (wall clock): the file's zero."""
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                recordings.update()
+                .where(recordings.c.id == recording_id)
+                .values(media_started_at=at)
             )
 
     async def fail(self, recording_id: str, *, now: float) -> None:

@@ -9,12 +9,17 @@ const TEXT = {
   consented: "You consent to recording. You can withdraw at any time.",
   declined: "You have not consented. Nothing is recorded until everyone does.",
   waiting: "Waiting for everyone to consent before recording starts.",
+  observed: "This session is being recorded. You observe, so nothing of yours is recorded.",
+  observedWaiting: "The mentor asked to record; it starts when the members consent.",
+  direct: "This session is direct: video never passes through the server, so it cannot be recorded.",
 };
 
 let bar = null;
 let send = () => {};
 let self = null;
 let mentor = false;
+let observer = false; // publishes nothing, so is never recorded and never asked
+let direct = false; // an explicitly direct session (issue 11): the server never has its media
 let answered = null; // what I last said: true, false or null (not asked yet)
 
 function button(label, onClick, secondary = false) {
@@ -44,6 +49,8 @@ function ensureBar() {
 /** Called once the room welcomes me. */
 export function enableRecording(options) {
   ({ send, self, mentor } = options);
+  observer = Boolean(options.observer);
+  direct = Boolean(options.direct);
   ensureBar();
 }
 
@@ -62,7 +69,10 @@ export function recordingStatus(status) {
   text.setAttribute("role", "status");
   if (state === "off") {
     answered = null;
-    if (mentor) parts.push(button("Start recording", () => send({ type: "recording", action: "start" })));
+    if (mentor && direct) text.textContent = TEXT.direct;
+    else if (mentor) parts.push(button("Start recording", () => send({ type: "recording", action: "start" })));
+  } else if (observer) {
+    text.textContent = state === "active" ? TEXT.observed : TEXT.observedWaiting;
   } else {
     if (mine) text.textContent = state === "active" ? TEXT.consented : TEXT.waiting;
     else text.textContent = answered === false ? TEXT.declined : TEXT.ask;
@@ -75,5 +85,6 @@ export function recordingStatus(status) {
   buttons.append(...parts);
   bar.replaceChildren(...(text.textContent ? [text] : []), buttons);
   bar.dataset.state = state;
+  bar.toggleAttribute("data-direct", mentor && direct && state === "off");
   bar.hidden = parts.length === 0 && !text.textContent;
 }

@@ -12,6 +12,10 @@ const RECORDING_TEXT = {
   active: "Recording",
 };
 
+// On a phone the badge shows these beside its dot (recording.css), so the title keeps its room;
+// the full words stay its text, which is what assistive technology reads.
+const RECORDING_SHORT = { off: "No rec", "pending-consent": "Asking…", active: "Rec" };
+
 let timer = null;
 let startedMs = null;
 
@@ -33,6 +37,7 @@ export function setRecording(state) {
   const box = $("rec-state");
   box.dataset.state = state in RECORDING_TEXT ? state : "off";
   box.textContent = RECORDING_TEXT[box.dataset.state];
+  box.dataset.short = RECORDING_SHORT[box.dataset.state];
   box.hidden = false;
 }
 
