@@ -21,7 +21,16 @@ from server.infra.roles import Role, User
 from server.infra.storage import Store, migrate
 from tests.support import FAST_PASSWORDS, free_port
 
-__all__ = ["ROOT", "PreceptorProcess", "rss_kib", "start_preceptor", "stop", "wait_port"]
+__all__ = [
+    "ROOT",
+    "Node",
+    "PreceptorProcess",
+    "open_fds",
+    "rss_kib",
+    "start_preceptor",
+    "stop",
+    "wait_port",
+]
 
 PASSWORD = "bench-password-123"
 
@@ -31,6 +40,10 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -43,13 +56,26 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 async def wait_port(port: int) -> None:
-    for _ in range(200):
+    # Up to a minute: on a 2-core machine busy with other work, importing the app alone took ~18 s.
+    for _ in range(1200):
         with contextlib.suppress(OSError):
             _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.close()
             return
         await asyncio.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
+
+
+@dataclass(frozen=True)
+class Node:
+    """One `preceptor serve` process."""
+
+    port: int
+    pid: int
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -60,6 +86,12 @@ class PreceptorProcess:
     mentor_cookies: list[str]
     trainee_cookies: list[str]
     """One per person (``sign_ins`` mentors and as many trainees)."""
+    more_nodes: tuple[Node, ...] = ()
+    """With ``nodes > 1``: the other processes, sharing the first one's database and Redis."""
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [Node(self.port, self.pid), *self.more_nodes]
 
     @property
     def mentor_cookie(self) -> str:
@@ -75,22 +107,36 @@ class PreceptorProcess:
 
 
 async def start_preceptor(
-    stack: contextlib.AsyncExitStack, workdir: Path, *, sessions: int, sign_ins: int = 1
+    stack: contextlib.AsyncExitStack,
+    workdir: Path,
+    *,
+    sessions: int,
+    sign_ins: int = 1,
+    nodes: int = 1,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
 ) -> PreceptorProcess:
-    """`preceptor serve` on SQLite in ``workdir``, with a mentor and a trainee signed in and
-    ``sessions`` sessions (each listing the trainee) made beforehand."""
-    port = free_port()
+    """`preceptor serve` on SQLite in ``workdir`` (or on ``database_url``), with a mentor and a
+    trainee signed in and ``sessions`` sessions (each listing the trainee) made beforehand.
+    ``nodes`` > 1 starts that many processes on one database, data dir and ``redis_url``;
+    ``env`` adds settings (``PRECEPTOR_*``) for every process; with ``log_dir`` each process
+    writes its log (at ``PRECEPTOR_LOG_LEVEL``, WARNING unless ``env`` says) to node-<i>.log."""
+    database_url = database_url or f"sqlite+aiosqlite:///{workdir}/preceptor.db"
     env = {
         **os.environ,
-        "PRECEPTOR_DATA_DIR": str(workdir),
-        "PRECEPTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "PRECEPTOR_LOG_LEVEL": "WARNING",
+        **(env or {}),
+        "PRECEPTOR_DATA_DIR": str(workdir),
+        "PRECEPTOR_DATABASE_URL": database_url,
         "PRECEPTOR_SECRET_KEY": "bench-secret-key-0123456789",
     }
-    env.pop("PRECEPTOR_DATABASE_URL", None)
     env.pop("PRECEPTOR_REDIS_URL", None)
+    if redis_url is not None:
+        env["PRECEPTOR_REDIS_URL"] = redis_url
     store = Store.open(
-        f"sqlite+aiosqlite:///{workdir}/preceptor.db",
+        database_url,
         idle_timeout_s=86400,
         absolute_timeout_s=86400,
     )
@@ -123,14 +169,21 @@ async def start_preceptor(
         for i in range(sessions)
     ]
     await store.close()
-    process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/preceptor"), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    stack.callback(stop, process)
-    await wait_port(port)
+    started: list[Node] = []
+    for i in range(nodes):
+        port = free_port()
+        log = stack.enter_context((log_dir / f"node-{i}.log").open("wb")) if log_dir else None
+        process = subprocess.Popen(
+            [str(ROOT / ".venv/bin/preceptor"), "serve", "--port", str(port)],
+            env={**env, "PRECEPTOR_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+            stdout=log or subprocess.DEVNULL,
+            stderr=log or subprocess.DEVNULL,
+        )
+        stack.callback(stop, process)
+        started.append(Node(port, process.pid))
+    for node in started:
+        await wait_port(node.port)
+    port = started[0].port
     cookies: dict[Role, list[str]] = {Role.MENTOR: [], Role.TRAINEE: []}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         for role, signed in cookies.items():
@@ -142,5 +195,10 @@ async def start_preceptor(
                 signed.append(f"preceptor_session={r.cookies['preceptor_session']}")
                 http.cookies.clear()
     return PreceptorProcess(
-        port, process.pid, session_ids, cookies[Role.MENTOR], cookies[Role.TRAINEE]
+        port,
+        started[0].pid,
+        session_ids,
+        cookies[Role.MENTOR],
+        cookies[Role.TRAINEE],
+        tuple(started[1:]),
     )

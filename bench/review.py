@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import sys
 import tempfile
@@ -149,6 +150,7 @@ async def run(database_url: str, data_dir: Path, sessions: int, requests: int, n
         began = time.perf_counter()
         trainee, supervisor = await seed(server, sessions)
         seeded = time.perf_counter() - began
+        gc.freeze()  # as `preceptor serve` does once started (server/serving.py)
         client = await server.signed_in(supervisor, PASSWORD)
         # Who viewed the record is the trainee's to read (by now: every look the run made).
         own = await server.signed_in(trainee, PASSWORD)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -100,14 +99,9 @@ def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlet
         await services.rooms.start()
         services.notes.start()
         await services.recordings.start()  # recovers recordings a crash cut short
-        # What start-up built lives as long as the process: kept out of the collector's sight,
-        # a full collection walks only newer objects (it was the p95 of a 500-session trainee's
-        # progress: ~125 ms against ~70 ms frozen, bench/README.md).
-        gc.freeze()  # undone on the way out, so a test process's apps come and go freely
         try:
             yield
         finally:
-            gc.unfreeze()
             await services.notes.close()
             await services.rooms.close()
             await services.recordings.close()
@@ -115,6 +109,7 @@ def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlet
             await services.login_failures_by_account.close()
             await services.login_failures_by_ip.close()
             await services.invite_requests_by_ip.close()
+            await services.admission.close()
             await bus.close()
             await store.close()
 

@@ -12,18 +12,19 @@ from media import MediaConfig
 from server.config import Config
 from server.http.principal_cache import PrincipalCache
 from server.infra.accounts import Accounts
-from server.infra.bus import Bus, RedisBus
+from server.infra.bus import Bus, RedisBus, RedisWindow, SharedWindow
 from server.infra.metrics import Metrics
 from server.infra.passwords import Passwords
 from server.infra.rate_limit import Sampler
 from server.infra.storage import Store
 from server.infra.storage.engine import for_writing
+from server.infra.storage.speaking import SpeakingStore
 from server.infra.throttle import MemoryThrottle, RedisThrottle, Throttle
 from server.live.media import MediaDriver
 from server.live.notes.hub import NotesHub
 from server.live.recording import Recordings
 from server.live.rooms import MemoryDirectory, RedisDirectory, RoomDirectory, RoomHub, RoomRecords
-from server.sockets.admission import Admission
+from server.sockets.admission import WINDOW_S, Admission
 from session_notes import NotesStore, SqlNotesStore
 from session_notes.instruments import FeedbackStore, TemplateStore
 from session_notes.instruments.registry import Instruments
@@ -50,11 +51,11 @@ class Services:
     rooms: RoomHub
     notes_store: NotesStore
     notes: NotesHub
-    template_store: TemplateStore
     instruments: Instruments
     feedback: FeedbackStore
     principals: PrincipalCache
     recordings: Recordings
+    speaking: SpeakingStore
 
     @classmethod
     def build(cls, config: Config, store: Store, bus: Bus, passwords: Passwords) -> Services:
@@ -71,6 +72,7 @@ class Services:
         template_store = TemplateStore(store.engine, writer)
         principals = PrincipalCache()
         recordings = Recordings(store, config)
+        speaking = SpeakingStore(store.engine)
         store.login_sessions.listener = store.users.listener = principals
         return cls(
             config=config,
@@ -89,12 +91,7 @@ class Services:
             records=records,
             anonymous_refusals=Sampler(60.0),
             throttled_logins=Sampler(60.0),
-            admission=Admission(
-                opens_per_minute_per_account=config.socket_opens_per_minute,
-                opens_per_minute_per_address=config.socket_opens_per_minute_per_address,
-                messages_per_s_per_account=config.messages_per_second,
-                message_burst_per_account=config.messages_per_second * 6,
-            ),
+            admission=_admission(config, metrics),
             rooms=RoomHub(
                 node_id=node_id,
                 bus=bus,
@@ -105,7 +102,7 @@ class Services:
                 ended_logins=lambda logins: store.login_sessions.ended_among(
                     logins, now=time.time()
                 ),
-                media=MediaDriver(_media_config(config), recordings=recordings),
+                media=MediaDriver(_media_config(config), recordings=recordings, speaking=speaking),
             ),
             notes_store=notes_store,
             notes=NotesHub(
@@ -114,18 +111,43 @@ class Services:
                 node_id=node_id,
                 multi_node=isinstance(bus, RedisBus),
             ),
-            template_store=template_store,
             instruments=Instruments(template_store),
             feedback=FeedbackStore(store.engine, writer),
             principals=principals,
             recordings=recordings,
+            speaking=speaking,
         )
 
 
 def _media_config(config: Config) -> MediaConfig:
     # The server's own address is found through STUN only: TURN credentials are per member.
     stun = (IceServer(urls=config.stun_urls),) if config.stun_urls else ()
-    return MediaConfig(ice_servers=stun)
+    return MediaConfig(ice_servers=stun, max_streams=config.media_max_streams)
+
+
+def _admission(config: Config, metrics: Metrics) -> Admission:
+    by_account = config.socket_opens_per_minute
+    by_address = config.socket_opens_per_minute_per_address
+    shared: tuple[SharedWindow | None, SharedWindow | None] = (None, None)
+    if config.redis_url:
+        # Counted across nodes: N nodes must not allow N times as many opens (issue 13).
+        fallback = metrics.shared_limit_fallbacks.inc
+        shared = (
+            RedisWindow(
+                config.redis_url, by_account, WINDOW_S, name="opens-account", on_fallback=fallback
+            ),
+            RedisWindow(
+                config.redis_url, by_address, WINDOW_S, name="opens-address", on_fallback=fallback
+            ),
+        )
+    return Admission(
+        opens_per_minute_per_account=by_account,
+        opens_per_minute_per_address=by_address,
+        messages_per_s_per_account=config.messages_per_second,
+        message_burst_per_account=config.messages_per_second * 6,
+        opens_by_account=shared[0],
+        opens_by_address=shared[1],
+    )
 
 
 def _throttle(config: Config, limit: int, name: str, *, window_s: float | None = None) -> Throttle:

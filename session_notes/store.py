@@ -1,10 +1,11 @@
 """Where notes live: an append-only log of updates, each with its author and time, plus a
 snapshot that makes loading fast. The log is never trimmed: it is the history the record
-shows. Tables are created by the server's migrations (0003)."""
+shows. Tables: :mod:`session_notes.schema` (migration 0003)."""
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -15,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from session_notes.authorship import StoredUpdate
+from session_notes.schema import notes_snapshots, notes_updates
+from session_notes.sqlite_append import MAX_ROWS, append_rows
 
 __all__ = [
     "NewUpdate",
@@ -26,28 +29,6 @@ __all__ = [
     "notes_updates",
 ]
 
-_metadata = sa.MetaData()
-
-notes_updates = sa.Table(
-    "notes_updates",
-    _metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
-    sa.Column("session_id", sa.String(32), nullable=False),
-    sa.Column("update", sa.LargeBinary, nullable=False),
-    sa.Column("author_id", sa.String(64), nullable=False),
-    sa.Column("author_name", sa.String(80), nullable=False),
-    sa.Column("at", sa.Double, nullable=False),
-)
-
-notes_snapshots = sa.Table(
-    "notes_snapshots",
-    _metadata,
-    sa.Column("session_id", sa.String(32), primary_key=True),
-    sa.Column("snapshot", sa.LargeBinary, nullable=False),
-    sa.Column("upto_id", sa.BigInteger, nullable=False),
-    sa.Column("at", sa.Double, nullable=False),
-)
-
 
 class NotesStoreError(Exception):
     """The database could not store or load notes (the cause is chained). The store's callers
@@ -58,7 +39,7 @@ class NotesStoreError(Exception):
 async def _mapped() -> AsyncIterator[None]:
     try:
         yield
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+    except (SQLAlchemyError, sqlite3.Error, OSError, TimeoutError) as exc:
         raise NotesStoreError(type(exc).__name__) from exc
 
 
@@ -146,6 +127,13 @@ class SqlNotesStore:
     async def append_many(self, rows: list[NewUpdate]) -> list[int]:
         if not rows:
             return []
+        if self._writer.dialect.name == "sqlite" and len(rows) <= MAX_ROWS:
+            # The hot path of every notes update: one trip to SQLite's thread (sqlite_append.py).
+            async with _mapped(), self._writer.connect() as connection:
+                return await append_rows(
+                    connection,
+                    [(r.session_id, r.update, r.author_id, r.author_name[:80], r.at) for r in rows],
+                )
         async with _mapped(), self._writer.begin() as connection:
             result = await connection.execute(
                 notes_updates.insert().returning(notes_updates.c.id, sort_by_parameter_order=True),

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 __all__ = ["Metrics"]
 
@@ -46,6 +53,21 @@ class Metrics:
             ["endpoint", "code"],
             registry=self.registry,
         )
+        self.shared_limit_fallbacks = Counter(
+            "preceptor_shared_limit_fallbacks",
+            "Socket opens counted in this node's memory alone because Redis did not answer "
+            "(the limits that hold across nodes, issue 13).",
+            registry=self.registry,
+        )
+        self.asyncio_tasks = Gauge(
+            "preceptor_asyncio_tasks",
+            "asyncio tasks alive in this process when the metrics were read: flat under a "
+            "steady load, so growth is a leak (bench/soak.py watches it).",
+            registry=self.registry,
+        )
+        # process_resident_memory_bytes, process_open_fds, CPU seconds: read from /proc when
+        # scraped (on Linux; elsewhere the collector reports nothing).
+        ProcessCollector(registry=self.registry)
         for endpoint in ("signaling", "notes"):
             self.sockets.labels(endpoint=endpoint).set(0)
 

@@ -28,6 +28,7 @@ class Readiness(msgspec.Struct, frozen=True):
     status: str
     store: bool
     bus: bool
+    draining: bool = False
 
 
 async def healthz(_request: Request, _: Principal | None) -> Response:
@@ -37,9 +38,12 @@ async def healthz(_request: Request, _: Principal | None) -> Response:
 async def readyz(request: Request, _: Principal | None) -> Response:
     svc = services(request)
     store_ok, bus_ok = await asyncio.gather(svc.store.ping(), svc.bus.ping())
-    ready = store_ok and bus_ok
+    draining = svc.rooms.draining
+    ready = store_ok and bus_ok and not draining
+    status = "draining" if draining else "ready" if ready else "degraded"
+    # A load balancer stops sending new people to a node that is draining (issue 13).
     return json_response(
-        Readiness("ready" if ready else "degraded", store_ok, bus_ok), status=200 if ready else 503
+        Readiness(status, store_ok, bus_ok, draining), status=200 if ready else 503
     )
 
 
@@ -82,9 +86,10 @@ def _is_loopback(host: str | None) -> bool:
 
 async def metrics(request: Request, _: Principal | None) -> Response:
     _allow_metrics(request)
-    return Response(
-        services(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+    metrics = services(request).metrics
+    # Counted at scrape time: the tasks of this event loop, which serves every socket.
+    metrics.asyncio_tasks.set(len(asyncio.all_tasks()))
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 async def openapi(request: Request, _: Principal | None) -> Response:
@@ -98,7 +103,7 @@ endpoints = [
     Endpoint(
         "GET",
         "/readyz",
-        "The store and the bus are reachable (503 when not).",
+        "The store and the bus are reachable and the node is not draining (503 when not).",
         "ops",
         readyz,
         access=ANYONE,

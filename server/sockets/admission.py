@@ -1,25 +1,29 @@
-"""How much one account and one client address may ask of this node's sockets (issue 13).
+"""How much one account and one client address may ask of the sockets (issue 13).
 
 A limit per socket alone is defeated by opening more sockets: one listed trainee made 610
-connections in 10 s and relayed thousands of chats a second into a room. So, per node:
+connections in 10 s and relayed thousands of chats a second into a room. So:
 
 - socket opens per minute per client address (checked before any sign-in work) and per
-  account (once the sign-in is known), each endpoint counted apart;
-- messages per second across all of an account's signaling sockets (a token bucket per account,
-  beside each socket's own).
+  account (once the sign-in is known), each endpoint counted apart. These are counted in
+  Redis when the deployment has it (``SharedWindow``), so they hold across nodes: N nodes do
+  not allow N times as many; without Redis for a while, each node counts alone;
+- messages per second across all of an account's signaling sockets on this node (a token
+  bucket per account, beside each socket's own): a frame is never held up by a round trip to
+  Redis, and one member's sockets are one per session anyway (4409).
 
 Abuse is refused with 1008; the caller audits it once per key and window (``first_offence``), not
-once per frame or per socket. A deployment of N nodes allows N times as much, still far below
-what disturbs a room. The clock is passed in.
+once per frame or per socket. The clocks are passed in: the wall clock for the shared windows
+(nodes share it), the monotonic clock for the rest.
 """
 
 from __future__ import annotations
 
-from server.infra.rate_limit import SlidingWindowLimiter, TokenBucket
+from server.infra.bus import MemoryWindow, SharedWindow
+from server.infra.rate_limit import TokenBucket
 
 __all__ = ["Admission"]
 
-_WINDOW_S = 60.0
+WINDOW_S = 60.0
 _MAX_KEYS = 100_000
 
 
@@ -31,23 +35,33 @@ class Admission:
         opens_per_minute_per_address: int = 600,
         messages_per_s_per_account: float = 40.0,
         message_burst_per_account: float = 240.0,
-        audit_every_s: float = _WINDOW_S,
+        audit_every_s: float = WINDOW_S,
+        opens_by_account: SharedWindow | None = None,
+        opens_by_address: SharedWindow | None = None,
     ) -> None:
-        self._by_account = SlidingWindowLimiter(opens_per_minute_per_account, _WINDOW_S)
-        self._by_address = SlidingWindowLimiter(opens_per_minute_per_address, _WINDOW_S)
+        """``opens_by_*``: the windows to count opens in (``RedisWindow`` across nodes); by
+        default, this process's memory with the limits above."""
+        self._by_account = opens_by_account or MemoryWindow(opens_per_minute_per_account, WINDOW_S)
+        self._by_address = opens_by_address or MemoryWindow(opens_per_minute_per_address, WINDOW_S)
         self._rate = messages_per_s_per_account
         self._burst = message_burst_per_account
         self._buckets: dict[str, TokenBucket] = {}
         self._audit_every_s = audit_every_s
         self._audited: dict[str, float] = {}
 
-    def open_from_address(self, endpoint: str, address: str | None, now: float) -> bool:
-        """A handshake from ``address``: counted; False once over the limit."""
-        return _take(self._by_address, f"{endpoint}:{address}", now)
+    async def open_from_address(self, endpoint: str, address: str | None, now: float) -> bool:
+        """A handshake from ``address`` at ``now`` (wall clock): counted; False once over the
+        limit."""
+        return await self._by_address.take(f"{endpoint}:{address}", now)
 
-    def open_by_account(self, endpoint: str, subject: str, now: float) -> bool:
-        """A handshake signed in as ``subject``: counted; False once over the limit."""
-        return _take(self._by_account, f"{endpoint}:{subject}", now)
+    async def open_by_account(self, endpoint: str, subject: str, now: float) -> bool:
+        """A handshake signed in as ``subject`` at ``now`` (wall clock): counted; False once
+        over the limit."""
+        return await self._by_account.take(f"{endpoint}:{subject}", now)
+
+    async def close(self) -> None:
+        await self._by_account.close()
+        await self._by_address.close()
 
     def message(self, subject: str, now: float) -> bool:
         """One frame from any of ``subject``'s sockets; False when the account is over budget."""
@@ -72,10 +86,3 @@ class Admission:
         self._audited.pop(name, None)
         self._audited[name] = now
         return True
-
-
-def _take(limiter: SlidingWindowLimiter, key: str, now: float) -> bool:
-    if limiter.retry_after(key, now) > 0:
-        return False
-    limiter.hit(key, now)
-    return True

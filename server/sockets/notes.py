@@ -23,8 +23,8 @@ from server.infra.rate_limit import TokenBucket
 from server.infra.storage import Session
 from server.live.notes.budget import ByteBucket
 from server.live.notes.hub import AwarenessRefused, NotesFull, ReadOnly
-from server.live.rooms import SocketConnection
 from server.services import Services, services
+from server.sockets.connection import CLOSE_TIMEOUT_S, QueuedSocket
 from server.sockets.gate import admit_socket
 from session_notes import (
     InvalidUpdate,
@@ -55,7 +55,7 @@ async def notes_socket(websocket: WebSocket) -> None:
         return
     session_id = admitted.session.id
     principal = admitted.principal
-    socket = SocketConnection(websocket, svc.rooms.new_connection_id())
+    socket = QueuedSocket(websocket, svc.rooms.new_connection_id())
     svc.rooms.attach(socket, subject=principal.id, login=principal.session.token_hash)
     gauge = svc.metrics.sockets.labels(endpoint="notes")
     gauge.inc()
@@ -79,14 +79,16 @@ async def notes_socket(websocket: WebSocket) -> None:
         svc.rooms.forget(socket)
         socket.close(1000, "bye")
         gauge.dec()
+        # The close frame may wait behind frames the client has not read yet: give it the time
+        # signaling gives it, so a phone that reads again finds why it was closed, never 1006.
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(sender, 3)
+            await asyncio.wait_for(sender, CLOSE_TIMEOUT_S + 1)
 
 
 async def _join_and_read(
     svc: Services,
     websocket: WebSocket,
-    socket: SocketConnection,
+    socket: QueuedSocket,
     session: Session,
     principal: Principal,
 ) -> None:
@@ -103,7 +105,7 @@ async def _join_and_read(
 async def _read(
     svc: Services,
     websocket: WebSocket,
-    socket: SocketConnection,
+    socket: QueuedSocket,
     session_id: str,
     actor_id: str,
 ) -> None:

@@ -20,9 +20,8 @@ from server.infra.ice import ice_servers_for
 from server.infra.rate_limit import TokenBucket
 from server.infra.roles import Role
 from server.infra.storage import SessionStatus
-from server.live.rooms import SocketConnection
-from server.live.rooms.connection import CLOSE_TIMEOUT_S
 from server.services import Services, services
+from server.sockets.connection import CLOSE_TIMEOUT_S, QueuedSocket
 from server.sockets.gate import Admitted, admit_socket
 from signaling import (
     Admit,
@@ -95,7 +94,7 @@ async def signaling_socket(websocket: WebSocket) -> None:
 
 async def _serve(svc: Services, websocket: WebSocket, state: _Reader, login_hash: str) -> None:
     session_id = state.session_id
-    socket = SocketConnection(websocket, svc.rooms.new_connection_id())
+    socket = QueuedSocket(websocket, svc.rooms.new_connection_id())
     state.socket = socket
     svc.rooms.attach(socket, subject=state.principal.subject, login=login_hash)
     gauge = svc.metrics.sockets.labels(endpoint="signaling")
@@ -130,7 +129,7 @@ async def _serve(svc: Services, websocket: WebSocket, state: _Reader, login_hash
 class _Reader:
     """The inbound side of one socket: rate limit, parse once, hand to the hub."""
 
-    socket: SocketConnection
+    socket: QueuedSocket
 
     def __init__(self, svc: Services, admitted: Admitted, principal: RoomPrincipal) -> None:
         self.svc = svc
@@ -217,6 +216,7 @@ class _Reader:
                 ice,
                 session_started_at=self.session_started_at,
                 media_mode=self.admitted.session.media_mode,
+                observers_hidden=self.admitted.session.observers_hidden,
             )
         else:
             socket.send(serialize(ErrorMessage(code="join-first", message="send `join` first")))

@@ -20,7 +20,18 @@ async def test_health_and_readiness(server: RunningServer) -> None:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "store": True, "bus": True}
+    assert ready.json() == {"status": "ready", "store": True, "bus": True, "draining": False}
+
+
+async def test_a_draining_node_is_not_ready(server: RunningServer) -> None:
+    """A load balancer that reads /readyz stops sending new people to a node going away."""
+    await server.services.rooms.drain(1012, "restarting")
+    async with server.client() as client:
+        ready = await client.get("/readyz")
+        alive = await client.get("/healthz")
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "draining", "store": True, "bus": True, "draining": True}
+    assert alive.status_code == 200
 
 
 async def test_readiness_degrades_when_the_bus_is_unreachable(config: Config) -> None:
@@ -30,7 +41,7 @@ async def test_readiness_degrades_when_the_bus_is_unreachable(config: Config) ->
         ready = await client.get("/readyz")
         alive = await client.get("/healthz")
     assert ready.status_code == 503
-    assert ready.json() == {"status": "degraded", "store": True, "bus": False}
+    assert ready.json() == {"status": "degraded", "store": True, "bus": False, "draining": False}
     assert alive.status_code == 200
 
 

@@ -85,7 +85,11 @@ async def make_cast(config: Config, trainees: int = 2, others: int = 0) -> Cast:
 async def new_session(http: httpx.AsyncClient, trainees: list[User]) -> str:
     created = await http.post(
         "/api/sessions",
-        json={"title": "Breaking bad news", "trainee_ids": [t.id for t in trainees]},
+        json={
+            "title": "Breaking bad news",
+            "trainee_ids": [t.id for t in trainees],
+            "media_mode": "direct",
+        },
     )
     assert created.status_code == 201, created.text
     session_id: str = created.json()["id"]

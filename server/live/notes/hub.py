@@ -239,6 +239,11 @@ class NotesHub:
         ``load_session`` re-reads it, in case this node missed the end on the bus."""
         room = await self._room(session, load_session)
         async with room.lock:
+            if self._rooms.get(session.id) is not room:
+                # The last member left while we waited for the lock, and the room was unloaded
+                # with them: a member added to it would be in no room (KeyError on its first
+                # message, seen under load in bench/soak.py). Open the room anew.
+                return await self.join(session, socket, principal, load_session=load_session)
             if _ended(session) and not _ended(room.session):
                 # This node missed the end (the bus may drop messages): end the room now.
                 self._end_room(room, session)
