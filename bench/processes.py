@@ -170,6 +170,8 @@ async def start_preceptor(
     ]
     await store.close()
     started: list[Node] = []
+    if log_dir:
+        os.makedirs(log_dir, exist_ok=True)
     for i in range(nodes):
         port = free_port()
         log = stack.enter_context((log_dir / f"node-{i}.log").open("wb")) if log_dir else None
