@@ -12,7 +12,7 @@ from media import MediaConfig
 from server.config import Config
 from server.http.principal_cache import PrincipalCache
 from server.infra.accounts import Accounts
-from server.infra.bus import Bus, RedisBus, RedisWindow, SharedWindow
+from server.infra.bus import Bus, RedisBus
 from server.infra.metrics import Metrics
 from server.infra.passwords import Passwords
 from server.infra.rate_limit import Sampler
@@ -128,15 +128,15 @@ def _media_config(config: Config) -> MediaConfig:
 def _admission(config: Config, metrics: Metrics) -> Admission:
     by_account = config.socket_opens_per_minute
     by_address = config.socket_opens_per_minute_per_address
-    shared: tuple[SharedWindow | None, SharedWindow | None] = (None, None)
+    shared: tuple[Throttle | None, Throttle | None] = (None, None)
     if config.redis_url:
         # Counted across nodes: N nodes must not allow N times as many opens (issue 13).
         fallback = metrics.shared_limit_fallbacks.inc
         shared = (
-            RedisWindow(
+            RedisThrottle(
                 config.redis_url, by_account, WINDOW_S, name="opens-account", on_fallback=fallback
             ),
-            RedisWindow(
+            RedisThrottle(
                 config.redis_url, by_address, WINDOW_S, name="opens-address", on_fallback=fallback
             ),
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Protocol
 
 import redis.asyncio as aioredis
@@ -97,7 +98,20 @@ return 0
 
 
 class RedisThrottle:
-    def __init__(self, url: str, limit: int, window_s: float, *, name: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        limit: int,
+        window_s: float,
+        *,
+        name: str,
+        on_fallback: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``on_fallback``: called for each attempt counted in memory because Redis failed (a
+        metric); the first of an outage is also logged."""
+        self._name = name
+        self._on_fallback = on_fallback
+        self._down = False
         self._redis = aioredis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         self._limit = limit
         self._window_s = window_s
@@ -113,10 +127,15 @@ class RedisThrottle:
                 keys=[self._prefix + key], args=[repr(now), self._window_s, self._limit, member]
             )
         except (RedisError, OSError) as exc:
-            log.warning(
-                "sign-in throttle falls back to memory", extra={"error": type(exc).__name__}
-            )
+            self._on_fallback()
+            if not self._down:
+                self._down = True
+                log.warning(
+                    "throttle falls back to this node's memory",
+                    extra={"throttle": self._name, "error": type(exc).__name__},
+                )
             return await self._fallback.attempt(key, now)
+        self._down = False
         if oldest in (b"ok", "ok"):
             return 0.0
         return max(0.0, float(oldest) + self._window_s - now) or 1e-3

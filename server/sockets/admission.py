@@ -5,7 +5,7 @@ connections in 10 s and relayed thousands of chats a second into a room. So:
 
 - socket opens per minute per client address (checked before any sign-in work) and per
   account (once the sign-in is known), each endpoint counted apart. These are counted in
-  Redis when the deployment has it (``SharedWindow``), so they hold across nodes: N nodes do
+  Redis when the deployment has it (``Throttle``), so they hold across nodes: N nodes do
   not allow N times as many; without Redis for a while, each node counts alone;
 - messages per second across all of an account's signaling sockets on this node (a token
   bucket per account, beside each socket's own): a frame is never held up by a round trip to
@@ -18,8 +18,8 @@ once per frame or per socket. The clocks are passed in: the wall clock for the s
 
 from __future__ import annotations
 
-from server.infra.bus import MemoryWindow, SharedWindow
 from server.infra.rate_limit import TokenBucket
+from server.infra.throttle import MemoryThrottle, Throttle
 
 __all__ = ["Admission"]
 
@@ -36,13 +36,14 @@ class Admission:
         messages_per_s_per_account: float = 40.0,
         message_burst_per_account: float = 240.0,
         audit_every_s: float = WINDOW_S,
-        opens_by_account: SharedWindow | None = None,
-        opens_by_address: SharedWindow | None = None,
+        opens_by_account: Throttle | None = None,
+        opens_by_address: Throttle | None = None,
     ) -> None:
-        """``opens_by_*``: the windows to count opens in (``RedisWindow`` across nodes); by
+        """``opens_by_*``: the windows to count opens in (``RedisThrottle`` across nodes); by
         default, this process's memory with the limits above."""
-        self._by_account = opens_by_account or MemoryWindow(opens_per_minute_per_account, WINDOW_S)
-        self._by_address = opens_by_address or MemoryWindow(opens_per_minute_per_address, WINDOW_S)
+        per_account, per_address = opens_per_minute_per_account, opens_per_minute_per_address
+        self._by_account = opens_by_account or MemoryThrottle(per_account, WINDOW_S)
+        self._by_address = opens_by_address or MemoryThrottle(per_address, WINDOW_S)
         self._rate = messages_per_s_per_account
         self._burst = message_burst_per_account
         self._buckets: dict[str, TokenBucket] = {}
@@ -52,12 +53,12 @@ class Admission:
     async def open_from_address(self, endpoint: str, address: str | None, now: float) -> bool:
         """A handshake from ``address`` at ``now`` (wall clock): counted; False once over the
         limit."""
-        return await self._by_address.take(f"{endpoint}:{address}", now)
+        return await self._by_address.attempt(f"{endpoint}:{address}", now) == 0.0
 
     async def open_by_account(self, endpoint: str, subject: str, now: float) -> bool:
         """A handshake signed in as ``subject`` at ``now`` (wall clock): counted; False once
         over the limit."""
-        return await self._by_account.take(f"{endpoint}:{subject}", now)
+        return await self._by_account.attempt(f"{endpoint}:{subject}", now) == 0.0
 
     async def close(self) -> None:
         await self._by_account.close()

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from server.infra.bus.base import Bus, Subscription
-from server.infra.bus.limits import MemoryWindow, RedisWindow, SharedWindow
 from server.infra.bus.memory import MemoryBus
 from server.infra.bus.redis import RedisBus
 
 __all__ = [
     "Bus",
     "MemoryBus",
-    "MemoryWindow",
     "RedisBus",
-    "RedisWindow",
-    "SharedWindow",
     "Subscription",
     "open_bus",
 ]
