@@ -374,6 +374,18 @@ async def sample_servers(target: Target, m: Measures, t0: float, every: float) -
             await asyncio.sleep(every)
 
 
+async def report_moves(target: Target) -> None:
+    """Rooms that changed node during the run: with every node up, each one is a false death."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        for url, label in zip(target.metrics, target.labels, strict=False):
+            text = (await http.get(url)).text
+            moves = {
+                why: _gauge(text, f'preceptor_rooms_moved_total{{why="{why}"}}')
+                for why in ("owner-silent", "claimed-elsewhere")
+            }
+            print(f"{label} rooms moved: " + ", ".join(f"{k} {v:.0f}" for k, v in moves.items()))
+
+
 def _gauge(text: str, name: str) -> float:
     for line in text.splitlines():
         if line.startswith(f"{name} "):
@@ -508,6 +520,7 @@ async def main() -> int:
             target = preceptor_target(server)
             print(f"{target.name}: {args.sessions} sessions for {args.minutes} min")
             ours = await soak(target, args.sessions, args.minutes * 60, load, args.window)
+            await report_moves(target)
         warmup = args.warmup * 60
         kept = summary(target.name, ours, warmup)
         flat = report_flatness(ours, warmup, args.minutes * 60)

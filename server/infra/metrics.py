@@ -59,6 +59,15 @@ class Metrics:
             "(the limits that hold across nodes, issue 13).",
             registry=self.registry,
         )
+        self.rooms_moved = Counter(
+            "preceptor_rooms_moved",
+            "Rooms that moved between nodes, as this node saw it: `owner-silent` (it claimed a "
+            "room whose node stopped sending heartbeats) or `claimed-elsewhere` (another node "
+            "holds a room it ran). Under a steady load with every node up both stay at 0: "
+            "anything else is a false death (issue 13).",
+            ["why"],
+            registry=self.registry,
+        )
         self.asyncio_tasks = Gauge(
             "preceptor_asyncio_tasks",
             "asyncio tasks alive in this process when the metrics were read: flat under a "
@@ -70,6 +79,8 @@ class Metrics:
         ProcessCollector(registry=self.registry)
         for endpoint in ("signaling", "notes"):
             self.sockets.labels(endpoint=endpoint).set(0)
+        for why in ("owner-silent", "claimed-elsewhere"):
+            self.rooms_moved.labels(why=why)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method=method, route=route, status=str(status)).inc()

@@ -90,6 +90,9 @@ async def test_the_room_works_again_within_5_s_after_its_node_is_killed(tmp_path
                         await chat_arrives(back, trainee, "after")
                         works_after = time.monotonic() - killed_at
                     assert works_after <= HEAL_AFTER_NODE_LOSS_S, works_after
+                    # Operators see the move on the node that took the room over.
+                    moved_metric = 'preceptor_rooms_moved_total{why="owner-silent"}'
+                    assert await b.metric(moved_metric) == 1
                     # Nothing said before the loss is lost: it is stored, and comes back.
                     print(
                         f"node loss: members moved after {moved_after:.1f} s, "

@@ -56,8 +56,10 @@ class Bus(Protocol):
 
     async def close(self) -> None: ...
 
-    async def publish(self, channel: str, data: bytes) -> None:
-        """Queue ``data`` for every subscriber of ``channel`` on every node; never raises."""
+    async def publish(self, channel: str, data: bytes, *, urgent: bool = False) -> None:
+        """Queue ``data`` for every subscriber of ``channel`` on every node; never raises.
+        ``urgent`` messages (heartbeats) go ahead of what is queued and are never dropped for
+        a full queue."""
 
     async def subscribe(self, channel: str, *, maxsize: int = 1000) -> Subscription: ...
 

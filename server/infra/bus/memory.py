@@ -21,7 +21,7 @@ class MemoryBus:
             for subscription in list(subscriptions):
                 subscription.close()
 
-    async def publish(self, channel: str, data: bytes) -> None:
+    async def publish(self, channel: str, data: bytes, *, urgent: bool = False) -> None:
         for subscription in list(self._subscriptions.get(channel, ())):
             subscription.deliver(data)
 

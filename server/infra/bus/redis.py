@@ -1,9 +1,13 @@
 """The bus across processes and nodes: Redis pub/sub.
 
 One reader task owns the pub/sub connection and one writer task publishes from a bounded queue
-(a task per message exhausted redis-py's pool and reordered messages, DESIGN.md §3b). When Redis
-goes away both tasks retry with backoff and the reader re-subscribes every channel on return, so
-delivery resumes by itself; meanwhile :meth:`ping` reports False and ``/readyz`` degrades.
+(a task per message exhausted redis-py's pool and reordered messages, DESIGN.md §3b). The writer
+sends everything queued in one pipelined round trip: one round trip per message made the bus as
+slow as the loop's turns on a busy node, and the heartbeats queued behind room traffic made the
+other node declare it dead (issue 13). Urgent messages (heartbeats) go ahead of the queue and are
+never dropped for a full one. When Redis goes away both tasks retry with backoff and the reader
+re-subscribes every channel on return, so delivery resumes by itself; meanwhile :meth:`ping`
+reports False and ``/readyz`` degrades.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import defaultdict, deque
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -25,6 +29,8 @@ log = logging.getLogger("preceptor.bus")
 # Capped low: rooms pick up within ~2 s of Redis's return (issue 13); a refused connect is cheap.
 _BACKOFF_S = (0.1, 0.25, 0.5)
 _OUTBOX_SIZE = 10_000
+_BATCH = 1_000  # messages per pipelined round trip
+_URGENT_KEPT = 16  # an outage keeps only the latest urgent messages (old heartbeats say nothing)
 # What every channel is called in Redis: this + the bus's channel name.
 PREFIX = "preceptor:"
 
@@ -36,7 +42,9 @@ class RedisBus:
         )
         self._prefix = prefix
         self._subscriptions: defaultdict[str, set[Subscription]] = defaultdict(set)
-        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(_OUTBOX_SIZE)
+        self._outbox: deque[tuple[str, bytes]] = deque()
+        self._urgent: deque[tuple[str, bytes]] = deque(maxlen=_URGENT_KEPT)
+        self._to_write = asyncio.Event()
         self._channels_changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.dropped = 0
@@ -59,11 +67,16 @@ class RedisBus:
                 subscription.close()
         await self._redis.aclose()
 
-    async def publish(self, channel: str, data: bytes) -> None:
-        try:
-            self._outbox.put_nowait((self._prefix + channel, data))
-        except asyncio.QueueFull:
+    async def publish(self, channel: str, data: bytes, *, urgent: bool = False) -> None:
+        message = (self._prefix + channel, data)
+        if urgent:
+            self._urgent.append(message)
+        elif len(self._outbox) < _OUTBOX_SIZE:
+            self._outbox.append(message)
+        else:
             self.dropped += 1
+            return
+        self._to_write.set()
 
     async def subscribe(self, channel: str, *, maxsize: int = 1000) -> Subscription:
         subscription = Subscription(channel, maxsize, self._forget)
@@ -87,13 +100,28 @@ class RedisBus:
         except (RedisError, OSError, TimeoutError):
             return False
 
+    def _next_batch(self) -> list[tuple[str, bytes]]:
+        batch = list(self._urgent)
+        self._urgent.clear()
+        while self._outbox and len(batch) < _BATCH:
+            batch.append(self._outbox.popleft())
+        if not self._outbox:
+            self._to_write.clear()
+        return batch
+
     async def _write_forever(self) -> None:
         attempt = 0
         while True:
-            channel, data = await self._outbox.get()
+            await self._to_write.wait()
+            batch = self._next_batch()
             while True:
                 try:
-                    await self._redis.publish(channel, data)
+                    # Not a transaction: Redis runs the PUBLISHes in order, and a failure
+                    # part-way retries the whole batch (delivery is at least best effort).
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for channel, data in batch:
+                            pipe.publish(channel, data)
+                        await pipe.execute()
                     attempt = 0
                     break
                 except (RedisError, OSError) as exc:
@@ -111,14 +139,16 @@ class RedisBus:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 subscribed: set[str] = set()
+                self._channels_changed.set()
                 while True:
-                    wanted = {self._prefix + channel for channel in self._subscriptions}
-                    self._channels_changed.clear()
-                    if wanted - subscribed:
-                        await pubsub.subscribe(*(wanted - subscribed))
-                    if subscribed - wanted:
-                        await pubsub.unsubscribe(*(subscribed - wanted))
-                    subscribed = wanted
+                    if self._channels_changed.is_set():  # not per message: hundreds of channels
+                        wanted = {self._prefix + channel for channel in self._subscriptions}
+                        self._channels_changed.clear()
+                        if wanted - subscribed:
+                            await pubsub.subscribe(*(wanted - subscribed))
+                        if subscribed - wanted:
+                            await pubsub.unsubscribe(*(subscribed - wanted))
+                        subscribed = wanted
                     if attempt:
                         log.info("bus reconnected", extra={"channels": len(subscribed)})
                         attempt = 0
@@ -139,7 +169,7 @@ class RedisBus:
                 await asyncio.sleep(delay)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     def _dispatch(self, raw_channel: bytes | str, data: bytes) -> None:
         channel = raw_channel.decode() if isinstance(raw_channel, bytes) else raw_channel

@@ -756,7 +756,8 @@ class RoomHub:
     async def _heartbeat_forever(self) -> None:
         while True:
             listening = self._watch.bus_healthy(self._clock())
-            await self._bus.publish(_NODES, env.encode(env.Heartbeat(self.node_id, listening)))
+            heartbeat = env.encode(env.Heartbeat(self.node_id, listening))
+            await self._bus.publish(_NODES, heartbeat, urgent=True)
             await asyncio.sleep(HEARTBEAT_S)
 
     async def _leases_forever(self) -> None:
@@ -801,6 +802,7 @@ class RoomHub:
             return
         # Fenced off: another node holds the room now. Its members move there as they are.
         log.warning("room claimed by another node; handing it over")
+        self._metrics.rooms_moved.labels(why="claimed-elsewhere").inc()
         del self._rooms[session_id]
         self._metrics.rooms.set(len(self._rooms))
         for peer in (*hosted.room.members(), *hosted.room.lobby()):
@@ -832,6 +834,7 @@ class RoomHub:
             log.warning(
                 "a room's node died; the room moves", extra={"generation": found.generation}
             )
+            self._metrics.rooms_moved.labels(why="owner-silent").inc()
             for connection, held in list(self._owners.items()):
                 if held == claim:
                     self._owners[connection] = found
