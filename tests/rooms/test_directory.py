@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from server.live.rooms.directory import DirectoryUnavailable, RedisDirectory
-from server.live.rooms.ownership import LEASE_S, Claim
+from server.live.rooms.ownership import LEASE_S, SILENT_CLAIM_S, Claim
 from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.redis
@@ -33,7 +33,12 @@ async def test_claims_are_fenced_by_their_generation() -> None:
         assert await b.claim("s") == mine  # held: b learns who runs it
         assert await b.owner("s") == mine
         assert await a.renew([mine]) == [mine]
-        # b found a dead: it takes the room over, with a higher generation...
+        # b thinks a dead (its heartbeats are late), but a renewed just now: a still acts on
+        # its lease, so the room stays a's...
+        assert await b.claim("s", floor=1, replace=mine) == mine
+        # ...until a has stopped renewing for SILENT_CLAIM_S: then b takes the room over, with
+        # a higher generation...
+        await asyncio.sleep(SILENT_CLAIM_S)
         taken = await b.claim("s", floor=1, replace=mine)
         assert taken == Claim("s", "b", 2)
         # ...and a, should it still be alive, is told so when it renews: fenced off.

@@ -19,9 +19,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from server.live.rooms.ownership import (
     CLAIM_TTL_S,
+    DEAD_AFTER_S,
     HEARTBEAT_S,
     LEASE_S,
     RENEW_S,
+    SILENT_CLAIM_S,
     Claim,
     Lease,
     NodeWatch,
@@ -63,6 +65,8 @@ class FakeRedis:
         current = self._current(session, now)
         if current is not None and current != (replace.value if replace else ""):
             return Claim.parse(session, current)
+        if current is not None and self.claims[session][1] - now > CLAIM_TTL_S - SILENT_CLAIM_S:
+            return Claim.parse(session, current)  # renewed lately: its owner still acts
         if current is None and not open_:
             return None
         generation = max(self.generations.get(session, 0) + 1, floor + 1)
@@ -98,6 +102,7 @@ class FakeNode:
     lease: Lease | None = None
     known: Claim | None = None  # the claim its member sockets follow, when the room is elsewhere
     reachable: bool = True
+    heard: bool = True  # its heartbeats reach the others (late ones behind traffic: not heard)
     next_beat: float = 0.0
     next_renew: float = 0.0
 
@@ -126,7 +131,7 @@ class Ownership(RuleBasedStateMachine):
         if not self._online(node):
             return
         for other in self.nodes:
-            if self._online(other):
+            if self._online(other) and (node.heard or other is node):
                 other.watch.heard(node.id, self.now)
 
     def _renew(self, node: FakeNode) -> None:
@@ -142,6 +147,8 @@ class Ownership(RuleBasedStateMachine):
         known = node.known
         if known is not None and node.watch.dead(known.owner, self.now):
             found = self.redis.claim(node.id, ROOM, self.now, known.generation, known)
+            if found is not None and found != known:
+                self.never_taken_from_an_acting_owner(known)
             if found is not None and not node.watch.dead(found.owner, self.now):
                 self._follow(node, found)
 
@@ -187,6 +194,8 @@ class Ownership(RuleBasedStateMachine):
             return
         floor = previous.generation if previous else 0
         found = self.redis.claim(node.id, ROOM, self.now, floor, current)
+        if current is not None and found is not None and found != current:
+            self.never_taken_from_an_acting_owner(current)
         if found is not None:
             self._follow(node, found)
 
@@ -203,6 +212,11 @@ class Ownership(RuleBasedStateMachine):
     def a_node_is_reachable_again(self, which: int) -> None:
         self.nodes[which].reachable = True
 
+    @rule(which=st.integers(0, 1), heard=st.booleans())
+    def a_nodes_heartbeats_fall_behind_its_traffic(self, which: int, heard: bool) -> None:
+        """Its heartbeats stop reaching the other node while it still renews its claims."""
+        self.nodes[which].heard = heard
+
     @precondition(lambda self: self.redis.up)
     @rule()
     def redis_dies(self) -> None:
@@ -215,6 +229,12 @@ class Ownership(RuleBasedStateMachine):
 
     # --- what must always hold ----------------------------------------------------------------
 
+    def never_taken_from_an_acting_owner(self, claim: Claim) -> None:
+        """A claim is replaced only once its owner has stopped acting on it: silence on the bus
+        (late heartbeats) alone moves no room."""
+        owner = next((n for n in self.nodes if n.id == claim.owner), None)
+        assert owner is None or not owner.acting(self.now), (claim, self.now)
+
     @invariant()
     def never_two_acting_owners(self) -> None:
         acting = [n.id for n in self.nodes if n.acting(self.now)]
@@ -223,3 +243,22 @@ class Ownership(RuleBasedStateMachine):
 
 Ownership.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 test_room_ownership_across_two_nodes = Ownership.TestCase
+
+
+def test_late_heartbeats_alone_move_no_room() -> None:
+    """The run that two busy nodes kept having (issue 13), spelled out: the owner's heartbeats
+    fall behind its traffic while it renews its claim; the other node, which has a member in
+    the room, finds it "dead" and tries to take the room over. It must not get it."""
+    world = Ownership()
+    world.a_member_joins_through(1)  # the directory's first sight of Redis: quarantine
+    world.time_passes(1.5)
+    world.a_member_joins_through(1)  # node 1 runs the room
+    world.a_member_joins_through(0)  # node 0's member follows it there
+    owner = world.nodes[1]
+    assert owner.lease is not None
+    assert world.nodes[0].known == owner.lease.claim
+    world.a_nodes_heartbeats_fall_behind_its_traffic(1, heard=False)
+    world.time_passes(3 * DEAD_AFTER_S)
+    assert owner.lease is not None
+    assert owner.acting(world.now)
+    assert world.nodes[0].lease is None

@@ -16,7 +16,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from server.live.rooms.ownership import CLAIM_TTL_S, LEASE_S, Claim
+from server.live.rooms.ownership import CLAIM_TTL_S, LEASE_S, SILENT_CLAIM_S, Claim
 
 __all__ = ["DirectoryUnavailable", "MemoryDirectory", "RedisDirectory", "RoomDirectory"]
 
@@ -33,7 +33,8 @@ class RoomDirectory(Protocol):
         self, session_id: str, *, floor: int = 0, replace: Claim | None = None
     ) -> Claim | None:
         """Claim the room for this node when it is vacant, or when it is held by ``replace`` (a
-        dead owner). The claim in force afterwards: ours, someone else's, or None when no vacant
+        dead owner) and was not renewed for ``SILENT_CLAIM_S`` (else it is still acting). The
+        claim in force afterwards: ours, someone else's, or None when no vacant
         claim may be granted yet (Redis just came back: try again shortly). ``floor``: the
         highest generation the caller has seen for the room."""
 
@@ -101,12 +102,16 @@ if up == 0 then redis.call('set', KEYS[1], now); up = now end
 local open = now - up >= tonumber(ARGV[3])
 """
 
-# KEYS: up-since, generation counter, claim. ARGV: node, ttl ms, quarantine ms, floor, replace.
+# KEYS: up-since, generation counter, claim. ARGV: node, ttl ms, quarantine ms, floor, replace,
+# silent ms (a claim is replaced only when its owner has not renewed it for that long).
 _CLAIM = (
     _CLOCK
     + """
 local current = redis.call('get', KEYS[3])
 if current and current ~= ARGV[5] then return current end
+if current and redis.call('pttl', KEYS[3]) > tonumber(ARGV[2]) - tonumber(ARGV[6]) then
+  return current
+end
 if not current and not open then return '' end
 local gen = redis.call('incr', KEYS[2])
 if gen <= tonumber(ARGV[4]) then gen = tonumber(ARGV[4]) + 1; redis.call('set', KEYS[2], gen) end
@@ -160,6 +165,7 @@ class RedisDirectory:
         self._prefix = prefix
         self._ttl_ms = str(int(CLAIM_TTL_S * 1000))
         self._quarantine_ms = str(int(LEASE_S * 1000))
+        self._silent_ms = str(int(SILENT_CLAIM_S * 1000))
         self._claim = self._redis.register_script(_CLAIM)
         self._renew = self._redis.register_script(_RENEW)
         self._release = self._redis.register_script(_RELEASE)
@@ -189,7 +195,14 @@ class RedisDirectory:
     ) -> Claim | None:
         keys = [self._up_since, self._generation_key(session_id), self._key(session_id)]
         replaced = replace.value if replace is not None else ""
-        args: list[str | int] = [self._node_id, self._ttl_ms, self._quarantine_ms, floor, replaced]
+        args: list[str | int] = [
+            self._node_id,
+            self._ttl_ms,
+            self._quarantine_ms,
+            floor,
+            replaced,
+            self._silent_ms,
+        ]
         try:
             current = _text(await self._claim(keys=keys, args=args))
         except (RedisError, OSError) as exc:

@@ -8,10 +8,12 @@ one (fencing). The owner *acts* (applies input, sends effects) only while its *l
 keeps the room's input until it renews again, or hands the room to whoever holds the claim now.
 
 Another node may take a claim over only when the claim is vacant, or when its owner is dead: no
-heartbeat heard for ``DEAD_AFTER_S`` while our own heartbeats were heard. Heartbeats and renewals
-go to the same Redis, so an owner whose heartbeat stopped stopped renewing at most one heartbeat
-later, and its lease ran out ``LEASE_S`` after that: ``DEAD_AFTER_S > LEASE_S + HEARTBEAT_S``
-means a taken-over owner has already stopped acting. After Redis itself restarted (its claims
+heartbeat heard for ``DEAD_AFTER_S`` while our own heartbeats were heard, *and* (checked by the
+directory, on Redis's clock) the claim not renewed for ``SILENT_CLAIM_S``. Silence on the bus
+alone is not proof: heartbeats can be late behind traffic while the owner renews and acts (two
+busy nodes took each other's rooms hundreds of times in five minutes, issue 13). An owner that
+has not renewed for ``SILENT_CLAIM_S > LEASE_S`` has stopped acting, so a taken-over owner never
+acts beside the new one. After Redis itself restarted (its claims
 are gone), no vacant claim is granted for ``LEASE_S`` (the directory's quarantine), so an owner
 whose lease outlived Redis's memory has stopped acting before anyone else may start.
 """
@@ -26,6 +28,7 @@ __all__ = [
     "HEARTBEAT_S",
     "LEASE_S",
     "RENEW_S",
+    "SILENT_CLAIM_S",
     "Claim",
     "Lease",
     "NodeWatch",
@@ -35,6 +38,7 @@ HEARTBEAT_S = 0.5
 RENEW_S = 0.25
 LEASE_S = 1.0
 DEAD_AFTER_S = 2.0
+SILENT_CLAIM_S = LEASE_S + RENEW_S
 CLAIM_TTL_S = 10.0
 """How long Redis keeps a claim nobody renews: only the clean-up after a whole deployment stops;
 a dead owner is noticed by its missing heartbeat, long before."""
