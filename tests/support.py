@@ -9,7 +9,7 @@ import shutil
 import socket
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,9 +198,8 @@ async def make_scene(server: RunningServer) -> Scene:
     return Scene(server, mentor, mentor_http, guest_http, session_id)
 
 
-@contextlib.contextmanager
-def serve_process(config: Config, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """``preceptor serve`` as its own OS process, as an operator runs it."""
+def serve_env(config: Config, port: int) -> dict[str, str]:
+    """The environment an operator gives ``preceptor serve`` for ``config`` on ``port``."""
     env = {
         **os.environ,
         "PRECEPTOR_DATA_DIR": str(config.data_dir),
@@ -212,9 +211,18 @@ def serve_process(config: Config, port: int) -> Iterator[subprocess.Popen[bytes]
     env.pop("PRECEPTOR_REDIS_URL", None)
     if config.redis_url:
         env["PRECEPTOR_REDIS_URL"] = config.redis_url
+    return env
+
+
+@contextlib.contextmanager
+def serve_process(
+    config: Config, port: int, command: Sequence[str] = (".venv/bin/preceptor",)
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``preceptor serve`` as its own OS process, as an operator runs it (``command``: what
+    stands for ``preceptor``)."""
     process = subprocess.Popen(
-        [".venv/bin/preceptor", "serve", "--port", str(port)],
-        env=env,
+        [*command, "serve", "--port", str(port)],
+        env=serve_env(config, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

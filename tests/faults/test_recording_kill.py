@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import av
@@ -23,7 +22,7 @@ from tests.api.recording_support import RecordingMember
 from tests.faults.conftest import Cast, Node, make_cast
 from tests.media.support import loopback_ice
 from tests.rooms.client import signaling
-from tests.support import RunningServer, free_port, wait_for, wait_listening
+from tests.support import RunningServer, free_port, serve_process, wait_for, wait_listening
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -40,27 +39,10 @@ _LOOPBACK_SERVE = (
 )
 
 
-@contextlib.contextmanager
-def loopback_serve(config: Config, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "PRECEPTOR_DATA_DIR": str(config.data_dir),
-        "PRECEPTOR_DATABASE_URL": config.database_url,
-        "PRECEPTOR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "PRECEPTOR_SECRET_KEY": config.secret_key,
-        "PRECEPTOR_LOG_LEVEL": "WARNING",
-    }
-    env.pop("PRECEPTOR_REDIS_URL", None)
-    command = [".venv/bin/python", "-c", _LOOPBACK_SERVE, "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
+def loopback_serve(
+    config: Config, port: int
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
+    return serve_process(config, port, command=(".venv/bin/python", "-c", _LOOPBACK_SERVE))
 
 
 @contextlib.asynccontextmanager
