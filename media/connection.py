@@ -96,6 +96,8 @@ def negotiated_from(parameters: Any) -> Negotiated:
         extension_ids={str(e.uri): int(e.id) for e in parameters.headerExtensions},
         ssrc=int(encodings[0].ssrc) if encodings else None,
         rtx_ssrc=int(encodings[0].rtx.ssrc) if encodings and encodings[0].rtx else None,
+        codec=str(media[0].mimeType).partition("/")[2].upper() if media else "",
+        clock_rate=int(media[0].clockRate) if media else 90_000,
     )
 
 
@@ -154,7 +156,25 @@ class MemberConnection:
         # the publisher's peer id (`RTCTrackEvent.streams[0].id` in a browser).
         hooks.name_stream(transceiver.sender, key[0])
         self.outgoing[key] = transceiver
-        hooks.take_over_sender(transceiver.sender, self._on_send(transceiver, key))
+        hooks.take_over_sender(transceiver.sender, self._on_send(transceiver))
+
+    def rename_outgoing(self, old: TrackKey, new: TrackKey) -> None:
+        """The m-line that carried `old` carries `new` from now on, unchanged for the member
+        (the publisher's track moved to its rebuilt connection: the same kind, another mid)."""
+        transceiver = self.outgoing.pop(old, None)
+        if transceiver is None:
+            return
+        if new in self.outgoing:
+            self.stop_sending(new)  # never two m-lines for one key
+        self.outgoing[new] = transceiver
+
+    def publishing(self) -> set[Kind]:
+        """The kinds the member's last answer sends (its camera and microphone m-lines)."""
+        kinds: set[Kind] = set()
+        for transceiver in self._receiving:
+            if transceiver.currentDirection in ("recvonly", "sendrecv"):
+                kinds.add("audio" if transceiver.kind == "audio" else "video")
+        return kinds
 
     def stop_sending(self, key: TrackKey) -> None:
         transceiver = self.outgoing.pop(key, None)
@@ -242,6 +262,11 @@ class MemberConnection:
         state = self.pc.connectionState
         if state == "connected":
             self.connected.set()
+        elif state == "closed" and not self.closed and self.connected.is_set():
+            # Not closed by us: when ICE consent runs out (the member's network went away),
+            # aiortc's DTLS transport ends first and the peer connection closes itself; it
+            # never says "failed". Lost is lost: the member rebuilds it.
+            state = "failed"
         self.wiring.state_changed(self, state)
 
     # --- aiortc starts a receiver / sender: the forwarder takes over -----------------------
@@ -271,11 +296,11 @@ class MemberConnection:
 
         return receive
 
-    def _on_send(
-        self, transceiver: RTCRtpTransceiver, key: TrackKey
-    ) -> Callable[[Any], Awaitable[None]]:
+    def _on_send(self, transceiver: RTCRtpTransceiver) -> Callable[[Any], Awaitable[None]]:
         async def send(parameters: Any) -> None:
-            if self.closed or self.outgoing.get(key) is not transceiver:
+            # The key, as of now: a reserved publisher's track is renamed when it comes back.
+            key = next((k for k, t in self.outgoing.items() if t is transceiver), None)
+            if self.closed or key is None:
                 return
             ssrc = hooks.local_ssrc(transceiver.sender)
             if ssrc not in self.subscriptions:
@@ -378,5 +403,9 @@ class MemberConnection:
         self.subscriptions.clear()
         if self.link is not None:
             self.link.close()
+        if self.pc.signalingState == "closed":
+            # aiortc is closing it already (its DTLS ended: see `_on_state`). Waiting on that
+            # close from here would cancel it half-way if this task were cancelled.
+            return
         with mapped(MediaErrorCode.CLOSED, "The media connection did not close cleanly."):
             await self.pc.close()

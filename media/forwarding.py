@@ -43,6 +43,9 @@ from media.speaking import SPEECH_LEVEL, VoiceMeter, audio_level
 from signaling.ids import PeerId
 
 ESTIMATE_TTL_S = 5.0
+# After a subscription follows a new track, NACKs of sequence numbers before the switch are
+# ignored for this many packets (then the comparison would wrap; nobody NACKs that far back).
+EPOCH_GUARD_PACKETS = 0x4000
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Negotiated:
     extension_ids: dict[str, int]  # header extension URI -> id
     ssrc: int | None = None
     rtx_ssrc: int | None = None
+    codec: str = ""  # the primary codec's name, upper case: "VP8", "H264", "OPUS"
+    clock_rate: int = 90_000  # of the primary codec (RTP timestamp units per second)
 
 
 class RtpSink(Protocol):
@@ -82,6 +87,61 @@ def _uint16(value: int) -> int:
 
 def _uint32(value: int) -> int:
     return value & 0xFFFFFFFF
+
+
+def _vp8_keyframe_start(payload: bytes) -> bool:
+    # RFC 7741 §4.2: the payload descriptor; a partition's start has S=1 and PID=0, and the
+    # VP8 payload header's first bit P (RFC 6386 §9.1, inverted) is 0 for a keyframe.
+    if not payload or payload[0] & 0x17 != 0x10:
+        return False
+    i = 1
+    if payload[0] & 0x80:  # X: the extension byte follows
+        if len(payload) < 2:
+            return False
+        extension = payload[1]
+        i = 2
+        if extension & 0x80:  # I: a 7- or 15-bit PictureID (M bit)
+            if len(payload) <= i:
+                return False
+            i += 2 if payload[i] & 0x80 else 1
+        if extension & 0x40:  # L: TL0PICIDX
+            i += 1
+        if extension & 0x30:  # T or K: TID / KEYIDX
+            i += 1
+    return len(payload) > i and not payload[i] & 0x01
+
+
+_H264_KEY_NALS = (5, 7)  # an IDR slice, or the sequence parameter set a keyframe starts with
+
+
+def _h264_keyframe_start(payload: bytes) -> bool:
+    # RFC 6184 §5.6-5.8: a single NAL unit, a STAP-A (24) of them, or an FU-A (28) start.
+    if not payload:
+        return False
+    nal_type = payload[0] & 0x1F
+    if nal_type == 24:
+        i = 1
+        while i + 2 < len(payload):
+            if payload[i + 2] & 0x1F in _H264_KEY_NALS:
+                return True
+            i += 2 + int.from_bytes(payload[i : i + 2], "big")
+        return False
+    if nal_type == 28:
+        return len(payload) > 1 and payload[1] & 0x80 != 0 and payload[1] & 0x1F in _H264_KEY_NALS
+    return nal_type in _H264_KEY_NALS
+
+
+_KEYFRAME_STARTS: dict[str, Callable[[bytes], bool]] = {
+    "VP8": _vp8_keyframe_start,
+    "H264": _h264_keyframe_start,
+}
+
+
+def starts_keyframe(codec: str, payload: bytes) -> bool | None:
+    """Whether an RTP payload of `codec` begins a keyframe, read from its payload descriptor
+    alone (never depacketized); None for a codec this cannot tell (audio has no keyframes)."""
+    starts = _KEYFRAME_STARTS.get(codec)
+    return starts(payload) if starts is not None else None
 
 
 class PublishedTrack:
@@ -109,6 +169,7 @@ class PublishedTrack:
         self.meter = VoiceMeter(threshold=limits.speech_level) if kind == "audio" else None
         self._level_id = -1
         self._history: list[RtpHeader | None] = [None] * limits.history_packets
+        self.last_packet_at = time.monotonic()  # when the last packet came (a gap's length)
         # RFC 3550 A.1 / A.3 receiver statistics, for the receiver reports we send upstream.
         self.received = 0
         self._base_seq: int | None = None
@@ -155,6 +216,7 @@ class PublishedTrack:
                 if self._keyframe_wanted:
                     self.request_keyframe()
             self._count(header.sequence)
+            self.last_packet_at = time.monotonic()
         self._history[header.sequence % len(self._history)] = header
         for subscription in self.subscriptions.values():
             subscription.forward(header)
@@ -180,6 +242,24 @@ class PublishedTrack:
     def packet(self, sequence: int) -> RtpHeader | None:
         kept = self._history[sequence % len(self._history)]
         return kept if kept is not None and kept.sequence == sequence else None
+
+    def newest(self) -> RtpHeader | None:
+        """The packet with the highest sequence number received so far, if still kept."""
+        return self.packet(self._max_seq) if self._base_seq is not None else None
+
+    def hand_over(self, successor: PublishedTrack) -> None:
+        """The publisher rebuilt its connection and publishes this track's kind again as
+        `successor`: every viewer's subscription moves there, keeping its SSRC and carrying on
+        its sequence numbers and timestamps (see `Subscription.follow`), and the successor is
+        asked for a keyframe so the viewers' decoders recover at once."""
+        newest, gap_since = self.newest(), self.last_packet_at
+        for viewer, subscription in self.subscriptions.items():
+            subscription.follow(successor, newest, gap_since)
+            successor.subscriptions[viewer] = subscription
+        self.subscriptions.clear()
+        self.close()
+        if successor.subscriptions:
+            successor.request_keyframe()
 
     def on_sender_report(self, packet: RtcpSrPacket) -> None:
         self._lsr = (packet.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF
@@ -300,18 +380,59 @@ class Subscription:
         self._mid_element = extension_element(ids.get(URI_MID, 0), negotiated.mid.encode())
         self._audio_level_id = ids.get(URI_AUDIO_LEVEL, 0)
         self._abs_send_time_id = ids.get(URI_ABS_SEND_TIME, 0)
+        self.codec = negotiated.codec
+        self.clock_rate = negotiated.clock_rate
         self._seq_offset: int | None = None
         self._ts_offset = 0
+        # After `follow`: the last sequence number and timestamp this viewer got, and since when
+        # the publisher was silent; the next packet carries on from them. Viewer sequence numbers
+        # before `_epoch` belong to the track followed before (NACKs of them are not answered).
+        self._resume: tuple[int, int, float] | None = None
+        self._awaiting_keyframe = False
+        self._epoch: int | None = None
+        self._epoch_sent = 0
         self.backlog = Backlog(backlog_packets)
         self.sent = 0
         self.octets = 0
         self.retransmitted = 0
 
+    def follow(self, track: PublishedTrack, newest: RtpHeader | None, gap_since: float) -> None:
+        """Take packets from `track` (the publisher's new connection) in place of the track
+        followed so far, whose `newest` packet this viewer got last. The viewer sees one stream:
+        the same SSRC, the next sequence number, a timestamp that moved on by the publisher's
+        silence; video resumes at a keyframe (a decoder cannot use the new encoder's deltas)."""
+        self.track = track
+        if self._seq_offset is not None and newest is not None:
+            self._resume = (
+                _uint16(newest.sequence + self._seq_offset),
+                _uint32(newest.timestamp + self._ts_offset),
+                gap_since,
+            )
+            self._awaiting_keyframe = track.kind == "video"
+        # else nothing was forwarded since the last start: that start (or a resume) still holds.
+        self._seq_offset = None
+
+    def _resumes_at(self, header: RtpHeader) -> bool:
+        if self._awaiting_keyframe:
+            if starts_keyframe(self.codec, header.payload) is False:
+                self.track.request_keyframe()  # rate-limited: at most once per interval
+                return False
+            self._awaiting_keyframe = False
+        return True
+
     def _rewrite(self, header: RtpHeader) -> bytes:
         if self._seq_offset is None:
-            # Random starting points (RFC 3550 §5.1), below 2^15 so the first wrap is far away.
-            self._seq_offset = _uint16(secrets.randbelow(1 << 15) - header.sequence)
-            self._ts_offset = _uint32(secrets.randbits(32) - header.timestamp)
+            if self._resume is not None:
+                sequence, timestamp, since = self._resume
+                self._resume = None
+                ticks = max(1, round((time.monotonic() - since) * self.clock_rate))
+                self._epoch, self._epoch_sent = _uint16(sequence + 1), self.sent
+                self._seq_offset = _uint16(self._epoch - header.sequence)
+                self._ts_offset = _uint32(timestamp + ticks - header.timestamp)
+            else:
+                # Random starting points (RFC 3550 §5.1), below 2^15 so the first wrap is far.
+                self._seq_offset = _uint16(secrets.randbelow(1 << 15) - header.sequence)
+                self._ts_offset = _uint32(secrets.randbits(32) - header.timestamp)
         elements = self._mid_element
         track = self.track.negotiated
         if track is not None:
@@ -336,6 +457,8 @@ class Subscription:
         )
 
     def forward(self, header: RtpHeader) -> None:
+        if self._seq_offset is None and self._resume is not None and not self._resumes_at(header):
+            return
         if self.link.send_rtp(self._rewrite(header), self.backlog):
             self.sent += 1
             self.octets += len(header.payload)
@@ -345,8 +468,13 @@ class Subscription:
         returns the publisher's sequence numbers that were never received here."""
         if self._seq_offset is None:
             return []
+        epoch = self._epoch
+        if epoch is not None and self.sent - self._epoch_sent >= EPOCH_GUARD_PACKETS:
+            self._epoch = epoch = None  # no viewer asks again for packets that old
         missing: list[int] = []
         for viewer_sequence in lost:
+            if epoch is not None and _uint16(viewer_sequence - epoch) >= 0x8000:
+                continue  # sent from the publisher's previous connection: gone with it
             sequence = _uint16(viewer_sequence - self._seq_offset)
             kept = self.track.packet(sequence)
             if kept is None:

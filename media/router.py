@@ -13,6 +13,11 @@
 out, the connection failed) addressed to members, and `SpeakingTime` for the room (every
 `speaking_flush_s`, and when the room ends); it must not block (the hub queues them).
 Deliver `join`'s returned offer before any event that comes after it.
+
+A member that rebuilds its connection (`join` again; after a `CONNECTION_FAILED` failure, within
+`ice_timeout_s`) gets a fresh offer, and the other members are not renegotiated: their m-lines
+for its tracks stay, and carry the new connection's tracks of the same kinds (same SSRC,
+sequence numbers running on, from a keyframe). Only a kind it no longer sends is renegotiated.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from media.events import MediaEvent, MediaFailure, MediaOffer, SpeakingTime
 from media.forwarding import Negotiated, PublishedTrack, RtpSink, Subscription
 from media.hooks import check_hook_points
 from media.link import Link
-from media.rules import ForwardingRules
+from media.rules import ForwardingRules, Kind
 from media.speaking import SpeakingTally
 from signaling.ids import PeerId, SessionId
 from signaling.messages import IceCandidate
@@ -68,6 +73,12 @@ class _Room:
     taps: dict[PeerId, list[RtpSink]] = field(default_factory=dict)
     # Until told the session's start (`set_origin`), minutes count from the room's first use.
     speaking: SpeakingTally = field(default_factory=lambda: SpeakingTally(time.time()))
+    # Per member whose connection was replaced (`join` again) or broke after it was up, the
+    # tracks of that connection, by kind: the viewers keep their m-lines and subscriptions for
+    # them until the new connection publishes the kind again (they follow it, see `_adopt`),
+    # answers without it, or the member goes (leaves, its new connection times out, or it
+    # does not rebuild a broken one within `ice_timeout_s`); then they are released.
+    reserved: dict[PeerId, dict[Kind, PublishedTrack]] = field(default_factory=dict)
 
 
 class Tap:
@@ -105,6 +116,7 @@ class _RoomWiring:
             track.taps = room.taps.setdefault(track.owner, [])
             if track.kind == "audio":
                 track.speech = room.speaking.add
+            self._router._adopt(room, track)
         self._router._reconcile(self._room_id)
 
     def sending(
@@ -129,6 +141,8 @@ class MediaRouter:
         self._rooms: dict[SessionId, _Room] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._watchdogs: dict[tuple[SessionId, PeerId], asyncio.Task[None]] = {}
+        # Members whose connection broke, reserved until they rebuild it or this runs out.
+        self._expiries: dict[tuple[SessionId, PeerId], asyncio.Task[None]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -141,10 +155,16 @@ class MediaRouter:
         if self._closed:
             raise MediaError(MediaErrorCode.CLOSED, "The media service is shutting down.")
         room = self._rooms.setdefault(room_id, _Room())
+        self._forget_expiry(room_id, member_id)  # back: its new connection's watchdog decides
         old = room.members.pop(member_id, None)
         if old is not None:
+            self._reserve(room, old)
             await self._drop(room_id, old)
-        self._admit(room, member_id)
+        try:
+            self._admit(room, member_id)
+        except MediaError:
+            self._release(room_id, member_id)
+            raise
         connection = MemberConnection(
             member_id,
             room.rules.may_publish(member_id),
@@ -172,6 +192,14 @@ class MediaRouter:
         connection = self._connection(room_id, member_id)
         async with connection.lock:
             await connection.accept_answer(sdp)
+        room = self._rooms.get(room_id)
+        reserved = room.reserved.get(member_id) if room else None
+        if reserved and room is not None and room.members.get(member_id) is connection:
+            # Back without a kind it published before (the camera is off now): its viewers'
+            # m-lines for it go (one renegotiation each); the kinds it sends come back by `_adopt`.
+            unused = set(reserved) - connection.publishing()
+            if unused:
+                self._release(room_id, member_id, unused)
         if connection.changed:
             self._spawn(self._renegotiate(room_id, connection))
 
@@ -228,6 +256,9 @@ class MediaRouter:
         connection = room.members.get(member_id) if room else None
         if connection is not None:
             await self._remove(room_id, connection)
+        else:  # its connection broke and was not rebuilt: nothing of it is coming back
+            self._forget_expiry(room_id, member_id)
+            self._release(room_id, member_id)
 
     async def end(self, room_id: SessionId) -> None:
         """The session ended: every member's media goes, and the room's rules with it."""
@@ -235,6 +266,10 @@ class MediaRouter:
         if room is not None:
             for connection in list(room.members.values()):
                 await self._remove(room_id, connection)
+            for member_id in list(room.reserved):
+                self._forget_expiry(room_id, member_id)
+                for track in room.reserved.pop(member_id).values():
+                    track.close()
             self._rooms.pop(room_id, None)
             self._report_speech(room_id, room)
 
@@ -315,12 +350,71 @@ class MediaRouter:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def _reserve(self, room: _Room, old: MemberConnection) -> None:
+        """`old` is being replaced by the member's rebuilt connection: keep its tracks (and
+        every viewer's m-line and subscription for them) until the new one publishes again."""
+        if not old.published or not room.rules.may_publish(old.member):
+            return
+        reserved = room.reserved.setdefault(old.member, {})
+        for track in old.published.values():
+            slot = f"reserved-{track.kind}"  # never an SDP mid: no clash with the new tracks'
+            previous = reserved.pop(track.kind, None)
+            for viewer in room.members.values():
+                if previous is not None:
+                    viewer.stop_sending((old.member, slot))
+                viewer.rename_outgoing((old.member, track.mid), (old.member, slot))
+            if previous is not None:
+                previous.close()
+            track.mid = slot
+            reserved[track.kind] = track
+        old.published = {}  # closing `old` must not close them
+
+    def _adopt(self, room: _Room, track: PublishedTrack) -> None:
+        """`track` is published by a member's rebuilt connection: the viewers of its reserved
+        track of the same kind follow it on the m-lines they have (no renegotiation)."""
+        reserved = room.reserved.get(track.owner)
+        previous = reserved.pop(track.kind, None) if reserved is not None else None
+        if not reserved:
+            room.reserved.pop(track.owner, None)
+        if previous is None:
+            return
+        for viewer in room.members.values():
+            viewer.rename_outgoing((track.owner, previous.mid), (track.owner, track.mid))
+        previous.hand_over(track)
+
+    def _release(
+        self, room_id: SessionId, member_id: PeerId, kinds: set[Kind] | None = None
+    ) -> None:
+        """The member's reserved tracks of `kinds` (all if None) will not come back: their
+        viewers' m-lines go (`_reconcile` stops them)."""
+        room = self._rooms.get(room_id)
+        reserved = room.reserved.get(member_id) if room else None
+        if room is None or reserved is None:
+            return
+        for kind in list(reserved) if kinds is None else kinds:
+            track = reserved.pop(kind, None)
+            if track is not None:
+                track.close()
+        if not reserved:
+            del room.reserved[member_id]
+        self._reconcile(room_id)
+
+    def _track(self, room: _Room, key: TrackKey) -> PublishedTrack | None:
+        """A published or reserved track by its key (publisher, mid or reserved slot)."""
+        publisher = room.members.get(key[0])
+        track = publisher.published.get(key[1]) if publisher else None
+        if track is None:
+            reserved = room.reserved.get(key[0], {})
+            track = next((t for t in reserved.values() if t.mid == key[1]), None)
+        return track
+
     def _reconcile(self, room_id: SessionId, offering: MemberConnection | None = None) -> None:
         """Make every member's outgoing m-lines match the rules; renegotiate what changed."""
         room = self._rooms.get(room_id)
         if room is None:
             return
         tracks = [t for c in room.members.values() for t in c.published.values()]
+        tracks += [t for reserved in room.reserved.values() for t in reserved.values()]
         for viewer in room.members.values():
             wanted = {
                 (t.owner, t.mid): t
@@ -348,8 +442,7 @@ class MediaRouter:
         negotiated: Negotiated,
     ) -> None:
         room = self._rooms.get(room_id)
-        publisher = room.members.get(key[0]) if room else None
-        track = publisher.published.get(key[1]) if publisher else None
+        track = self._track(room, key) if room else None
         if room is None or track is None or viewer.link is None:
             return
         if not room.rules.receives(viewer.member, track.owner, track.kind):
@@ -368,8 +461,7 @@ class MediaRouter:
         track.request_keyframe()
 
     def _unsubscribe(self, room: _Room, viewer: MemberConnection, key: TrackKey) -> None:
-        publisher = room.members.get(key[0])
-        track = publisher.published.get(key[1]) if publisher else None
+        track = self._track(room, key)
         if track is not None:
             subscription = track.subscriptions.pop(viewer.member, None)
             if subscription is not None:
@@ -402,13 +494,42 @@ class MediaRouter:
         room = self._rooms.get(room_id)
         if room is None or room.members.get(connection.member) is not connection:
             return
+        if error.code is not MediaErrorCode.CONNECTION_FAILED:
+            self._on_event(MediaFailure(room_id, connection.member, error))
+            await self._remove(room_id, connection)
+            return
+        # It was up and broke (a network change): the member rebuilds it (told by this failure,
+        # the media driver offers again) and its viewers keep their m-lines meanwhile; one that
+        # has not rebuilt it within `ice_timeout_s` is released.
+        del room.members[connection.member]
+        self._reserve(room, connection)
+        self._forget_expiry(room_id, connection.member)
+        key = (room_id, connection.member)
+        self._expiries[key] = self._spawn(self._expire(room_id, connection.member))
+        self._reconcile(room_id)
         self._on_event(MediaFailure(room_id, connection.member, error))
-        await self._remove(room_id, connection)
+        await self._drop(room_id, connection)
+
+    async def _expire(self, room_id: SessionId, member_id: PeerId) -> None:
+        await asyncio.sleep(self.config.ice_timeout_s)
+        self._expiries.pop((room_id, member_id), None)
+        room = self._rooms.get(room_id)
+        if room is not None and member_id not in room.members:
+            self._release(room_id, member_id)
+
+    def _forget_expiry(self, room_id: SessionId, member_id: PeerId) -> None:
+        expiry = self._expiries.pop((room_id, member_id), None)
+        if expiry is not None and expiry is not asyncio.current_task():
+            expiry.cancel()
 
     async def _remove(self, room_id: SessionId, connection: MemberConnection) -> None:
         room = self._rooms.get(room_id)
         if room is not None and room.members.get(connection.member) is connection:
             del room.members[connection.member]
+            # Gone, not rebuilding: what it published before a rebuild is not coming back.
+            self._forget_expiry(room_id, connection.member)
+            for track in room.reserved.pop(connection.member, {}).values():
+                track.close()
             # The room (and its rules: who observes) stays until `end`, even when empty.
             self._reconcile(room_id)
         await self._drop(room_id, connection)
@@ -419,9 +540,10 @@ class MediaRouter:
             watchdog.cancel()
         room = self._rooms.get(room_id)
         if room is not None:
-            for other in room.members.values():
-                for track in other.published.values():
-                    track.subscriptions.pop(connection.member, None)
+            tracks = [t for c in room.members.values() for t in c.published.values()]
+            tracks += [t for reserved in room.reserved.values() for t in reserved.values()]
+            for track in tracks:
+                track.subscriptions.pop(connection.member, None)
         with contextlib.suppress(MediaError):
             await connection.close()
 
