@@ -1,24 +1,26 @@
 """RTP packets into whole coded frames on one timeline — depayloading, never decoding.
 
-aiortc's jitter buffer puts packets back in order and cuts frames at timestamp changes; its
-depayloaders strip the VP8 payload descriptor (RFC 7741) or undo H.264 fragmentation (RFC 6184).
-A frame whose start was lost, or that follows a loss, is dropped until the next keyframe, so the
-file never holds a picture a player cannot decode.
+Packets are put back in order and cut into frames at timestamp changes, as aiortc's jitter
+buffer does, but in a constant time per packet (aiortc's rescans every packet it holds and
+needs an `RtpPacket` and a descriptor object per packet: it was half the recorder's CPU). The
+VP8 payload descriptor (RFC 7741 §4.2) is read in place; H.264 fragmentation (RFC 6184) is undone
+by aiortc's depayloader. A frame whose start was lost, or that follows a loss, is dropped until
+the next keyframe, so the file never holds a picture a player cannot decode.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiortc.codecs.h264 import H264PayloadDescriptor
-from aiortc.codecs.vpx import VpxPayloadDescriptor
-from aiortc.jitterbuffer import JitterBuffer
-from aiortc.rtp import RtpPacket
 
 __all__ = ["CLOCK_RATES", "Frame", "FrameAssembler", "Timeline", "vp8_size"]
 
 CLOCK_RATES = {"audio": 48_000, "video": 90_000}
 _NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix)
+_MAX_MISORDER = 100  # a packet this far behind is a sender that restarted its numbering
+_START_CODE = b"\x00\x00\x00\x01"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,64 +42,158 @@ def vp8_size(frame: bytes) -> tuple[int, int] | None:
 
 def _h264_keyframe(annex_b: bytes) -> bool:
     # An IDR slice (type 5) or a sequence parameter set (7) that a keyframe starts with.
-    return any(
-        annex_b[i + 4] & 0x1F in (5, 7)
-        for i in range(len(annex_b) - 4)
-        if annex_b[i : i + 4] == b"\x00\x00\x00\x01"
-    )
+    # (Start codes cannot overlap, so each search resumes past the last one.)
+    at = annex_b.find(_START_CODE)
+    while 0 <= at < len(annex_b) - 4:
+        if annex_b[at + 4] & 0x1F in (5, 7):
+            return True
+        at = annex_b.find(_START_CODE, at + 4)
+    return False
+
+
+def _vp8_depayload(payload: bytes) -> tuple[bytes, bool]:
+    """The VP8 data after the payload descriptor (RFC 7741 §4.2), and whether it starts a
+    frame (the start of partition 0). Raises on a descriptor cut short."""
+    first = payload[0]
+    size = 1
+    if first & 0x80:  # X: extension bits follow
+        extension = payload[1]
+        size = 2
+        if extension & 0x80:  # I: a picture ID, 7 or 15 bits
+            size += 2 if payload[2] & 0x80 else 1
+        if extension & 0x40:  # L: TL0PICIDX
+            size += 1
+        if extension & 0x30:  # T or K: one byte of TID, Y and KEYIDX
+            size += 1
+    if size > len(payload):
+        raise ValueError("VP8 payload descriptor cut short")
+    return payload[size:], bool(first & 0x10) and not first & 0x0F
+
+
+_NONE: Sequence[Frame] = ()
+# A frame still arriving in order may outgrow the window: a keyframe of a high-bitrate H.264
+# camera runs to hundreds of packets (given up on, it and everything after it until the next
+# keyframe were lost). Only a hole, waiting for a retransmission, is bounded by the window.
+_MAX_FRAME_PACKETS = 2048  # ~2.4 MB
+_IN_ORDER_SLACK = 16  # packets a growing frame's next one may arrive ahead of its place
 
 
 class FrameAssembler:
-    """One track's packets in, its whole frames out."""
+    """One track's packets in, its whole frames out.
+
+    Packets wait in `_waiting` until the run of consecutive ones from `_next` (the oldest not
+    yet cut) reaches a packet with another timestamp: the run is one frame. `_run` remembers how
+    much of the run is already known, so each packet costs a few dictionary look-ups. A packet
+    more than `capacity` ahead of `_next` gives up on the oldest frames (a loss), as aiortc's
+    buffer does.
+    """
 
     def __init__(self, kind: str, codec: str) -> None:
         self.kind, self.codec = kind, codec.upper()
-        video = kind == "video"
-        self._buffer = JitterBuffer(capacity=128 if video else 16, is_video=video)
-        self._starts: set[int] = set()  # RTP timestamps whose first packet arrived
+        self._video = kind == "video"
+        self._capacity = 128 if self._video else 16
+        # sequence -> (timestamp, depayloaded data, whether it starts a frame)
+        self._waiting: dict[int, tuple[int, bytes, bool]] = {}
+        self._next: int | None = None
+        self._run = 0
         self._cycles = 0
         self._last: int | None = None
-        self.needs_keyframe = video
+        self.needs_keyframe = self._video
 
-    def add(self, sequence: int, timestamp: int, payload: bytes) -> Frame | None:
-        """One packet; returns the frame it completed, if any. `needs_keyframe` turns true when a
-        loss means the publisher must be asked for one."""
-        packet = RtpPacket(sequence_number=sequence, timestamp=timestamp)
+    def add(self, sequence: int, timestamp: int, payload: bytes) -> Sequence[Frame]:
+        """One packet; returns the frames it completed (usually none or one; more when it
+        fills a gap). `needs_keyframe` turns true when a loss means the publisher must be asked
+        for one."""
         try:
-            packet._data = self._depayload(payload, timestamp)  # type: ignore[attr-defined]
+            data, starts = self._depayload(payload)
         except (ValueError, IndexError):
-            return None  # a payload that does not parse is a lost packet
-        lost, jitter_frame = self._buffer.add(packet)
-        if lost:
-            self.needs_keyframe = True
-        if jitter_frame is None:
-            return None
-        started = jitter_frame.timestamp in self._starts
-        self._starts.discard(jitter_frame.timestamp)
-        if len(self._starts) > 64:  # starts of frames the buffer gave up on
-            self._starts.clear()
-        data = jitter_frame.data
-        keyframe = self.kind == "audio" or self._keyframe(data)
-        if self.kind == "video" and (not started or (self.needs_keyframe and not keyframe)):
-            self.needs_keyframe = True
-            return None
-        if keyframe and self.kind == "video":
-            self.needs_keyframe = False
-        return Frame(self.kind, data, self._unwrap(jitter_frame.timestamp), keyframe)
+            return _NONE  # a payload that does not parse is a lost packet
+        waiting = self._waiting
+        if self._next is None:
+            self._next = sequence
+        ahead = (sequence - self._next) & 0xFFFF
+        if ahead >= 0x8000:  # behind what was already cut
+            if 0x10000 - ahead < _MAX_MISORDER:
+                return _NONE  # too late: its frame was cut or given up on
+            # Far behind: the sender restarted its numbering.
+            waiting.clear()
+            self._next, self._run = sequence, 0
+            self._lost()
+        elif ahead >= self._capacity and not (
+            ahead < self._run + _IN_ORDER_SLACK and ahead < _MAX_FRAME_PACKETS
+        ):
+            self._give_up(ahead - self._capacity + 1, sequence)
+            self._lost()
+        if sequence in waiting:
+            return _NONE  # a duplicate (a retransmission of what arrived)
+        waiting[sequence] = (timestamp, data, starts)
+        return self._cut()
 
-    def _depayload(self, payload: bytes, timestamp: int) -> bytes:
-        if self.kind == "audio":
-            self._starts.add(timestamp)
-            return payload
+    def _lost(self) -> None:
+        if self._video:
+            self.needs_keyframe = True
+
+    def _give_up(self, count: int, sequence: int) -> None:
+        """Drop the oldest `count` sequence numbers, then the rest of the frame they cut into."""
+        waiting, at, cut_at = self._waiting, self._next, None
+        assert at is not None
+        for skipped in range(self._capacity):
+            packet = waiting.get(at)
+            if packet is not None:
+                if skipped >= count and packet[0] != cut_at:
+                    self._next, self._run = at, 0
+                    return
+                cut_at = packet[0]
+                del waiting[at]
+            at = (at + 1) & 0xFFFF
+        # Everything held was older than the window: start again from this packet.
+        waiting.clear()
+        self._next, self._run = sequence, 0
+
+    def _cut(self) -> Sequence[Frame]:
+        waiting = self._waiting
+        frames = _NONE
+        while True:
+            start = self._next
+            assert start is not None
+            head = waiting.get(start)
+            if head is None:
+                return frames
+            timestamp = head[0]
+            run = self._run or 1
+            while True:
+                packet = waiting.get((start + run) & 0xFFFF)
+                if packet is None:
+                    self._run = run
+                    return frames
+                if packet[0] != timestamp:
+                    break
+                run += 1
+            parts = [waiting.pop((start + n) & 0xFFFF) for n in range(run)]
+            self._next, self._run = (start + run) & 0xFFFF, 0
+            frame = self._frame(timestamp, parts)
+            if frame is not None:
+                frames = [*frames, frame]
+
+    def _frame(self, timestamp: int, parts: list[tuple[int, bytes, bool]]) -> Frame | None:
+        data = parts[0][1] if len(parts) == 1 else b"".join(part[1] for part in parts)
+        if not self._video:
+            return Frame(self.kind, data, self._unwrap(timestamp), True)
+        keyframe = self._keyframe(data)
+        if not parts[0][2] or (self.needs_keyframe and not keyframe):
+            self.needs_keyframe = True  # its start was lost, or it follows a loss
+            return None
+        if keyframe:
+            self.needs_keyframe = False
+        return Frame(self.kind, data, self._unwrap(timestamp), keyframe)
+
+    def _depayload(self, payload: bytes) -> tuple[bytes, bool]:
+        if not self._video:
+            return payload, True
         if self.codec == "H264":
             descriptor, data = H264PayloadDescriptor.parse(payload)
-            if descriptor.first_fragment:
-                self._starts.add(timestamp)
-            return data
-        vp8, data = VpxPayloadDescriptor.parse(payload)
-        if vp8.partition_start and vp8.partition_id == 0:
-            self._starts.add(timestamp)
-        return data
+            return data, bool(descriptor.first_fragment)
+        return _vp8_depayload(payload)
 
     def _keyframe(self, data: bytes) -> bool:
         if self.codec == "H264":

@@ -87,6 +87,9 @@ class LiveFile:
         packet.stream = stream
         packet.is_keyframe = keyframe
         self._container.mux(packet)
+        # What the muxer handed over (a closed cluster, every ~1 s) is sealed and on disk now;
+        # between clusters this does nothing.
+        self._sink.flush()
 
     @property
     def duration_s(self) -> float:
