@@ -33,12 +33,20 @@ from session_notes.protocol import (
     sync_step2_frame,
     update_frame,
 )
-from session_notes.store import NewUpdate, NotesStore, NotesStoreError, Snapshot, SqlNotesStore
+from session_notes.store import (
+    BatchWriter,
+    NewUpdate,
+    NotesStore,
+    NotesStoreError,
+    Snapshot,
+    SqlNotesStore,
+)
 
 __all__ = [
     "AuthoredRun",
     "AwarenessEntry",
     "AwarenessUpdate",
+    "BatchWriter",
     "InvalidUpdate",
     "MarkRecord",
     "MarkStore",

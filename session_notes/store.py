@@ -13,13 +13,14 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from session_notes.authorship import StoredUpdate
 from session_notes.schema import notes_snapshots, notes_updates
 from session_notes.sqlite_append import MAX_ROWS, append_rows
 
 __all__ = [
+    "BatchWriter",
     "NewUpdate",
     "NotesStore",
     "NotesStoreError",
@@ -58,6 +59,16 @@ class Snapshot:
     upto_id: int
 
 
+class BatchWriter(Protocol):
+    """Appends batches of updates for one writer (the group commit), until closed."""
+
+    async def append_many(self, rows: list[NewUpdate]) -> list[int]:
+        """As :meth:`NotesStore.append_many`."""
+
+    async def close(self) -> None:
+        """Give back what the writer held; it may not be used afterwards."""
+
+
 class NotesStore(Protocol):
     async def append(
         self, session_id: str, update: bytes, *, author_id: str, author_name: str, at: float
@@ -66,6 +77,10 @@ class NotesStore(Protocol):
 
     async def append_many(self, rows: list[NewUpdate]) -> list[int]:
         """Store several updates in one durable transaction (group commit); their ids, in order."""
+
+    def batch_writer(self) -> BatchWriter:
+        """A writer for one caller's run of batches (the group commit's), which may hold a
+        connection across them; close it when done."""
 
     async def load(self, session_id: str) -> tuple[Snapshot | None, list[StoredUpdate]]:
         """The snapshot (if any) and the updates stored after it."""
@@ -101,6 +116,10 @@ _COLUMNS = (
 )
 
 
+def _values(rows: list[NewUpdate]) -> list[tuple[str, bytes, str, str, float]]:
+    return [(r.session_id, r.update, r.author_id, r.author_name[:80], r.at) for r in rows]
+
+
 class SqlNotesStore:
     def __init__(self, engine: AsyncEngine, writer: AsyncEngine) -> None:
         """``writer``: the same engine set up for write transactions (SQLite BEGIN IMMEDIATE)."""
@@ -127,13 +146,10 @@ class SqlNotesStore:
     async def append_many(self, rows: list[NewUpdate]) -> list[int]:
         if not rows:
             return []
-        if self._writer.dialect.name == "sqlite" and len(rows) <= MAX_ROWS:
+        if self._one_statement(rows):
             # The hot path of every notes update: one trip to SQLite's thread (sqlite_append.py).
             async with _mapped(), self._writer.connect() as connection:
-                return await append_rows(
-                    connection,
-                    [(r.session_id, r.update, r.author_id, r.author_name[:80], r.at) for r in rows],
-                )
+                return await append_rows(connection, _values(rows))
         async with _mapped(), self._writer.begin() as connection:
             result = await connection.execute(
                 notes_updates.insert().returning(notes_updates.c.id, sort_by_parameter_order=True),
@@ -149,6 +165,12 @@ class SqlNotesStore:
                 ],
             )
             return [int(row[0]) for row in result]
+
+    def _one_statement(self, rows: list[NewUpdate]) -> bool:
+        return self._writer.dialect.name == "sqlite" and len(rows) <= MAX_ROWS
+
+    def batch_writer(self) -> BatchWriter:
+        return _HeldWriter(self)
 
     async def load(self, session_id: str) -> tuple[Snapshot | None, list[StoredUpdate]]:
         async with _mapped(), self._engine.connect() as connection:
@@ -238,3 +260,46 @@ class SqlNotesStore:
                     where=notes_snapshots.c.upto_id < statement.excluded.upto_id,
                 )
             )
+
+
+class _HeldWriter:
+    """The group commit's writer: on SQLite it keeps one connection of the writer engine checked
+    out across batches, which saves a batch the pool's checkout and its reset on return (a
+    rollback: one more trip to aiosqlite's thread). A connection that failed is closed, not
+    reused: the next batch checks out another. PostgreSQL keeps the store's own path."""
+
+    def __init__(self, store: SqlNotesStore) -> None:
+        self._store = store
+        self._connection: AsyncConnection | None = None
+        self._engine: AsyncEngine | None = None
+
+    async def append_many(self, rows: list[NewUpdate]) -> list[int]:
+        store = self._store
+        if not rows or not store._one_statement(rows):
+            return await store.append_many(rows)
+        if self._engine is not store._writer:
+            # The store was given another writer engine: hold one of its connections instead.
+            await self.close()
+        async with _mapped():
+            if self._connection is None:
+                self._connection = await store._writer.connect()
+                self._engine = store._writer
+            try:
+                return await append_rows(self._connection, _values(rows))
+            except BaseException:
+                await self._drop()
+                raise
+
+    async def _drop(self) -> None:
+        connection, self._connection, self._engine = self._connection, None, None
+        if connection is not None:
+            # Whatever state it was left in (a statement cut short), it is never used again.
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def close(self) -> None:
+        connection, self._connection, self._engine = self._connection, None, None
+        if connection is not None:
+            await connection.close()

@@ -1,7 +1,11 @@
 """The shared notes of live sessions held by this process (DESIGN.md §2 notes socket, §3b).
 
 An update is applied here only after it is stored: what a member has seen relayed is durable.
-Each document's updates go through one lock, so the stored order is the applied order and a
+Each document's lock is taken to check and queue an update and, once committed, it is applied
+and relayed in the group commit's own step (:mod:`server.live.notes.group_commit`), never
+across the commit: a document's writers share one commit instead of waiting for each other's
+(Yjs updates commute; the log's order stays the truth). A batch's updates are applied in the
+log's order, all in one step, so a snapshot never leaves out an update it claims to cover, and a
 joining member's sync never interleaves with an update (the join race of pycrdt-websocket).
 With several nodes, updates also travel on the bus; the store stays the truth, and each node
 catches up from it every few seconds in case the bus dropped something (§3b).
@@ -128,6 +132,7 @@ class _NotesRoom:
     since_snapshot: list[bytes]
     document_bytes: int  # the snapshot's and later updates' bytes: at least the document's size
     log_bytes: int
+    queued_bytes: int = 0  # updates checked against the caps, queued, not yet settled
     members: dict[str, _Member] = field(default_factory=dict)
     remote_awareness: dict[int, AwarenessEntry] = field(default_factory=dict)
     applied_ids: set[int] = field(default_factory=set)
@@ -326,7 +331,8 @@ class NotesHub:
 
     async def _accept_update(self, room: _NotesRoom, member: _Member, update: bytes) -> bool:
         check_update(update)
-        if room.document_bytes + len(update) > self.limits.max_document_bytes:
+        size = len(update)
+        if room.document_bytes + room.queued_bytes + size > self.limits.max_document_bytes:
             # The count only grows between snapshots: a snapshot may show there is room.
             await self._compact_quietly(room)
         async with room.lock:
@@ -334,28 +340,60 @@ class NotesHub:
             decision = may(member.principal, Action.NOTES_EDIT, room.session)
             if not decision:
                 raise ReadOnly(decision.reason or "these notes are read-only for you")
-            if room.log_bytes + len(update) > self.limits.max_log_bytes:
+            # Updates queued but not yet committed count against the caps too.
+            if room.log_bytes + room.queued_bytes + size > self.limits.max_log_bytes:
                 raise NotesFull("the notes' history is full")
-            if room.document_bytes + len(update) > self.limits.max_document_bytes:
+            if room.document_bytes + room.queued_bytes + size > self.limits.max_document_bytes:
                 raise NotesFull("the notes are full")
-            update_id = await self._commits.append(
-                NewUpdate(
-                    room.session_id, update, member.author.id, member.author.name, self._clock()
+            author = member.socket.id
+
+            def settled(update_id: int | None) -> None:
+                room.queued_bytes -= size
+                if update_id is not None:
+                    # Stored first: a store that fails settles with None and nobody sees it.
+                    self._apply_committed(room, author, update_id, update)
+
+            # Queued under the lock (a session ended meanwhile is seen by the next update);
+            # committed, applied and relayed without it.
+            room.queued_bytes += size
+            try:
+                committed = await self._commits.queue(
+                    NewUpdate(
+                        room.session_id, update, member.author.id, member.author.name, self._clock()
+                    ),
+                    settled,
                 )
-            )
-            # Stored first: a store that fails raises here and nobody sees the change.
-            room.document.apply(update)
-            self._note_applied(room, update_id, update)
-            frame = update_frame(update)
-            for other in room.members.values():
-                if other is not member:
-                    other.socket.send(frame)
+            except BaseException:
+                room.queued_bytes -= size  # never queued (cancelled while the queue was full)
+                raise
+        update_id = await committed
         if self._multi_node:
             message = _BusMessage(self._node_id, update_id=update_id, update=update)
             await self._bus.publish(f"notes:{room.session_id}", msgspec.msgpack.encode(message))
         if len(room.since_snapshot) >= _COMPACT_AFTER:
             await self._compact_quietly(room)
         return _ended(room.session)
+
+    def _apply_committed(
+        self, room: _NotesRoom, author: str, update_id: int, update: bytes
+    ) -> None:
+        """A member's update is committed: into the document and to every other member here.
+        Runs in the group commit's step, not under the lock (no await can split it)."""
+        current = self._rooms.get(room.session_id)
+        if current is not room:
+            # The room was unloaded while the update was committed: the log has it for whoever
+            # loads the document next; a room loaded since, before the commit, lacks it.
+            if current is None or update_id <= current.last_id:
+                return
+            room = current
+        if update_id in room.applied_ids:
+            return  # a catch-up read it from the store first
+        room.document.apply_checked(update)  # checked by _accept_update
+        self._note_applied(room, update_id, update)
+        frame = update_frame(update)
+        for key, other in room.members.items():
+            if key != author:
+                other.socket.send(frame)
 
     def _note_applied(self, room: _NotesRoom, update_id: int, update: bytes) -> None:
         room.applied_ids.add(update_id)
