@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import WebSocketRoute
+from starlette.routing import Match, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from server.config import Config
 from server.http import endpoints as api
@@ -83,6 +86,31 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     )
 
 
+class _App(Starlette):
+    """Starlette, with each WebSocket handshake handed straight to its endpoint. Every
+    middleware here is HTTP's (headers, bodies, access log, 500s: each passes a WebSocket
+    through untouched), and so are the exception handlers; yet a socket that went through them
+    would keep their frames and closures, and Starlette's routing layers', for its whole life:
+    a node holds thousands of idle sockets (issue 13: idle memory per socket). A socket path
+    that no route matches still goes the usual way (Starlette closes it)."""
+
+    def __init__(self, *, sockets: list[WebSocketRoute], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sockets = sockets
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            for route in self._sockets:
+                match, child_scope = route.matches(scope)
+                if match is Match.FULL:
+                    scope["app"] = self
+                    scope["route"] = route
+                    scope.update(child_scope)
+                    await route.endpoint(WebSocket(scope, receive, send))
+                    return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlette:
     store = Store.open(
         config.database_url,
@@ -113,13 +141,13 @@ def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlet
             await bus.close()
             await store.close()
 
-    app = Starlette(
-        routes=[
-            *api.routes(ENDPOINTS),
-            WebSocketRoute("/ws/sessions/{session_id}", signaling_socket),
-            WebSocketRoute("/ws/notes/{session_id}", notes_socket),
-            *page_routes(config.web_dir),
-        ],
+    sockets = [
+        WebSocketRoute("/ws/sessions/{session_id}", signaling_socket),
+        WebSocketRoute("/ws/notes/{session_id}", notes_socket),
+    ]
+    app = _App(
+        sockets=sockets,
+        routes=[*api.routes(ENDPOINTS), *sockets, *page_routes(config.web_dir)],
         # Outermost first. Unexpected exceptions end in UnhandledErrorMiddleware (one log line,
         # a JSON 500) instead of Starlette's ServerErrorMiddleware, which sits outside every
         # user middleware (so its 500 had no security headers) and re-raises to uvicorn (so
