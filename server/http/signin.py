@@ -12,7 +12,7 @@ from starlette.responses import Response
 from server.access.principal import Principal
 from server.http.errors import ApiError
 from server.infra.roles import Role
-from server.infra.storage import LoginSession
+from server.infra.storage import SignIn
 from server.infra.storage.login_sessions import hash_token
 from server.services import services
 
@@ -54,24 +54,34 @@ def _trusted(
 async def authenticate(connection: HTTPConnection) -> Principal | None:
     """The signed-in principal, or ``None`` (no cookie, unknown, revoked, timed out, disabled)."""
     svc = services(connection)
-    token = connection.cookies.get(svc.config.session_cookie_name)
-    if not token or len(token) > 200:
+    token_hash = cookie_hash(connection)
+    if token_hash is None:
         return None
-    token_hash = hash_token(token)
     cached = svc.principals.get(token_hash)
     if cached is not None:
         return cached
-    session = await svc.store.login_sessions.resolve_hash(token_hash, now=time.time())
-    if session is None:
+    return remember(connection, await svc.store.sign_ins.resolve(token_hash, now=time.time()))
+
+
+def cookie_hash(connection: HTTPConnection) -> str | None:
+    """The hash of the sign-in cookie's token (what the store knows it by), if one was sent."""
+    token = connection.cookies.get(services(connection).config.session_cookie_name)
+    if not token or len(token) > 200:
         return None
-    principal = await principal_of(connection, session)
+    return hash_token(token)
+
+
+def remember(connection: HTTPConnection, sign_in: SignIn | None) -> Principal | None:
+    """The principal of a sign-in just read (``None``: none, or its account disabled), kept a
+    moment for the next request of the same sign-in (``PrincipalCache``)."""
+    principal = None if sign_in is None else principal_of(sign_in)
     if principal is not None:
-        svc.principals.put(token_hash, principal)
+        services(connection).principals.put(principal.session.token_hash, principal)
     return principal
 
 
-async def principal_of(connection: HTTPConnection, session: LoginSession) -> Principal | None:
-    store = services(connection).store
+def principal_of(sign_in: SignIn) -> Principal | None:
+    session = sign_in.login
     if session.scope_session_id is not None:
         return Principal(
             id=str(session.guest_id),
@@ -82,12 +92,10 @@ async def principal_of(connection: HTTPConnection, session: LoginSession) -> Pri
             scope_session_id=session.scope_session_id,
             admitted=session.admitted_at is not None,
         )
-    user = None if session.user_id is None else await store.users.get(session.user_id)
+    user = sign_in.account
     if user is None or user.disabled:
         return None
-    follows: frozenset[str] = frozenset()
-    if user.role is Role.SUPERVISOR:
-        follows = frozenset(t.id for t in await store.users.trainees_of(user.id))
+    follows = sign_in.follows if user.role is Role.SUPERVISOR else frozenset()
     return Principal(user.id, user.name, user.role, user, session, follows=follows)
 
 

@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket
 
 from server.access.policy import Action, RoomEntry, may, room_entry
 from server.access.principal import Principal
-from server.http.signin import authenticate, client_ip, principal_of
+from server.http.signin import client_ip, cookie_hash, remember
 from server.infra.storage import UNAVAILABLE, Session
 from server.services import Services
 from signaling.close_codes import (
@@ -76,17 +76,27 @@ async def refuse(
     await websocket.close(code, reason)
 
 
-async def _authenticate(svc: Services, websocket: WebSocket, session_id: str) -> Principal | None:
+async def _sign_in(
+    svc: Services, websocket: WebSocket, session_id: str
+) -> tuple[Principal | None, Session | None]:
+    """Who is connecting (cookie, or a single-use ticket) and, when someone is, the session;
+    read together, in one step, unless the principal was just looked up (issue 8)."""
     ticket = websocket.query_params.get("ticket")
     if ticket is None:
-        return await authenticate(websocket)
-    if len(ticket) > 200:
-        return None
-    login_hash = await svc.store.tickets.redeem(ticket, session_id=session_id, now=time.time())
+        login_hash = cookie_hash(websocket)
+    elif len(ticket) > 200:
+        return None, None
+    else:
+        login_hash = await svc.store.tickets.redeem(ticket, session_id=session_id, now=time.time())
     if login_hash is None:
-        return None
-    login = await svc.store.login_sessions.resolve_hash(login_hash, now=time.time())
-    return None if login is None else await principal_of(websocket, login)
+        return None, None
+    cached = svc.principals.get(login_hash)
+    if cached is not None:
+        return cached, await svc.store.sessions.get(session_id)
+    sign_in, session = await svc.store.sign_ins.resolve_with_session(
+        login_hash, session_id, now=time.time()
+    )
+    return remember(websocket, sign_in), session
 
 
 async def admit_socket(svc: Services, websocket: WebSocket, action: Action) -> Admitted | None:
@@ -119,7 +129,7 @@ async def _admit(svc: Services, websocket: WebSocket, action: Action) -> Admitte
     if len(session_id) > _MAX_ID:
         await refuse(svc, websocket, CLOSE_NO_SESSION, "no such session")
         return None
-    principal = await _authenticate(svc, websocket, session_id)
+    principal, session = await _sign_in(svc, websocket, session_id)
     if principal is None:
         await refuse(svc, websocket, CLOSE_NOT_AUTHENTICATED, "not authenticated")
         return None
@@ -128,7 +138,6 @@ async def _admit(svc: Services, websocket: WebSocket, action: Action) -> Admitte
             svc, websocket, f"account:{principal.id}", "too many connections", principal
         )
         return None
-    session = await svc.store.sessions.get(session_id)
     if session is None:
         await refuse(svc, websocket, CLOSE_NO_SESSION, "no such session", principal)
         return None

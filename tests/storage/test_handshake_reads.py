@@ -3,20 +3,8 @@ a session with its trainees, a sign-in by its hash, and a single-use ticket."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from server.infra.roles import Role
 from server.infra.storage import Store
-from tests.support import migrated_store
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await migrated_store(database_url)
-    yield store
-    await store.close()
 
 
 async def _user(store: Store, email: str, role: Role) -> str:

@@ -3,20 +3,8 @@ failed, what start-up recovery and retention ask of it, and deletion with its se
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from server.infra.roles import Role
 from server.infra.storage import Store
-from tests.support import migrated_store
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await migrated_store(database_url)
-    yield store
-    await store.close()
 
 
 async def test_a_recording_row_from_start_to_retention(store: Store) -> None:

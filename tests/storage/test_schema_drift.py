@@ -5,11 +5,9 @@ definitions say, on SQLite and on PostgreSQL (DESIGN.md §1: one metadata that A
 from __future__ import annotations
 
 import ast
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -18,16 +16,8 @@ from sqlalchemy.engine import Connection
 import session_notes.schema
 from server.infra.storage import Store
 from server.infra.storage.schema import metadata
-from tests.support import migrated_store
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await migrated_store(database_url)
-    yield store
-    await store.close()
 
 
 def _differences(connection: Connection) -> list[Any]:

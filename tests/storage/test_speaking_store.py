@@ -3,21 +3,9 @@ never holds more than a minute, and the rows go with their session."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from server.infra.roles import Role
 from server.infra.storage import Store
 from server.infra.storage.speaking import SpeakingMinute, SpeakingStore, by_person
-from tests.support import migrated_store
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await migrated_store(database_url)
-    yield store
-    await store.close()
 
 
 async def test_reports_add_to_each_minute_and_read_back_by_person(store: Store) -> None:

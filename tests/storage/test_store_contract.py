@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
@@ -11,14 +10,6 @@ import sqlalchemy as sa
 from server.infra.roles import Role
 from server.infra.storage import DuplicateEmail, Store
 from server.infra.storage.schema import audit_events, audit_head
-from tests.support import migrated_store
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await migrated_store(database_url)
-    yield store
-    await store.close()
 
 
 async def test_migrating_twice_is_harmless(store: Store) -> None:

@@ -12,8 +12,10 @@ from server.infra.storage.engine import UNAVAILABLE, create_engine, for_writing,
 from server.infra.storage.invites import Invite, InviteProblem, InviteStore
 from server.infra.storage.login_sessions import GuestScope, LoginSession, LoginSessionStore
 from server.infra.storage.migrate import migrate
+from server.infra.storage.reads import Reads
 from server.infra.storage.recordings import Recording, RecordingStore
 from server.infra.storage.sessions import Session, SessionStatus, SessionStore
+from server.infra.storage.sign_ins import SignIn, SignIns
 from server.infra.storage.tickets import TicketStore
 from server.infra.storage.users import DuplicateEmail, UserStore
 from session_notes.marks import MarkRecord, MarkStore
@@ -32,11 +34,14 @@ __all__ = [
     "LoginSessionStore",
     "MarkRecord",
     "MarkStore",
+    "Reads",
     "Recording",
     "RecordingStore",
     "Session",
     "SessionStatus",
     "SessionStore",
+    "SignIn",
+    "SignIns",
     "Store",
     "TicketStore",
     "create_engine",
@@ -47,8 +52,10 @@ __all__ = [
 @dataclass(frozen=True)
 class Store:
     engine: AsyncEngine
+    reads: Reads
     users: UserStore
     login_sessions: LoginSessionStore
+    sign_ins: SignIns
     audit: AuditLog
     sessions: SessionStore
     invites: InviteStore
@@ -60,18 +67,22 @@ class Store:
     @classmethod
     def open(cls, url: str, *, idle_timeout_s: float, absolute_timeout_s: float) -> Store:
         engine = create_engine(url)
+        reads = Reads(engine)
+        login_sessions = LoginSessionStore(
+            engine, idle_timeout_s=idle_timeout_s, absolute_timeout_s=absolute_timeout_s
+        )
         return cls(
             engine=engine,
+            reads=reads,
             users=UserStore(engine),
-            login_sessions=LoginSessionStore(
-                engine, idle_timeout_s=idle_timeout_s, absolute_timeout_s=absolute_timeout_s
-            ),
+            login_sessions=login_sessions,
+            sign_ins=SignIns(reads, login_sessions),
             audit=AuditLog(engine),
-            sessions=SessionStore(engine),
+            sessions=SessionStore(engine, reads),
             invites=InviteStore(engine),
             tickets=TicketStore(engine),
             marks=MarkStore(engine, for_writing(engine)),
-            chat=ChatStore(engine),
+            chat=ChatStore(engine, reads),
             recordings=RecordingStore(engine),
         )
 
@@ -79,4 +90,6 @@ class Store:
         return await ping(self.engine)
 
     async def close(self) -> None:
+        await self.login_sessions.close()
         await self.engine.dispose()
+        await self.reads.close()

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.infra.storage.engine import for_writing
+from server.infra.storage.reads import Reads
 from server.infra.storage.schema import chat_messages
 
 __all__ = ["ChatMessage", "ChatStore"]
@@ -32,8 +33,9 @@ class ChatMessage:
 
 
 class ChatStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, reads: Reads) -> None:
         self._engine = engine
+        self._reads = reads
         self._writer = for_writing(engine)
 
     async def add(self, message: ChatMessage) -> None:
@@ -52,15 +54,10 @@ class ChatStore:
             )
 
     async def recent(self, session_id: str, *, limit: int) -> list[ChatMessage]:
-        """The session's last ``limit`` messages, oldest first."""
-        query = (
-            sa.select(chat_messages)
-            .where(chat_messages.c.session_id == session_id)
-            .order_by(chat_messages.c.seq.desc())
-            .limit(limit)
-        )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+        """The session's last ``limit`` messages, oldest first (each member's welcome reads
+        them: one step, ``reads.py``)."""
+        params = {"session_id": session_id, "limit": limit}
+        rows = await self._reads.run(lambda connection: connection.execute(_RECENT, params).all())
         return [_message(row) for row in reversed(rows)]
 
     async def by_ids(self, session_id: str, ids: Collection[str]) -> dict[str, ChatMessage]:
@@ -73,6 +70,14 @@ class ChatStore:
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return {row.id: _message(row) for row in rows}
+
+
+_RECENT = (
+    sa.select(chat_messages)
+    .where(chat_messages.c.session_id == sa.bindparam("session_id"))
+    .order_by(chat_messages.c.seq.desc())
+    .limit(sa.bindparam("limit"))
+)
 
 
 def _message(row: sa.Row[tuple[object, ...]]) -> ChatMessage:

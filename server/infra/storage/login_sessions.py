@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 import secrets
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,9 +29,22 @@ __all__ = [
     "hash_token",
 ]
 
+log = logging.getLogger("preceptor.auth")
+
 # Writing last_seen_at on every request would turn each read into a write; a minute of slack on
 # a 30-minute idle timeout is harmless.
 _TOUCH_EVERY_S = 60.0
+
+_RETRY_USES_S = 1.0
+
+_TOUCH = (
+    login_sessions.update()
+    .where(
+        login_sessions.c.token_hash == sa.bindparam("hash"),
+        login_sessions.c.last_seen_at < sa.bindparam("at"),
+    )
+    .values(last_seen_at=sa.bindparam("at"))
+)
 
 
 # Built once: every request and socket handshake not already cached resolves its sign-in, and
@@ -105,6 +121,15 @@ class LoginSessionStore:
         self._writer = for_writing(engine)
         self._idle_timeout_s = idle_timeout_s
         self._absolute_timeout_s = absolute_timeout_s
+        # Uses noted here whose last_seen_at is not written yet: login hash → when.
+        self._uses: dict[str, float] = {}
+        self._writing_uses: asyncio.Task[None] | None = None
+
+    async def close(self) -> None:
+        """Write the uses noted so far."""
+        if self._writing_uses is not None:
+            with contextlib.suppress(Exception):
+                await self._writing_uses
 
     async def open(
         self, user_id: str, *, now: float, ip: str | None, user_agent: str | None
@@ -168,35 +193,69 @@ class LoginSessionStore:
     async def resolve_hash(self, token_hash: str, *, now: float) -> LoginSession | None:
         async with self._engine.connect() as connection:
             row = (await connection.execute(_BY_HASH, {"token_hash": token_hash})).first()
-        if row is None:
+        return None if row is None else await self.live(token_hash, row._mapping, now=now)
+
+    async def live(
+        self, token_hash: str, row: Mapping[Any, Any], *, now: float
+    ) -> LoginSession | None:
+        """The login session that ``row`` (its table's columns, read by its hash) stands for,
+        or ``None`` if revoked or timed out; its use is written down once a minute."""
+        if row["revoked_at"] is not None:
             return None
-        m = row._mapping
-        if m["revoked_at"] is not None:
+        # A use noted here and not yet written counts as written.
+        last_seen_at = max(float(row["last_seen_at"]), self._uses.get(token_hash, 0.0))
+        if now >= row["expires_at"] or now - last_seen_at >= self._idle_timeout_s:
             return None
-        if now >= m["expires_at"] or now - m["last_seen_at"] >= self._idle_timeout_s:
-            return None
-        last_seen_at = float(m["last_seen_at"])
         if now - last_seen_at >= _TOUCH_EVERY_S:
             last_seen_at = now
-            async with self._writer.begin() as connection:
-                await connection.execute(
-                    login_sessions.update()
-                    .where(login_sessions.c.token_hash == token_hash)
-                    .values(last_seen_at=now)
-                )
+            self._note_use(token_hash, now)
         return LoginSession(
             token_hash=token_hash,
-            user_id=None if m["user_id"] is None else UserId(str(m["user_id"])),
-            csrf_token=str(m["csrf_token"]),
-            created_at=float(m["created_at"]),
+            user_id=None if row["user_id"] is None else UserId(str(row["user_id"])),
+            csrf_token=str(row["csrf_token"]),
+            created_at=float(row["created_at"]),
             last_seen_at=last_seen_at,
-            expires_at=float(m["expires_at"]),
-            guest_id=m["guest_id"],
-            scope_session_id=m["scope_session_id"],
-            display_name=m["display_name"],
-            invite_id=m["invite_id"],
-            admitted_at=m["admitted_at"],
+            expires_at=float(row["expires_at"]),
+            guest_id=row["guest_id"],
+            scope_session_id=row["scope_session_id"],
+            display_name=row["display_name"],
+            invite_id=row["invite_id"],
+            admitted_at=row["admitted_at"],
         )
+
+    def _note_use(self, token_hash: str, now: float) -> None:
+        self._uses[token_hash] = now
+        if self._writing_uses is None:
+            self._writing_uses = asyncio.get_running_loop().create_task(
+                self._write_uses(), name="sign-in-uses"
+            )
+
+    async def _write_uses(self) -> None:
+        """Write the uses noted, together, in the background: a burst of joins by people back
+        after a minute must neither wait for a write each (and its fsync) nor queue 100 of them
+        on the write lock (SQLite's busy handler gave up after 5 s, issue 8). A write that
+        fails is dropped: the sign-in's next use notes it again."""
+        try:
+            while batch := dict(self._uses):
+                try:
+                    async with self._writer.begin() as connection:
+                        await connection.execute(
+                            _TOUCH, [{"hash": h, "at": at} for h, at in batch.items()]
+                        )
+                except Exception as exc:
+                    log.warning(
+                        "could not write sign-ins' use", extra={"error": type(exc).__name__}
+                    )
+                    failed = True
+                else:
+                    failed = False
+                for token_hash, at in batch.items():
+                    if self._uses.get(token_hash) == at:
+                        del self._uses[token_hash]
+                if failed:
+                    await asyncio.sleep(_RETRY_USES_S)
+        finally:
+            self._writing_uses = None
 
     async def ended_among(self, token_hashes: Collection[str], *, now: float) -> set[str]:
         """Which of these login sessions may no longer be used: revoked, past their absolute

@@ -14,9 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.infra.storage.engine import for_writing
+from server.infra.storage.reads import Reads
 from server.infra.storage.schema import session_trainees, sessions, supervisor_assignments
 
-__all__ = ["Session", "SessionStatus", "SessionStore"]
+__all__ = ["Session", "SessionStatus", "SessionStore", "read_session"]
 
 
 class SessionStatus(StrEnum):
@@ -42,8 +43,9 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, reads: Reads) -> None:
         self._engine = engine
+        self._reads = reads
         self._writer = for_writing(engine)
 
     async def create(
@@ -90,13 +92,8 @@ class SessionStore:
         return session
 
     async def get(self, session_id: str) -> Session | None:
-        # One prepared statement, its trainees joined in: every socket's handshake reads its
-        # session, and a burst of joins queues on these reads (issue 8).
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(_ONE_SESSION, {"id": session_id})).all()
-        if not rows:
-            return None
-        return _session(rows[0], tuple(r.trainee_id for r in rows if r.trainee_id is not None))
+        # Every socket's handshake and most routes read their session: one step (reads.py).
+        return await self._reads.run(lambda connection: read_session(connection, session_id))
 
     async def for_mentor(self, mentor_id: str) -> list[Session]:
         return await self._load(sessions.c.mentor_id == mentor_id)
@@ -185,6 +182,14 @@ _ONE_SESSION = (
     .where(sessions.c.id == sa.bindparam("id"))
     .order_by(session_trainees.c.trainee_id)
 )
+
+
+def read_session(connection: sa.Connection, session_id: str) -> Session | None:
+    """The session and its trainees, in one prepared statement (a read for ``Reads.run``)."""
+    rows = connection.execute(_ONE_SESSION, {"id": session_id}).all()
+    if not rows:
+        return None
+    return _session(rows[0], tuple(r.trainee_id for r in rows if r.trainee_id is not None))
 
 
 def _session(row: sa.Row[Any], trainee_ids: tuple[str, ...]) -> Session:

@@ -28,7 +28,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _user(mapping: Mapping[Any, Any]) -> User:
+def user_from(mapping: Mapping[Any, Any]) -> User:
     return User(
         id=UserId(str(mapping["id"])),
         email=str(mapping["email"]),
@@ -45,7 +45,7 @@ def _contains(word: str) -> str:
     return f"%{escaped}%"
 
 
-_USER_COLUMNS = (
+USER_COLUMNS = (
     users.c.id,
     users.c.email,
     users.c.name,
@@ -85,36 +85,36 @@ class UserStore:
     async def get(self, user_id: str) -> User | None:
         async with self._engine.connect() as connection:
             row = (
-                await connection.execute(sa.select(*_USER_COLUMNS).where(users.c.id == user_id))
+                await connection.execute(sa.select(*USER_COLUMNS).where(users.c.id == user_id))
             ).first()
-        return None if row is None else _user(row._mapping)
+        return None if row is None else user_from(row._mapping)
 
     async def credentials(self, email: str) -> tuple[User, str] | None:
         """The account and its password hash, for signing in."""
         async with self._engine.connect() as connection:
             row = (
                 await connection.execute(
-                    sa.select(*_USER_COLUMNS, users.c.password_hash).where(
+                    sa.select(*USER_COLUMNS, users.c.password_hash).where(
                         users.c.email == normalize_email(email)
                     )
                 )
             ).first()
         if row is None:
             return None
-        return _user(row._mapping), str(row._mapping["password_hash"])
+        return user_from(row._mapping), str(row._mapping["password_hash"])
 
     async def all(self, role: Role | None = None) -> list[User]:
-        query = sa.select(*_USER_COLUMNS).order_by(users.c.created_at, users.c.id)
+        query = sa.select(*USER_COLUMNS).order_by(users.c.created_at, users.c.id)
         if role is not None:
             query = query.where(users.c.role == role.value)
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [_user(row._mapping) for row in rows]
+        return [user_from(row._mapping) for row in rows]
 
     async def search(self, words: str, *, role: Role, limit: int) -> list[User]:
         """Enabled accounts of ``role`` whose name contains each of ``words`` (whitespace-
         separated, case-insensitive), by name; at most ``limit``."""
-        query = sa.select(*_USER_COLUMNS).where(
+        query = sa.select(*USER_COLUMNS).where(
             users.c.role == role.value, users.c.disabled.is_(False)
         )
         for word in words.split()[:5]:
@@ -122,7 +122,7 @@ class UserStore:
         query = query.order_by(users.c.name, users.c.id).limit(limit)
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [_user(row._mapping) for row in rows]
+        return [user_from(row._mapping) for row in rows]
 
     async def set_disabled(self, user_id: str, disabled: bool) -> bool:
         async with self._writer.begin() as connection:
@@ -167,30 +167,30 @@ class UserStore:
 
     async def trainees_of(self, supervisor_id: str) -> list[User]:
         query = (
-            sa.select(*_USER_COLUMNS)
+            sa.select(*USER_COLUMNS)
             .join(supervisor_assignments, supervisor_assignments.c.trainee_id == users.c.id)
             .where(supervisor_assignments.c.supervisor_id == supervisor_id)
             .order_by(users.c.name, users.c.id)
         )
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [_user(row._mapping) for row in rows]
+        return [user_from(row._mapping) for row in rows]
 
     async def supervisors_of(self, trainee_id: str) -> list[User]:
         query = (
-            sa.select(*_USER_COLUMNS)
+            sa.select(*USER_COLUMNS)
             .join(supervisor_assignments, supervisor_assignments.c.supervisor_id == users.c.id)
             .where(supervisor_assignments.c.trainee_id == trainee_id)
             .order_by(users.c.name, users.c.id)
         )
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [_user(row._mapping) for row in rows]
+        return [user_from(row._mapping) for row in rows]
 
     async def assignments(self) -> list[tuple[User, User]]:
         """Every supervisor↔trainee pair, as (supervisor, trainee), by supervisor then trainee."""
         supervisor, trainee = users.alias("supervisor"), users.alias("trainee")
-        columns = [c.name for c in _USER_COLUMNS]
+        columns = [c.name for c in USER_COLUMNS]
         query = (
             sa.select(
                 *(supervisor.c[name].label(f"s_{name}") for name in columns),
@@ -205,8 +205,8 @@ class UserStore:
             rows = (await connection.execute(query)).all()
         return [
             (
-                _user({name: row._mapping[f"s_{name}"] for name in columns}),
-                _user({name: row._mapping[f"t_{name}"] for name in columns}),
+                user_from({name: row._mapping[f"s_{name}"] for name in columns}),
+                user_from({name: row._mapping[f"t_{name}"] for name in columns}),
             )
             for row in rows
         ]
@@ -238,7 +238,7 @@ class UserStore:
     async def reset_holder(self, token: str, *, now: float) -> tuple[User, float] | None:
         """The account a live reset link is for, and when the link expires."""
         query = (
-            sa.select(*_USER_COLUMNS, password_resets.c.expires_at)
+            sa.select(*USER_COLUMNS, password_resets.c.expires_at)
             .join(users, users.c.id == password_resets.c.user_id)
             .where(
                 password_resets.c.token_hash == hash_token(token),
@@ -248,7 +248,7 @@ class UserStore:
         )
         async with self._engine.connect() as connection:
             row = (await connection.execute(query)).first()
-        return None if row is None else (_user(row._mapping), float(row._mapping["expires_at"]))
+        return None if row is None else (user_from(row._mapping), float(row._mapping["expires_at"]))
 
     async def spend_reset(self, token: str, password_hash: str, *, now: float) -> str | None:
         """Set the password through a live reset link and spend the link, in one transaction

@@ -1,0 +1,143 @@
+"""Short reads in one step: the ones every socket handshake and signed-in request makes.
+
+Through SQLAlchemy's asyncio layer, aiosqlite runs each DB-API call on its connection's thread
+and hands the result back to the event loop: a one-statement read is eight such round trips
+(BEGIN, cursor, execute, fetch, close, ... rollback), each contending for the GIL with the loop.
+A burst of 100 joins (three reads each) spent ~5 ms of CPU per join there, most of the server's
+time (issue 8). Here a read is a plain function of a synchronous ``Connection``, run:
+
+- on SQLite (a file): on a thread of its own, on a synchronous engine over the same file (WAL:
+  readers see every committed write and never wait for writers). Reads asked for while others
+  run go together, in one trip to that thread and one transaction (as a group commit does for
+  writes): a burst of handshakes costs a few trips, not one each. A read sees every write
+  committed before it was asked for: its batch's snapshot is taken after that;
+- elsewhere (PostgreSQL: asyncpg is natively asynchronous; an in-memory SQLite that a second
+  engine would not see): on the engine itself, through ``run_sync``.
+
+Writes never come here: they stay on the asynchronous engine and its write transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["Reads"]
+
+T = TypeVar("T")
+
+_Read = Callable[[sa.Connection], Any]
+_Outcome = tuple[bool, Any]  # (succeeded, result or exception)
+
+# A batch's bound: one trip never holds a read up behind more than this many others.
+_BATCH = 64
+
+
+class Reads:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sync: sa.Engine | None = None
+        self._thread: concurrent.futures.ThreadPoolExecutor | None = None
+        self._waiting: list[tuple[_Read, asyncio.Future[Any]]] = []
+        self._batch: asyncio.Future[list[_Outcome]] | None = None  # the one in flight
+        url = engine.url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            self._sync = sa.create_engine(
+                url.set(drivername="sqlite"), hide_parameters=True, pool_size=1, max_overflow=0
+            )
+            _configure_reader(self._sync)
+            # One thread: a second would only take turns with the first (and the loop) for
+            # the GIL.
+            self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sql-reads")
+            # Disposing of the engine (closing, or a test pulling the database away) drops the
+            # reader's connection too: the next read opens the file anew, as the engine does.
+            event.listen(engine.sync_engine, "engine_disposed", self._dispose_soon)
+
+    async def run(self, read: Callable[[sa.Connection], T]) -> T:
+        """``read(connection)``'s result; its statements see one snapshot."""
+        if self._sync is None or self._thread is None:
+            async with self._engine.connect() as connection:
+                return await connection.run_sync(read)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((read, future))
+        if self._batch is None:
+            self._start_batch()
+        return await future
+
+    def _start_batch(self) -> None:
+        assert self._thread is not None
+        batch, self._waiting = self._waiting[:_BATCH], self._waiting[_BATCH:]
+        reads = [read for read, _ in batch]
+        loop = asyncio.get_running_loop()
+        self._batch = loop.run_in_executor(self._thread, self._read_batch, reads)
+        self._batch.add_done_callback(lambda done: self._finish_batch(batch, done))
+
+    def _finish_batch(
+        self,
+        batch: list[tuple[_Read, asyncio.Future[Any]]],
+        done: asyncio.Future[list[_Outcome]],
+    ) -> None:
+        self._batch = None
+        failure = asyncio.CancelledError() if done.cancelled() else done.exception()
+        outcomes = [(False, failure)] * len(batch) if failure is not None else done.result()
+        for (_, future), (succeeded, value) in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue  # its caller gave up waiting
+            if succeeded:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+        if self._waiting and self._thread is not None:
+            self._start_batch()
+
+    def _read_batch(self, reads: list[_Read]) -> list[_Outcome]:
+        assert self._sync is not None
+        outcomes: list[_Outcome] = []
+        with self._sync.connect() as connection:
+            for read in reads:
+                try:
+                    outcomes.append((True, read(connection)))
+                except Exception as exc:
+                    outcomes.append((False, exc))
+                    # The next read starts afresh (a broken connection is dropped here too).
+                    connection.rollback()
+        return outcomes
+
+    def _dispose_soon(self, _engine: Any) -> None:
+        # On the reading thread, after any batch already queued: its connection is never
+        # closed under it.
+        if self._sync is not None and self._thread is not None:
+            self._thread.submit(self._sync.dispose)
+
+    async def close(self) -> None:
+        if self._sync is None or self._thread is None:
+            return
+        while self._batch is not None:  # answer what was asked for
+            await asyncio.wait([self._batch])
+            await asyncio.sleep(0)
+        event.remove(self._engine.sync_engine, "engine_disposed", self._dispose_soon)
+        thread, self._thread = self._thread, None
+        await asyncio.get_running_loop().run_in_executor(thread, self._sync.dispose)
+        thread.shutdown(wait=False)
+
+
+def _configure_reader(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # As the asynchronous engine's connections (engine.py), and read-only.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # One snapshot per batch (WAL: taken without waiting for writers).
+        connection.exec_driver_sql("BEGIN")
