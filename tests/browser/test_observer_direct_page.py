@@ -25,9 +25,9 @@ async def test_an_observer_reads_why_a_direct_session_cannot_be_observed(
     for name, size in (("phone", PHONE), ("desktop", DESKTOP)):
         page = await signed_in_page(browser, server, supervisor, size)
         await page.goto(f"{server.url}/sessions/{session_id}")
-        join = page.get_by_role("button", name="Join")
-        if await join.is_visible():
-            await join.click()
+        # The page offers to observe; joining is where the server says no, and why.
+        await expect(page.get_by_role("heading", name="Observe this session")).to_be_visible()
+        await page.get_by_role("button", name="Join").click()
         await expect(
             page.get_by_role("heading", name="This session cannot be observed")
         ).to_be_visible(timeout=15_000)

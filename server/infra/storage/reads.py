@@ -59,6 +59,11 @@ class Reads:
             # reader's connection too: the next read opens the file anew, as the engine does.
             event.listen(engine.sync_engine, "engine_disposed", self._dispose_soon)
 
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine whose connections run the reads (for event listeners)."""
+        return self._sync if self._sync is not None else self._engine.sync_engine
+
     async def run(self, read: Callable[[sa.Connection], T]) -> T:
         """``read(connection)``'s result; its statements see one snapshot."""
         if self._sync is None or self._thread is None:

@@ -345,19 +345,36 @@ function welcome(message) {
   }
   enableFeedback({ sessionId, session, me, marks });
   sendState();
-  // The session went live when its first member entered: ask when (for the timer), and what
-  // I may do now that it is live (marks are taken only then).
+  askWhenLive(LIVE_ASKS);
+}
+
+// The session went live when its first member entered: ask when (for the timer), and what I
+// may do now that it is live (marks are taken only then). The room stores that it went live
+// a moment after it welcomes its first member: until the store says so, ask again.
+const LIVE_ASKS = 10;
+const LIVE_ASK_EVERY_MS = 300;
+
+function askWhenLive(asksLeft) {
   api("GET", `/api/sessions/${encodeURIComponent(sessionId)}`)
     .then((fresh) => {
       session = fresh;
       startTimer(fresh.started_at);
-    })
-    .catch(() => startTimer(null))
-    .finally(() => {
-      if (can("mark.add") && socket) {
-        enableMarks({ sessionId, send: (frame) => socket.send(frame, { queue: false }) });
+      if (fresh.status === "scheduled" && asksLeft > 1 && socket) {
+        setTimeout(() => askWhenLive(asksLeft - 1), LIVE_ASK_EVERY_MS);
+        return;
       }
+      offerMarks();
+    })
+    .catch(() => {
+      startTimer(null);
+      offerMarks();
     });
+}
+
+function offerMarks() {
+  if (can("mark.add") && socket) {
+    enableMarks({ sessionId, send: (frame) => socket.send(frame, { queue: false }) });
+  }
 }
 
 function selfMedia() {
