@@ -112,7 +112,9 @@ function render() {
   marks = new Map(record.marks.map((m) => [m.id, m]));
   renderMarks();
   // Recordings play with the marks as chapters; once they are drawn, marks become seekable.
-  mountRecordings($("recordings-card"), $("recordings-list"), base, [...marks.values()]).then(() => {
+  const recordings = mountRecordings($("recordings-card"), $("recordings-list"), base, [
+    ...marks.values(),
+  ]).then(() => {
     renderMarks();
     watchCitations();
   });
@@ -122,7 +124,9 @@ function render() {
   const forms = renderForms();
   renderPanel();
   show("record");
-  forms.then(() => {
+  // Landed once both are drawn: the marks are drawn again when the recordings arrive, and a
+  // mark landed on before that lost its highlight (seen under load).
+  Promise.all([forms, recordings.catch(() => undefined)]).then(() => {
     landOnHash();
     // Offline, this is the service worker's copy of the last visit: said so, and read-only.
     showOfflineCopy(document.querySelector("main"));
