@@ -11,10 +11,9 @@ import av
 import pytest
 
 from media import MediaConfig
-from signaling import RecordingState, SessionId
-from tests.api.test_recordings import _recorded
+from signaling import SessionId
+from tests.api.test_recordings import _record_two
 from tests.media import support as media_support
-from tests.media.support import eventually, media_room
 from tests.support import Scene
 
 RECORD_S = 3.0
@@ -26,23 +25,8 @@ async def test_an_h264_room_is_recorded_into_an_mp4_that_plays(scene: Scene) -> 
     session = SessionId(scene.session_id)
     told: list[str] = []
     with mock.patch.object(media_support, "ROOM", session):
-        async with media_room(MediaConfig(ice_timeout_s=5.0, video_codec="H264")) as room:
-            mentor = room.client("mentor", luma=60)
-            trainee = room.client("trainee", luma=120)
-            await mentor.join()
-            await trainee.join()
-            await eventually(lambda: mentor.sees(120) and trainee.sees(60), timeout=30)
-            publishers = {mentor.member, trainee.member}
-            svc.recordings.changed(
-                session, RecordingState.ACTIVE, room.router, publishers, told.append
-            )
-            await eventually(lambda: _recorded(svc, session) >= RECORD_S, timeout=30)
-            svc.recordings.changed(
-                session, RecordingState.OFF, room.router, publishers, told.append
-            )
-            await eventually(lambda: session not in svc.recordings._active, timeout=30)
-            async with svc.recordings._locks[session]:
-                pass
+        h264 = MediaConfig(ice_timeout_s=5.0, video_codec="H264")
+        await _record_two(svc, session, told, h264, RECORD_S)
     assert not told
     rows = await svc.store.recordings.for_session(session)
     assert sorted(r.peer for r in rows) == ["mentor", "trainee"]

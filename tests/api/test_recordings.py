@@ -15,6 +15,7 @@ from unittest import mock
 import av
 import pytest
 
+from media import MediaConfig
 from media.recording import Keyring, Recorder, finalize
 from server.infra.roles import Role
 from server.services import Services
@@ -172,16 +173,23 @@ async def test_a_consented_routed_room_is_recorded_per_participant(scene: Scene)
     assert await _audited(scene.server, scene.session_id, "recording.started") == 1
 
 
-async def _record_two(svc: Services, session: SessionId, told: list[str]) -> None:
-    async with media_room() as room:
+async def _record_two(
+    svc: Services,
+    session: SessionId,
+    told: list[str],
+    config: MediaConfig | None = None,
+    seconds: float = 3.0,
+) -> None:
+    """Mentor and trainee (aiortc) in the session's routed room, recorded for `seconds`."""
+    async with media_room(config) as room:
         mentor = room.client("mentor", luma=60)
         trainee = room.client("trainee", luma=120)
         await mentor.join()
         await trainee.join()
-        await eventually(lambda: mentor.sees(120) and trainee.sees(60), timeout=20)
+        await eventually(lambda: mentor.sees(120) and trainee.sees(60), timeout=30)
         publishers = {mentor.member, trainee.member}
         svc.recordings.changed(session, RecordingState.ACTIVE, room.router, publishers, told.append)
-        await eventually(lambda: _recorded(svc, session) >= 3.0, timeout=20)
+        await eventually(lambda: _recorded(svc, session) >= seconds, timeout=30)
         svc.recordings.changed(session, RecordingState.OFF, room.router, publishers, told.append)
         await eventually(lambda: session not in svc.recordings._active, timeout=20)
         # The stop (finalizing both files) holds the session's lock until it is done.

@@ -10,12 +10,9 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from tests.browser.test_call_routed import (
-    DESKTOP,
-    PHONE,
     TILE_PLAYS,
     decodes,
-    enter,
-    signed_in_page,
+    in_a_routed_call,
     three_people,
 )
 from tests.media.support import loopback_ice
@@ -51,14 +48,7 @@ async def test_a_phone_rebuilds_its_media_connection_and_the_mentor_is_not_reneg
     mentor, trainee, _, session_id = await three_people(server, "routed")
     errors: list[str] = []
     with loopback_ice():
-        desk = await signed_in_page(browser, server, mentor, DESKTOP)
-        phone = await signed_in_page(browser, server, trainee, PHONE)
-        for name, page in (("mentor", desk), ("trainee", phone)):
-            page.on("pageerror", lambda exc, who=name: errors.append(f"{who}: {exc}"))
-        await enter(desk, server, session_id)
-        await enter(phone, server, session_id)
-        await decodes(desk, 1)
-        await decodes(phone, 1)
+        desk, phone = await in_a_routed_call(browser, server, mentor, trainee, session_id, errors)
         desk_before = await media_link(desk, "first")
         await media_link(phone, "first")
 

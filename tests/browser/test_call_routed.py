@@ -110,6 +110,27 @@ async def three_people(
     return mentor, trainee, supervisor, created.json()["id"]
 
 
+async def in_a_routed_call(
+    browser: Browser,
+    server: RunningServer,
+    mentor: User,
+    trainee: User,
+    session_id: str,
+    errors: list[str],
+) -> tuple[Page, Page]:
+    """The mentor at a desk and the trainee on a phone in the routed call, each decoding the
+    other's picture; their page errors go to `errors`."""
+    desk = await signed_in_page(browser, server, mentor, DESKTOP)
+    phone = await signed_in_page(browser, server, trainee, PHONE)
+    for name, page in (("mentor", desk), ("trainee", phone)):
+        page.on("pageerror", lambda exc, who=name: errors.append(f"{who}: {exc}"))
+    await enter(desk, server, session_id)
+    await enter(phone, server, session_id)
+    await decodes(desk, 1)
+    await decodes(phone, 1)
+    return desk, phone
+
+
 @pytest.fixture
 def shots() -> Path:
     """Where the routed call's screenshots go, for a person to look at."""
@@ -124,14 +145,7 @@ async def test_routed_call_in_two_browsers_with_an_observer(
     errors: list[str] = []
 
     with loopback_ice():  # the server's media peer gathers 127.0.0.1 only
-        desk = await signed_in_page(browser, server, mentor, DESKTOP)
-        phone = await signed_in_page(browser, server, trainee, PHONE)
-        for name, page in (("mentor", desk), ("trainee", phone)):
-            page.on("pageerror", lambda exc, who=name: errors.append(f"{who}: {exc}"))
-        await enter(desk, server, session_id)
-        await enter(phone, server, session_id)
-        await decodes(desk, 1)
-        await decodes(phone, 1)
+        desk, phone = await in_a_routed_call(browser, server, mentor, trainee, session_id, errors)
         await wait_for(lambda: desk.evaluate(TILE_PLAYS, "Test Trainee"), timeout=10)
         await wait_for(lambda: phone.evaluate(TILE_PLAYS, "Test Mentor"), timeout=10)
 

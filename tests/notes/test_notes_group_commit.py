@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 import session_notes.store as notes_store
 from session_notes import NotesDocument
 from session_notes.sqlite_append import append_rows
-from tests.notes.pyclient import yclient
+from tests.notes.pyclient import YClient, yclient
 from tests.support import Scene, wait_for
 
 CLOSE_TOO_BIG = 1009
@@ -32,6 +32,16 @@ class HeldCommits:
 
     def batches_of(self, session_id: str) -> list[list[bytes]]:
         return [[u for s, u in batch if s == session_id] for batch in self.batches]
+
+    async def busy_with(self, writer: YClient, session_id: str) -> None:
+        """Hold the group commit on `writer`'s edit of another document until `gate` opens."""
+        self.gate.clear()
+        await writer.type("elsewhere. ")
+
+        async def writing_it() -> bool:
+            return [[s for s, _ in batch] for batch in self.batches] == [[session_id]]
+
+        await wait_for(writing_it)
 
 
 @pytest.fixture
@@ -66,13 +76,7 @@ async def test_both_writers_of_a_document_share_one_commit_and_the_log_replays_i
         yclient(server, other, scene.mentor_http) as elsewhere,
     ):
         # The writer is busy with another document's commit (its disk is slow).
-        held.gate.clear()
-        await elsewhere.type("elsewhere. ")
-
-        async def writing_elsewhere() -> bool:
-            return [[s for s, _ in batch] for batch in held.batches] == [[other]]
-
-        await wait_for(writing_elsewhere)
+        await held.busy_with(elsewhere, other)
         # Both writers of the first document type meanwhile: neither may wait for the other.
         await mentor.type("Mentor: good history. ")
         await guest.type("Guest: missed red flags. ")
@@ -118,13 +122,7 @@ async def test_queued_updates_count_against_the_document_cap(
         yclient(server, scene.session_id, scene.guest_http) as guest,
         yclient(server, other, scene.mentor_http) as elsewhere,
     ):
-        held.gate.clear()
-        await elsewhere.type("elsewhere. ")
-
-        async def writing_elsewhere() -> bool:
-            return [[s for s, _ in batch] for batch in held.batches] == [[other]]
-
-        await wait_for(writing_elsewhere)
+        await held.busy_with(elsewhere, other)
         await mentor.type("m" * 20_000)
         await guest.type("g" * 20_000)
 
