@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.infra.roles import Role
 from server.infra.storage import DuplicateEmail, Store
+from server.infra.storage.login_sessions import LoginSessionStore
 from server.infra.storage.schema import audit_events, audit_head
 
 
@@ -116,6 +121,49 @@ async def test_login_session_timeouts_and_revocation(database_url: str) -> None:
         assert await store.login_sessions.revoke_all(user.id, now=30_003.0) == 3
         assert await store.login_sessions.resolve(token4, now=30_004.0) is None
         assert await store.login_sessions.resolve("not-a-token", now=30_004.0) is None
+    finally:
+        await store.close()
+
+
+class _ReadFinishingAfterWrites:
+    """An engine whose reads return only after the sign-in uses noted so far are written: the
+    order a busy server sees when a handshake's read overtakes the background write."""
+
+    def __init__(self, engine: AsyncEngine, logins: LoginSessionStore) -> None:
+        self._engine = engine
+        self._logins = logins
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[_ReadFinishingAfterWrites._Connection]:
+        async with self._engine.connect() as connection:
+            yield self._Connection(connection, self._logins)
+
+    class _Connection:
+        def __init__(self, connection: AsyncConnection, logins: LoginSessionStore) -> None:
+            self._connection = connection
+            self._logins = logins
+
+        async def execute(self, *args: Any) -> Any:
+            result = await self._connection.execute(*args)
+            await self._logins.close()
+            return result
+
+
+async def test_a_use_written_during_a_read_still_counts(database_url: str) -> None:
+    store = Store.open(database_url, idle_timeout_s=100, absolute_timeout_s=1000)
+    from server.infra.storage import migrate
+
+    await migrate(store.engine)
+    logins = store.login_sessions
+    try:
+        user = await store.users.create(
+            email="u@example.org", name="U", role=Role.TRAINEE, password_hash="h"
+        )
+        token, _ = await logins.open(user.id, now=0.0, ip=None, user_agent=None)
+        assert await logins.resolve(token, now=70.0) is not None  # a use, noted, not yet written
+        logins._engine = _ReadFinishingAfterWrites(logins._engine, logins)  # type: ignore[assignment]
+        # Used 80 s ago, not 150: still signed in.
+        assert await logins.resolve(token, now=150.0) is not None
     finally:
         await store.close()
 

@@ -191,19 +191,29 @@ class LoginSessionStore:
         return await self.resolve_hash(hash_token(token), now=now)
 
     async def resolve_hash(self, token_hash: str, *, now: float) -> LoginSession | None:
+        noted = self.use_noted(token_hash)
         async with self._engine.connect() as connection:
             row = (await connection.execute(_BY_HASH, {"token_hash": token_hash})).first()
-        return None if row is None else await self.live(token_hash, row._mapping, now=now)
+        if row is None:
+            return None
+        return await self.live(token_hash, row._mapping, now=now, noted=noted)
+
+    def use_noted(self, token_hash: str) -> float:
+        """When this sign-in was last used, as noted here and not yet written (0 if nothing
+        waits). Take it *before* reading the row: a use written (and forgotten here) while the
+        read was under way would otherwise be missing from both, and the sign-in would look
+        idle."""
+        return self._uses.get(token_hash, 0.0)
 
     async def live(
-        self, token_hash: str, row: Mapping[Any, Any], *, now: float
+        self, token_hash: str, row: Mapping[Any, Any], *, now: float, noted: float
     ) -> LoginSession | None:
         """The login session that ``row`` (its table's columns, read by its hash) stands for,
-        or ``None`` if revoked or timed out; its use is written down once a minute."""
+        or ``None`` if revoked or timed out; its use is written down once a minute. ``noted``
+        is :meth:`use_noted`, taken before the row was read."""
         if row["revoked_at"] is not None:
             return None
-        # A use noted here and not yet written counts as written.
-        last_seen_at = max(float(row["last_seen_at"]), self._uses.get(token_hash, 0.0))
+        last_seen_at = max(float(row["last_seen_at"]), noted, self.use_noted(token_hash))
         if now >= row["expires_at"] or now - last_seen_at >= self._idle_timeout_s:
             return None
         if now - last_seen_at >= _TOUCH_EVERY_S:

@@ -81,19 +81,23 @@ class SignIns:
 
     async def resolve(self, token_hash: str, *, now: float) -> SignIn | None:
         """The live sign-in with this token hash, or ``None`` (unknown, revoked, timed out)."""
+        noted = self._logins.use_noted(token_hash)
         found = await self._reads.run(lambda connection: _read(connection, token_hash, None))
-        return await self._live(token_hash, found, now)
+        return await self._live(token_hash, found, now, noted)
 
     async def resolve_with_session(
         self, token_hash: str, session_id: str, *, now: float
     ) -> tuple[SignIn | None, Session | None]:
         """A socket's handshake: the live sign-in and the session the socket is for, in one
         step."""
+        noted = self._logins.use_noted(token_hash)
         found = await self._reads.run(lambda connection: _read(connection, token_hash, session_id))
-        return await self._live(token_hash, found, now), found.session
+        return await self._live(token_hash, found, now, noted), found.session
 
-    async def _live(self, token_hash: str, found: _Found, now: float) -> SignIn | None:
+    async def _live(
+        self, token_hash: str, found: _Found, now: float, noted: float
+    ) -> SignIn | None:
         if found.row is None:
             return None
-        login = await self._logins.live(token_hash, found.row, now=now)
+        login = await self._logins.live(token_hash, found.row, now=now, noted=noted)
         return None if login is None else SignIn(login, found.account, found.follows)
