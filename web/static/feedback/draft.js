@@ -89,6 +89,8 @@ export class Draft {
     this.rev += 1;
     this.keepLocal();
     this.schedule(DEBOUNCE_MS);
+    // "Saved" must not stay up while an edit waits for the pause in typing.
+    this.onStatus("saving");
   }
 
   /** Start from a copy restored from this device: it is newer than the server's. */
@@ -166,6 +168,9 @@ export class Draft {
         this.formId = form.id;
         this.savedRev = Math.max(this.savedRev, rev);
         this.attempt = 0;
+        // Closed, the local copy belongs to whichever form opened next on this device: dropping
+        // it now would lose what that form restored from it and has not saved yet.
+        if (this.closed) return form;
         this.onSaved(form);
         if (this.dirty) {
           this.keepLocal(); // now with the form's id
@@ -178,6 +183,7 @@ export class Draft {
         return form;
       })
       .catch((err) => {
+        if (this.closed) throw err;
         if (retryable(err, this.attempt)) {
           this.onStatus("retry", err);
           const delay = RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];

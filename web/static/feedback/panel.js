@@ -113,8 +113,13 @@ function mentorControls(context, marks) {
       context.message.textContent = "The instruments could not be loaded. Reload the page to try again.";
     });
 
+  let shown = "";
   const show = () => {
-    if (instrument.value && trainee.value) {
+    // Picking the form already open again (a "change" event need not change anything) keeps
+    // it: opening it anew would race its own autosave.
+    const choice = `${instrument.value}\n${trainee.value}`;
+    if (instrument.value && trainee.value && choice !== shown) {
+      shown = choice;
       openForm(context, { instrumentId: instrument.value, traineeId: trainee.value, marks });
     }
   };
