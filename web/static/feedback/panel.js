@@ -113,13 +113,10 @@ function mentorControls(context, marks) {
       context.message.textContent = "The instruments could not be loaded. Reload the page to try again.";
     });
 
-  let shown = "";
+  // Every "change" opens the form anew, even for the same pick: the record page's "Revise and
+  // resubmit" relies on it to show the revision it has just made.
   const show = () => {
-    // Picking the form already open again (a "change" event need not change anything) keeps
-    // it: opening it anew would race its own autosave.
-    const choice = `${instrument.value}\n${trainee.value}`;
-    if (instrument.value && trainee.value && choice !== shown) {
-      shown = choice;
+    if (instrument.value && trainee.value) {
       openForm(context, { instrumentId: instrument.value, traineeId: trainee.value, marks });
     }
   };
