@@ -6,8 +6,10 @@
 // (PUT /api/feedback/{id}). Once the server holds the latest edit the local copy is removed;
 // until then it stays, and a reload restores it and saves it. Leaving the page (pagehide, or the
 // tab going to the background) sends what is unsaved with `keepalive`, which outlives the page.
+// A form's requests go one at a time, also across a form closed and opened again (lane.js).
 
 import { api, ApiError } from "/static/api.js";
+import { busy, forget, inTurn } from "/static/feedback/lane.js";
 
 const DEBOUNCE_MS = 600;
 const RETRY_MS = [1000, 2000, 5000, 10000, 20000];
@@ -65,7 +67,7 @@ export class Draft {
     this.attempt = 0;
     this.closed = false;
     this.key = storageKey(sessionId, template.id, traineeId);
-    this.onPageHide = () => this.sendOnExit();
+    this.onPageHide = () => this.sendOnExit({ leaving: true });
     this.onHidden = () => {
       if (document.visibilityState === "hidden") this.save({ keepalive: true }).catch(() => {});
     };
@@ -150,20 +152,7 @@ export class Draft {
     const rev = this.rev;
     const body = this.body();
     this.onStatus("saving");
-    const request = this.formId
-      ? api("PUT", `/api/feedback/${encodeURIComponent(this.formId)}`, body, { keepalive })
-      : api(
-          "POST",
-          `/api/sessions/${encodeURIComponent(this.sessionId)}/feedback`,
-          {
-            instrument_id: this.template.id,
-            instrument_version: this.template.template_version,
-            trainee_id: this.traineeId,
-            ...body,
-          },
-          { keepalive },
-        );
-    this.inflight = request
+    this.inflight = this.send(body, { keepalive })
       .then((form) => {
         this.formId = form.id;
         this.savedRev = Math.max(this.savedRev, rev);
@@ -217,23 +206,54 @@ export class Draft {
     if (this.dirty) throw new Error("the draft could not be saved");
   }
 
-  /** The page is going away: send what is unsaved in a request that outlives it. */
-  sendOnExit() {
+  /** `body` in this form's lane: a PUT to the draft, or the POST that creates it. */
+  send(body, { keepalive = false } = {}) {
+    return inTurn(this.key, (created) => {
+      this.formId ??= created;
+      return this.formId
+        ? api("PUT", `/api/feedback/${encodeURIComponent(this.formId)}`, body, { keepalive })
+        : api(
+            "POST",
+            `/api/sessions/${encodeURIComponent(this.sessionId)}/feedback`,
+            {
+              instrument_id: this.template.id,
+              instrument_version: this.template.template_version,
+              trainee_id: this.traineeId,
+              ...body,
+            },
+            { keepalive },
+          );
+    });
+  }
+
+  /** The form is closing, or the page going away (`leaving`): send what is unsaved in a request
+   * that outlives the page. */
+  sendOnExit({ leaving = false } = {}) {
     if (this.closed || !this.dirty) return;
     this.keepLocal();
-    if (this.formId) {
+    if (!leaving || !busy(this.key)) {
+      this.send(this.body(), { keepalive: true })
+        .then((form) => {
+          this.formId ??= form.id; // a page back from the back-forward cache updates this draft
+        })
+        .catch(() => {});
+    } else if (this.formId) {
+      // A request waiting for its turn would never leave a page that is going away: this one
+      // goes at once, and may reach the server before the one on the wire. The copy on this
+      // device (kept above) is restored and saved on the next visit either way.
       api("PUT", `/api/feedback/${encodeURIComponent(this.formId)}`, this.body(), {
         keepalive: true,
       }).catch(() => {});
-    } else if (!this.inflight) {
-      this.save({ keepalive: true }).catch(() => {});
     }
   }
 
   /** Stop autosaving (submitted, or another form chosen); what is unsaved is sent first. */
   close({ discard = false } = {}) {
     if (!discard) this.sendOnExit();
-    if (discard) this.dropLocal();
+    if (discard) {
+      this.dropLocal();
+      forget(this.key);
+    }
     this.closed = true;
     clearTimeout(this.timer);
     window.removeEventListener("pagehide", this.onPageHide);

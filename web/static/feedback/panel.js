@@ -205,19 +205,23 @@ async function openForm(context, { instrumentId, traineeId, marks }) {
 }
 
 function mountForm(context, { template: t, traineeId, form, marks, instrumentId }) {
-  context.current = mountEditor(context.host, {
+  const editor = mountEditor(context.host, {
     sessionId: context.sessionId,
     template: t,
     traineeId,
     form,
     marks,
     onSubmitted: (done) => {
-      context.current = null;
-      showSubmitted(context, t, done, { instrumentId, traineeId, marks, latest: t });
-      context.message.textContent = "Feedback submitted.";
+      // Submitted after the mentor opened another form: that form stays where it is.
+      if (context.current === editor) {
+        context.current = null;
+        showSubmitted(context, t, done, { instrumentId, traineeId, marks, latest: t });
+        context.message.textContent = "Feedback submitted.";
+      }
       context.onSubmitted?.(done);
     },
   });
+  context.current = editor;
 }
 
 function showSubmitted(context, t, form, again) {
