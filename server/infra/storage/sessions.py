@@ -146,11 +146,22 @@ class SessionStore:
 
     async def mark_live(self, session_id: str, *, now: float) -> None:
         """The first member entered the room; a no-op unless the session was scheduled."""
+        await self.mark_live_many([(session_id, now)])
+
+    async def mark_live_many(self, went_live: Sequence[tuple[str, float]]) -> None:
+        """``mark_live`` for each (session id, when), in one transaction: a burst of rooms
+        opening is one write, not one each (issue 8)."""
+        if not went_live:
+            return
         async with self._writer.begin() as connection:
             await connection.execute(
                 sessions.update()
-                .where(sessions.c.id == session_id, sessions.c.status == SessionStatus.SCHEDULED)
-                .values(status=SessionStatus.LIVE.value, started_at=now)
+                .where(
+                    sessions.c.id == sa.bindparam("session_id"),
+                    sessions.c.status == SessionStatus.SCHEDULED,
+                )
+                .values(status=SessionStatus.LIVE.value, started_at=sa.bindparam("now")),
+                [{"session_id": s, "now": at} for s, at in went_live],
             )
 
     async def end(self, session_id: str, *, now: float) -> bool:

@@ -19,7 +19,6 @@ import functools
 import logging
 import secrets
 import time
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from server.live.media.port import MediaPort, MemberFacts
 from server.live.rooms import envelopes as env
 from server.live.rooms.connection import SocketConnection
 from server.live.rooms.directory import DirectoryUnavailable, RoomDirectory
+from server.live.rooms.ids import IdMint
 from server.live.rooms.ownership import HEARTBEAT_S, RENEW_S, Claim, Lease, NodeWatch
 from server.live.rooms.records import RoomRecords
 from signaling import (
@@ -140,6 +140,7 @@ class RoomHub:
         self._ended_logins = ended_logins
         self._clock = clock
         self._wall_clock = wall_clock
+        self._ids = IdMint()
         self._rooms: dict[str, _HostedRoom] = {}
         self.draining = False  # set for good by `drain`: the node is going away
         self._sockets: dict[str, SocketConnection] = {}
@@ -204,7 +205,7 @@ class RoomHub:
             socket.close(code, reason)
 
     def new_connection_id(self) -> ConnectionId:
-        return ConnectionId(f"{self.node_id}.{uuid.uuid4().hex}")
+        return ConnectionId(f"{self.node_id}.{self._ids.hex(16)}")
 
     @property
     def room_count(self) -> int:
@@ -471,7 +472,7 @@ class RoomHub:
                 SessionId(session_id),
                 started_at=now - (wall - started_wall),
                 started_wall=started_wall,
-                new_id=lambda: uuid.uuid4().hex[:12],
+                new_id=lambda: self._ids.hex(6),
                 new_token=lambda: secrets.token_urlsafe(24),
                 grace=self._grace_s,
                 # A session's "auto" mode starts direct and may switch (DESIGN.md §3); once
@@ -484,7 +485,9 @@ class RoomHub:
             )
             hosted = self._rooms[session_id] = _HostedRoom(room, lease)
             self._metrics.rooms.set(len(self._rooms))
-            self._records.session_live(session_id)
+            if session_started_at is None:
+                # Scheduled until now (a live session knows when it started): it goes live.
+                self._records.session_live(session_id)
         conn = ConnectionId(connection)
 
         def join(room: Room) -> list[Effect]:

@@ -2,6 +2,14 @@
 by one background task so a room never waits on the database. Reads that must see every write
 queued before them (the chat history a member gets after its welcome) run in the same queue.
 
+What a burst of joins queues (per member an audit event and a chat-history read, per room the
+session going live) is written together: the audit events of a batch in one transaction, the
+sessions going live in another, and the reads side by side (``Reads`` takes them to the
+database in one trip), not one transaction or trip each (issue 8: a burst of 100 joins spent
+more of the loop on its records than on the joins). Writes that carry an order (marks, chat,
+admissions) still run one at a time, in the order queued, after everything queued before
+them; a read runs before any such write queued after it.
+
 Nothing is dropped (DESIGN.md §5: every join and view is audited). A write that fails is
 retried, with backoff, before anything queued after it, so the log keeps its order; while the
 database is away the queue grows, and once it holds ``limit`` records the hub refuses new joins
@@ -16,6 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from server.infra.storage import ChatMessage, Store
 from server.infra.storage.audit import NewAuditEvent
@@ -39,6 +48,32 @@ _CLOSE_TIMEOUT_S = 10.0
 Write = Callable[[], Awaitable[object]]
 
 
+@dataclass(frozen=True)
+class _Read:
+    """A read: it must see every write queued before it, and none queued after it."""
+
+    run: Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _WentLive:
+    session_id: str
+    at: float
+
+
+_Item = NewAuditEvent | _WentLive | _Read | Write
+
+
+@dataclass
+class _Unordered:
+    """What a batch holds that needs no order among its kind or against reads: written
+    together before the batch's next ordered write, and at its end."""
+
+    audits: list[NewAuditEvent] = field(default_factory=list)
+    went_live: list[_WentLive] = field(default_factory=list)
+    reads: list[_Read] = field(default_factory=list)
+
+
 class RoomRecords:
     def __init__(
         self,
@@ -55,7 +90,7 @@ class RoomRecords:
         # Audit events are batched into one transaction (a join audits once per member, and a
         # burst of joins must not queue behind one fsync each); other writes run in order.
         # Unbounded as a container: ``accepting`` is the bound, enforced at the room's door.
-        self._queue: asyncio.Queue[NewAuditEvent | Write] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._in_flight = 0  # taken off the queue, not yet written
         self.retries = 0
@@ -88,7 +123,7 @@ class RoomRecords:
     async def flush(self) -> None:
         await self._queue.join()
 
-    def _put(self, write: NewAuditEvent | Write) -> None:
+    def _put(self, write: _Item) -> None:
         if self.pending == self._limit:
             log.error("room record queue full; refusing joins until the database catches up")
         self._queue.put_nowait(write)
@@ -192,11 +227,10 @@ class RoomRecords:
             if await self._run(read, attempts=_CHAT_ATTEMPTS):
                 then(found[-1])
 
-        self._put(deliver)
+        self._put(_Read(deliver))
 
     def session_live(self, session_id: str) -> None:
-        at = time.time()
-        self._put(lambda: self._store.sessions.mark_live(session_id, now=at))
+        self._put(_WentLive(session_id, time.time()))
 
     async def _write_forever(self) -> None:
         while True:
@@ -204,23 +238,42 @@ class RoomRecords:
             while len(batch) < _BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             self._in_flight = len(batch)
-            audits: list[NewAuditEvent] = []
+            unordered = _Unordered()
             for item in batch:
                 if isinstance(item, NewAuditEvent):
-                    audits.append(item)
-                    continue
-                await self._write_audits(audits)
-                audits = []
-                await self._run(item, attempts=_OTHER_ATTEMPTS)
-            await self._write_audits(audits)
+                    unordered.audits.append(item)
+                elif isinstance(item, _WentLive):
+                    unordered.went_live.append(item)
+                elif isinstance(item, _Read):
+                    unordered.reads.append(item)
+                else:
+                    await self._settle(unordered)
+                    unordered = _Unordered()
+                    await self._run(item, attempts=_OTHER_ATTEMPTS)
+            await self._settle(unordered)
             self._in_flight = 0
             for _ in batch:
                 self._queue.task_done()
 
-    async def _write_audits(self, audits: list[NewAuditEvent]) -> None:
-        if audits:
+    async def _settle(self, unordered: _Unordered) -> None:
+        """Write what ``unordered`` holds, then run its reads (together: each sees all that was
+        queued before it, and the next ordered write waits for them)."""
+        if unordered.went_live:
+            went_live = [(w.session_id, w.at) for w in unordered.went_live]
+            await self._run(
+                lambda: self._store.sessions.mark_live_many(went_live), attempts=_OTHER_ATTEMPTS
+            )
+        if unordered.audits:
             # One transaction: a failed batch left nothing behind, so retrying it is safe.
+            audits = unordered.audits
             await self._run(lambda: self._store.audit.append_many(audits), attempts=None)
+        if unordered.reads:
+            outcomes = await asyncio.gather(
+                *(read.run() for read in unordered.reads), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    log.error("delivering a room read failed", exc_info=outcome)
 
     async def _run(self, write: Write, *, attempts: int | None) -> bool:
         """Run ``write`` until it succeeds (or, for ``attempts``, gives up), backing off;

@@ -1,0 +1,136 @@
+"""What a burst of joins leaves in the record is written together (issue 8: join→welcome under a
+burst), with nothing lost and nothing read out of turn."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from server.infra.roles import Role
+from server.infra.storage import ChatMessage, SessionStatus, Store
+from server.infra.storage.schema import audit_events
+from server.live.rooms.records import RoomRecords
+from tests.support import migrated_store
+
+ROOMS = 20
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    store = await migrated_store(database_url)
+    yield store
+    await store.close()
+
+
+async def _sessions(store: Store, count: int) -> list[str]:
+    mentor = await store.users.create(
+        email="mentor@example.org", name="M", role=Role.MENTOR, password_hash="x"
+    )
+    return [
+        (
+            await store.sessions.create(
+                title=f"T{i}",
+                mentor_id=mentor.id,
+                trainee_ids=(),
+                media_mode="direct",
+                scheduled_for=None,
+            )
+        ).id
+        for i in range(count)
+    ]
+
+
+def _said(session_id: str, n: int) -> ChatMessage:
+    return ChatMessage(
+        id=f"c{n}",
+        session_id=session_id,
+        peer="p1",
+        author_subject="u1",
+        author_name="Sam Student",
+        text=f"message {n}",
+        at=1_700_000_000.0 + n,
+        at_ms=n * 1000,
+    )
+
+
+async def _actions(store: Store) -> list[str]:
+    async with store.engine.connect() as connection:
+        rows = await connection.execute(
+            sa.select(audit_events.c.action)
+            .where(audit_events.c.action.startswith("room."))
+            .order_by(audit_events.c.seq)
+        )
+        return [str(r.action) for r in rows]
+
+
+async def test_a_burst_of_joins_is_a_few_transactions_and_loses_nothing(store: Store) -> None:
+    session_ids = await _sessions(store, ROOMS)
+    commits: list[object] = []
+
+    def committed(_connection: Any) -> None:
+        commits.append(_connection)
+
+    event.listen(store.engine.sync_engine, "commit", committed)
+    histories: list[list[ChatMessage]] = []
+    records = RoomRecords(store)
+    # What ROOMS rooms opening at once queue, in the order the hub queues it: the session goes
+    # live, then per member its join and the chat history its welcome is followed by.
+    for i, session_id in enumerate(session_ids):
+        records.session_live(session_id)
+        for member in ("mentor", "trainee"):
+            detail = {"member": f"{member}-{i}"}
+            records.audit("join", session_id=session_id, actor_id=None, detail=detail)
+            records.chat_history(session_id, limit=50, then=histories.append)
+    await records.start()
+    try:
+        async with asyncio.timeout(30):
+            await records.flush()
+    finally:
+        await records.close()
+        event.remove(store.engine.sync_engine, "commit", committed)
+
+    # One transaction for the sessions going live and one for the audit events (was one per
+    # room and one per member: 3 x ROOMS).
+    assert len(commits) <= 2
+    joins = await _actions(store)
+    assert joins == ["room.join"] * (2 * ROOMS)
+    assert await store.audit.verify() == (2 * ROOMS, None)
+    assert histories == [[]] * (2 * ROOMS)
+    for session_id in session_ids:
+        session = await store.sessions.get(session_id)
+        assert session is not None
+        assert session.status is SessionStatus.LIVE
+        assert session.started_at is not None
+
+
+async def test_a_chat_history_sees_the_chat_queued_before_it_and_none_after(
+    store: Store,
+) -> None:
+    [session_id] = await _sessions(store, 1)
+    records = RoomRecords(store)
+    seen: list[list[str]] = []
+    stored: list[str] = []
+
+    def history(messages: list[ChatMessage]) -> None:
+        seen.append([m.id for m in messages])
+
+    records.chat(_said(session_id, 1), then=lambda: stored.append("c1"), failed=lambda: None)
+    records.audit("join", session_id=session_id, actor_id=None, detail={})
+    records.chat_history(session_id, limit=50, then=history)
+    records.chat(_said(session_id, 2), then=lambda: stored.append("c2"), failed=lambda: None)
+    records.chat_history(session_id, limit=50, then=history)
+    await records.start()
+    try:
+        async with asyncio.timeout(30):
+            await records.flush()
+    finally:
+        await records.close()
+    assert stored == ["c1", "c2"]
+    # The first member's history was read before the second message was stored: that one it
+    # hears live, not twice.
+    assert seen == [["c1"], ["c1", "c2"]]
