@@ -90,12 +90,20 @@ def too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
     return bool(brackets)
 
 
+# PostgreSQL's text cannot hold U+0000 (asyncpg refuses to send it: a 500) and no field needs
+# it, so a body carrying one is refused on every database alike. In JSON it can only be the
+# escape \u0000 (raw control characters are invalid), not preceded by an odd run of backslashes.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
 async def read_body(request: Request, schema: type[T]) -> T:
     """Decode the JSON body into ``schema``; 400 for bad JSON (not UTF-8, nested too deep),
     422 naming the bad field."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise ApiError(415, "unsupported-media-type", "send the body as application/json")
     body = await request.body()
+    if _NUL_ESCAPE.search(body):
+        raise ApiError(422, "invalid", "text may not contain the NUL character (U+0000)")
     if too_deep(body):
         raise ApiError(
             400, "bad-json", f"the body nests arrays or objects more than {MAX_JSON_DEPTH} deep"

@@ -9,13 +9,15 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
+from server.config import Config
 from server.infra.logs import configure_logging
 from server.infra.roles import Role
-from tests.support import RunningServer, Scene, wait_for
+from tests.support import RunningServer, Scene, running_server, wait_for
 
 SECURITY_HEADERS = {
     "content-security-policy",
@@ -185,3 +187,26 @@ async def test_no_spelling_of_an_invite_path_puts_the_token_in_the_log(
 
     await wait_for(logged)
     assert not [line for line in log_lines() if token in line]
+
+
+async def test_a_nul_character_in_any_text_is_refused_on_every_database(
+    database_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL's text cannot hold U+0000: a title or an e-mail carrying one was a 500 there."""
+    config = Config(data_dir=tmp_path, database_url=database_url, secret_key="k" * 32)
+    async with running_server(config) as server:
+        anonymous = server.client()
+        answer = await anonymous.post(
+            "/api/auth/login", json={"email": "a\u0000@example.org", "password": "x"}
+        )
+        assert answer.status_code == 422, answer.text
+        assert "NUL" in answer.json()["message"]
+        mentor = await server.signed_in(await server.user(Role.MENTOR))
+        answer = await mentor.post("/api/sessions", json={"title": "Chest\u0000pain"})
+        assert answer.status_code == 422, answer.text
+        # A backslash typed before "u0000" is text like any other.
+        answer = await mentor.post("/api/sessions", json={"title": "C:\\u0000"})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["title"] == "C:\\u0000"
+        await mentor.aclose()
+        await anonymous.aclose()
