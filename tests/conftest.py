@@ -18,11 +18,12 @@ from tests.support import (
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """Each test using this runs twice: on a SQLite file and on a fresh PostgreSQL database."""
+    """Each test using this runs twice: on a SQLite file and on a fresh PostgreSQL database
+    (a copy of one migrated from nothing)."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/preceptor.db"
     else:
-        async with postgres_database() as url:
+        async with postgres_database(migrated=True) as url:
             yield url
 
 
@@ -53,7 +54,7 @@ async def scene(server: RunningServer) -> AsyncIterator[Scene]:
 async def nodes(tmp_path: Path) -> AsyncIterator[tuple[RunningServer, RunningServer]]:
     """Two server nodes (separate apps, node ids and connections) joined by the machine's
     PostgreSQL and Redis."""
-    async with postgres_database() as url:
+    async with postgres_database(migrated=True) as url:
         config = multi_node_config(tmp_path, url)
         async with running_server(config) as a, running_server(config) as b:
             assert a.services.rooms.node_id != b.services.rooms.node_id

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import shutil
 import socket
+import sqlite3
+import ssl
 import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import asyncpg
@@ -35,28 +40,106 @@ FAST_PASSWORDS = Passwords(
 
 
 @contextlib.asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database; dropped afterwards."""
+async def postgres_database(*, migrated: bool = False) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database, empty or (``migrated``) at the newest schema; dropped
+    afterwards."""
     name = f"preceptor_test_{uuid.uuid4().hex[:12]}"
+    template = f' TEMPLATE "{await _POSTGRES_TEMPLATE.name()}"' if migrated else ""
+    await _pg_admin(f'CREATE DATABASE "{name}"{template}')
+    try:
+        yield _pg_url(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg_url(name: str) -> str:
+    return f"postgresql+asyncpg://root@127.0.0.1:5432/{name}"
+
+
+async def _pg_admin(statement: str) -> None:
     admin = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(statement)
     finally:
         await admin.close()
-    try:
-        yield f"postgresql+asyncpg://root@127.0.0.1:5432/{name}"
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+
+
+class _PostgresTemplate:
+    """A database migrated once per test process, which CREATE DATABASE copies (~0.1 s,
+    against ~0.5 s for running every migration again)."""
+
+    def __init__(self) -> None:
+        self._name: str | None = None
+
+    async def name(self) -> str:
+        if self._name is None:
+            name = f"preceptor_template_{uuid.uuid4().hex[:12]}"
+            await _pg_admin(f'CREATE DATABASE "{name}"')
+            atexit.register(_drop_at_exit, name)
+            # Closed before use: PostgreSQL copies only a template nobody is connected to.
+            await (await migrated_store(_pg_url(name))).close()
+            self._name = name
+        return self._name
+
+
+def _drop_at_exit(name: str) -> None:
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_POSTGRES_TEMPLATE = _PostgresTemplate()
 
 
 async def migrated_store(url: str) -> Store:
     store = Store.open(url, idle_timeout_s=1800, absolute_timeout_s=43200)
     await migrate(store.engine)
     return store
+
+
+class _SqliteTemplate:
+    """A SQLite file migrated once per test process: a new test database starts as its copy
+    (under a millisecond, against ~0.2 s of CPU for running every migration again)."""
+
+    def __init__(self) -> None:
+        self._path: Path | None = None
+
+    async def copy_to(self, target: Path) -> None:
+        """Create ``target`` as a copy, unless it exists (a restart) or its folder does not."""
+        if self._path is None:
+            directory = Path(tempfile.mkdtemp(prefix="preceptor-template-"))
+            atexit.register(shutil.rmtree, directory, True)
+            path = directory / "migrated.db"
+            await (await migrated_store(f"sqlite+aiosqlite:///{path}")).close()
+            self._path = path
+        await asyncio.to_thread(_copy_sqlite, self._path, target)
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    if target.exists() or not target.parent.is_dir():
+        return
+    with (
+        contextlib.closing(sqlite3.connect(source)) as origin,
+        contextlib.closing(sqlite3.connect(target)) as copy,
+    ):
+        origin.backup(copy)
+
+
+_SQLITE_TEMPLATE = _SqliteTemplate()
+
+
+async def _migrate(database_url: str) -> None:
+    """Bring the database to the newest schema, as ``preceptor migrate`` does; a SQLite file
+    not yet created starts as a copy of the migrated template."""
+    prefix = "sqlite+aiosqlite:///"
+    if database_url.startswith(prefix) and ":memory:" not in database_url:
+        await _SQLITE_TEMPLATE.copy_to(Path(database_url.removeprefix(prefix)))
+    await (await migrated_store(database_url)).close()
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """One client TLS context for every test client: httpx builds a new one per client
+    otherwise (~45 ms of CPU loading the CA bundle), even for the plain-HTTP test server."""
+    return ssl.create_default_context()
 
 
 def free_port() -> int:
@@ -78,6 +161,7 @@ class RunningServer:
         return found
 
     def client(self, **kwargs: object) -> httpx.AsyncClient:
+        kwargs.setdefault("verify", tls_context())
         return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)  # type: ignore[arg-type]
 
     async def user(
@@ -104,9 +188,7 @@ class RunningServer:
 @contextlib.asynccontextmanager
 async def running_server(config: Config) -> AsyncIterator[RunningServer]:
     """The real app under real uvicorn, listening on 127.0.0.1 at a free port."""
-    store = Store.open(config.database_url, idle_timeout_s=1800, absolute_timeout_s=43200)
-    await migrate(store.engine)
-    await store.close()
+    await _migrate(config.database_url)
     port = free_port()
     config = _with_port(config, port)
     app = create_app(config, passwords=FAST_PASSWORDS)

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from server.access.policy import Action, may
 from server.access.principal import Principal
+from server.http.errors import ApiError
 from server.http.resources import require
 from server.http.signin import check_csrf, require_principal
 
@@ -65,6 +66,9 @@ class Endpoint:
                     require(may(principal, access.action))
                 if unsafe and access.csrf:
                     check_csrf(request, principal)
+            if any("\x00" in str(value) for value in request.path_params.values()):
+                # No stored id holds a NUL (PostgreSQL's text cannot; asyncpg refuses to send one).
+                raise ApiError(404, "not-found", "no such resource")
             return await handler(request, principal)
 
         return Route(self.path, endpoint, methods=[self.method], name=self.handler.__name__)

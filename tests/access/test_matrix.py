@@ -181,6 +181,10 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/metrics"): Row(PUBLIC),
 }
 
+# Routes after which the caller's sign-in is over: signing out, and redeeming an invite (the
+# guest's sign-in replaces it).
+ENDS_SIGN_INS = {("POST", "/api/auth/logout"), ("POST", "/api/invites/{token}/redeem")}
+
 # Which routes act on which form of the world: the draft for editing, the submitted one otherwise.
 DRAFT_ROUTES = {"/api/feedback/{feedback_id}", "/api/feedback/{feedback_id}/submit"}
 
@@ -237,11 +241,35 @@ async def _guest(server: RunningServer, token: str) -> tuple[httpx.AsyncClient, 
 
 
 @contextlib.asynccontextmanager
-async def world(server: RunningServer, cast: Cast) -> AsyncIterator[World]:
+async def signed_in_cast(
+    server: RunningServer, cast: Cast
+) -> AsyncIterator[dict[P, httpx.AsyncClient]]:
+    """A client signed in as each account of the cast."""
+    clients = {p: await server.signed_in(user) for p, user in cast.users.items()}
+    try:
+        yield clients
+    finally:
+        for client in clients.values():
+            await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def world(
+    server: RunningServer, cast: Cast, accounts: dict[P, httpx.AsyncClient] | None = None
+) -> AsyncIterator[World]:
+    """A fresh world; the cast signs in afresh unless `accounts` holds its sign-ins already."""
+    async with contextlib.AsyncExitStack() as stack:
+        if accounts is None:
+            accounts = await stack.enter_async_context(signed_in_cast(server, cast))
+        yield await stack.enter_async_context(_session_world(server, cast, accounts))
+
+
+@contextlib.asynccontextmanager
+async def _session_world(
+    server: RunningServer, cast: Cast, accounts: dict[P, httpx.AsyncClient]
+) -> AsyncIterator[World]:
     svc = server.services
-    clients: dict[P, httpx.AsyncClient] = {P.ANONYMOUS: server.client()}
-    for p, user in cast.users.items():
-        clients[p] = await server.signed_in(user)
+    clients: dict[P, httpx.AsyncClient] = {P.ANONYMOUS: server.client(), **accounts}
     mentor, other = clients[P.MENTOR], clients[P.OTHER_MENTOR]
     trainee_id = cast.users[P.TRAINEE].id
     session = await _ok(
@@ -302,8 +330,9 @@ async def world(server: RunningServer, cast: Cast) -> AsyncIterator[World]:
     try:
         yield built
     finally:
-        for client in clients.values():
-            await client.aclose()
+        for p, client in clients.items():
+            if p not in accounts:
+                await client.aclose()
 
 
 async def _stored(server: RunningServer, form_id: str) -> Any:
@@ -316,13 +345,19 @@ async def test_every_principal_on_every_route(server: RunningServer, cast: Cast)
     unexpected: list[str] = []
     # Reads change nothing a later request sees, so they share one world; each route that
     # changes state gets a fresh one (a session ended or an invite withdrawn by one principal
-    # must not decide the answer another principal gets).
-    async with world(server, cast) as shared:
+    # must not decide the answer another principal gets). The accounts' sign-ins are shared
+    # too, but by routes that end them: a sign-in ended by any other route would fail every
+    # later row loudly (401 where 403/404 or a yes is expected), never pass one silently.
+    async with (
+        signed_in_cast(server, cast) as accounts,
+        world(server, cast, accounts) as shared,
+    ):
         for method, template in route_table():
             if method == "GET":
                 await _check_route(shared, method, template, unexpected)
                 continue
-            async with world(server, cast) as w:
+            own = None if (method, template) in ENDS_SIGN_INS else accounts
+            async with world(server, cast, own) as w:
                 await _check_route(w, method, template, unexpected)
     assert not unexpected, "\n".join(unexpected)
 
