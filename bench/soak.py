@@ -13,7 +13,10 @@ It measures join→welcome, signal relay, chat relay (stored, then relayed) and 
 latency (writer → other member), p50/p99 per time window; samples each server's RSS, open fds
 (/proc/<pid>/fd) and asyncio task count (/metrics) every 10 s; and after the warm-up checks that
 each of those is flat: the least-squares drift over the rest of the run must stay within a bound
-(printed beside it). Exit status 1 when a series is not flat.
+(printed beside it). Exit status 1 when a series is not flat. Memory is judged less the notes
+documents each node holds (a document grows with its text: ~240 B per typed word, calibrated in
+this process at start-up); with two nodes, fds and tasks are judged summed over the nodes, since
+each node's follow the members moving to and fro (bench/soak_stats.py ``judged``).
 
     .venv/bin/python bench/soak.py [--nodes 1|2] [--sessions 200] [--minutes 10] [--warmup 2]
 """
@@ -23,6 +26,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import gc
 import json
 import os
 import random
@@ -56,7 +61,16 @@ from bench.processes import (
     wait_port,
 )
 from bench.signaling import pct
-from bench.soak_stats import Flatness, Sample, Series, flatness
+from bench.soak_stats import (
+    DOCS,
+    RSS,
+    RSS_LESS_DOCS,
+    Flatness,
+    Sample,
+    Series,
+    flatness,
+    judged,
+)
 from session_notes import (
     AwarenessEntry,
     SyncStep1,
@@ -104,6 +118,9 @@ class Target:
     """What each process is, in the samples' names."""
     metrics: list[str] = field(default_factory=list)
     """Each node's /metrics URL (empty: the baselines have none)."""
+    node_of: Callable[[int, int, int], int] | None = None
+    """Which node member ``m`` of session ``s`` uses on its ``visit``-th connection (None: the
+    baselines, whose memory is not judged)."""
 
 
 @dataclass
@@ -119,6 +136,8 @@ class Measures:
     sent_notes: dict[str, float] = field(default_factory=dict)
     """Token typed → when; taken out by the member who sees it arrive."""
     unseen_notes: int = 0
+    typed: Counter[int] = field(default_factory=Counter)
+    """Notes updates written so far, by session: what its document holds."""
 
 
 class Member:
@@ -132,6 +151,8 @@ class Member:
         self.typed = 0
         self.failures = 0  # in a row: the back-off step
         self.sent = 0
+        self.node: int | None = None
+        """The node this member's notes socket is open on: that node holds the document."""
 
     def _arrived(self, event: TextEvent) -> None:
         if not self.live:
@@ -185,6 +206,9 @@ class Member:
             if self.target.notes is not None:
                 url, headers = self.target.notes(self.session, self.index, visit)
                 notes = await stack.enter_async_context(_connect(url, headers))
+                if self.target.node_of is not None:
+                    self.node = self.target.node_of(self.session, self.index, visit)
+                    stack.callback(setattr, self, "node", None)
             async with asyncio.TaskGroup() as group:
                 readers = [group.create_task(self.read_signaling(ws))]
                 if notes is not None:
@@ -239,6 +263,7 @@ class Member:
         token = f"{self.session}.{self.index}.{self.typed}"
         self.text += f" {token}"
         self.m.sent_notes[token] = clock()
+        self.m.typed[self.session] += 1
         await notes.send(update_frame(self.doc.get_update(before)))
         cursor = json.dumps({"user": {"name": f"m{self.index}"}, "cursor": self.typed})
         entry = AwarenessEntry(self.doc.client_id, self.typed, cursor)
@@ -319,6 +344,7 @@ def preceptor_target(server: PreceptorProcess) -> Target:
         sockets("notes"),
         [f"node {i}" for i in range(len(nodes))],
         [f"{n.origin}/metrics" for n in nodes],
+        node,
     )
 
 
@@ -355,18 +381,77 @@ async def baseline_target(stack: contextlib.AsyncExitStack) -> Target:
 # --- running and reporting --------------------------------------------------------------------
 
 
-async def sample_servers(target: Target, m: Measures, t0: float, every: float) -> None:
+def document_bytes_per_update(sessions: int = 200, words: int = 200) -> float:
+    """The memory a server's notes document keeps per update, as this soak types them (two
+    members, a word each in turn): RSS taken by documents that receive such updates, per update
+    (~240 B with pycrdt 0.14; a document loaded from its snapshot keeps ~10 % less)."""
+    trim = ctypes.CDLL("libc.so.6").malloc_trim
+
+    def rss() -> int:
+        gc.collect()
+        trim(0)
+        return rss_kib(os.getpid()) * 1024
+
+    written: list[list[bytes]] = []
+    for s in range(sessions):
+        members: list[Doc[Any]] = [Doc(), Doc()]
+        texts = [member.get("notes", type=Text) for member in members]
+        updates = []
+        for n in range(words):
+            writer, reader = members[n % 2], members[1 - n % 2]
+            before = writer.get_state()
+            texts[n % 2] += f" {s}.{n % 2}.{n // 2 + 1}"  # appended, as Member.type_word does
+            update = writer.get_update(before)
+            reader.apply_update(update)
+            updates.append(update)
+        written.append(updates)
+    documents: list[Doc[Any]] = [Doc() for _ in range(sessions)]
+    for document in documents:
+        document.get("notes", type=Text)
+    empty = rss()
+    for n in range(words):  # in turn across the documents, as the server receives them
+        for document, updates in zip(documents, written, strict=True):
+            document.apply_update(updates[n])
+    return max(0, rss() - empty) / (sessions * words)
+
+
+async def sample_servers(
+    target: Target,
+    m: Measures,
+    members: list[Member],
+    document_bytes: float,
+    t0: float,
+    every: float,
+) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         while True:
             now = clock() - t0
-            for pid, label in zip(target.pids, target.labels, strict=True):
-                rss = Sample(now, rss_kib(pid) / 1024)
-                m.samples.setdefault(f"{label} RSS MiB", []).append(rss)
-                m.samples.setdefault(f"{label} fds", []).append(Sample(now, open_fds(pid)))
+            held: list[set[int]] = [set() for _ in target.pids]
+            for member in members:
+                if member.node is not None:
+                    held[member.node].add(member.session)
+            all_fds, all_tasks, scraped = 0, 0.0, 0
+            for i, (pid, label) in enumerate(zip(target.pids, target.labels, strict=True)):
+                rss = rss_kib(pid) / 1024
+                m.samples.setdefault(f"{label} {RSS}", []).append(Sample(now, rss))
+                if target.node_of is not None:
+                    docs = sum(m.typed[s] for s in held[i]) * document_bytes / 2**20
+                    m.samples.setdefault(f"{label} {DOCS}", []).append(Sample(now, docs))
+                    less = Sample(now, rss - docs)
+                    m.samples.setdefault(f"{label} {RSS_LESS_DOCS}", []).append(less)
+                fds = open_fds(pid)
+                all_fds += fds
+                m.samples.setdefault(f"{label} fds", []).append(Sample(now, fds))
             for url, label in zip(target.metrics, target.labels, strict=False):
                 with contextlib.suppress(httpx.HTTPError, ValueError):
                     tasks = _gauge((await http.get(url)).text, "preceptor_asyncio_tasks")
+                    all_tasks += tasks
+                    scraped += 1
                     m.samples.setdefault(f"{label} tasks", []).append(Sample(now, tasks))
+            if len(target.metrics) > 1:
+                m.samples.setdefault("all nodes fds", []).append(Sample(now, all_fds))
+                if scraped == len(target.metrics):
+                    m.samples.setdefault("all nodes tasks", []).append(Sample(now, all_tasks))
             for token, sent in list(m.sent_notes.items()):
                 if clock() - sent > 60:  # its reader was away: it arrived in a catch-up
                     del m.sent_notes[token]
@@ -394,12 +479,17 @@ def _gauge(text: str, name: str) -> float:
 
 
 async def soak(
-    target: Target, sessions: int, seconds: float, load: Load, window: float
+    target: Target,
+    sessions: int,
+    seconds: float,
+    load: Load,
+    window: float,
+    document_bytes: float = 0.0,
 ) -> Measures:
     m = Measures()
     t0 = clock()
     members = [Member(s, i, target, m, t0) for s in range(sessions) for i in (0, 1)]
-    sampler = asyncio.create_task(sample_servers(target, m, t0, 10.0))
+    sampler = asyncio.create_task(sample_servers(target, m, members, document_bytes, t0, 10.0))
     ticker = asyncio.create_task(tick(m, t0))
     reporter = asyncio.create_task(report_windows(m, t0, window))
     try:
@@ -455,18 +545,20 @@ def summary(name: str, m: Measures, after: float) -> dict[str, list[float]]:
     return kept
 
 
-def report_flatness(m: Measures, warmup: float, end: float) -> bool:
+def report_flatness(m: Measures, warmup: float, end: float, nodes: int) -> bool:
     # Samples from the end on see members leaving: not the steady state.
     results: list[Flatness] = [
-        flatness(name, [x for x in s if x.t < end], warmup) for name, s in m.samples.items()
+        flatness(name, [x for x in s if x.t < end], warmup, judge=judged(name, nodes))
+        for name, s in m.samples.items()
     ]
     print(f"\nFlat after the {warmup:.0f} s warm-up (drift = least-squares slope times span):")
-    header = f"{'series':<18}{'first':>9}{'last':>9}{'min':>9}{'max':>9}{'drift':>9}"
+    header = f"{'series':<28}{'first':>9}{'last':>9}{'min':>9}{'max':>9}{'drift':>9}"
     print(header + f"{'bound':>9}  verdict")
     for r in results:
+        verdict = ("PASS" if r.ok else "FAIL") if r.judged else "(shown)"
         print(
-            f"{r.name:<18}{r.first:>9.1f}{r.last:>9.1f}{r.low:>9.1f}{r.high:>9.1f}"
-            f"{r.drift:>+9.1f}{r.bound:>9.1f}  {'PASS' if r.ok else 'FAIL'}"
+            f"{r.name:<28}{r.first:>9.1f}{r.last:>9.1f}{r.low:>9.1f}{r.high:>9.1f}"
+            f"{r.drift:>+9.1f}{r.bound:>9.1f}  {verdict}"
         )
     return all(r.ok for r in results)
 
@@ -491,6 +583,7 @@ async def main() -> int:
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # a long run: show each window
     load = Load()
+    document_bytes = document_bytes_per_update()  # before the generator's own documents exist
     load_before = os.getloadavg()
     print(
         f"load average before: {' '.join(f'{x:.2f}' for x in load_before)} ({os.cpu_count()} cores)"
@@ -519,11 +612,14 @@ async def main() -> int:
             )
             target = preceptor_target(server)
             print(f"{target.name}: {args.sessions} sessions for {args.minutes} min")
-            ours = await soak(target, args.sessions, args.minutes * 60, load, args.window)
+            print(f"a notes document keeps {document_bytes:.0f} B per typed update (calibrated)")
+            ours = await soak(
+                target, args.sessions, args.minutes * 60, load, args.window, document_bytes
+            )
             await report_moves(target)
         warmup = args.warmup * 60
         kept = summary(target.name, ours, warmup)
-        flat = report_flatness(ours, warmup, args.minutes * 60)
+        flat = report_flatness(ours, warmup, args.minutes * 60, args.nodes)
     if args.baseline_minutes > 0:
         async with contextlib.AsyncExitStack() as stack:
             base = await baseline_target(stack)

@@ -136,6 +136,7 @@ class _NotesRoom:
     members: dict[str, _Member] = field(default_factory=dict)
     remote_awareness: dict[int, AwarenessEntry] = field(default_factory=dict)
     applied_ids: set[int] = field(default_factory=set)
+    pruned_at: int = 0  # last_id when applied_ids last let go of ids no catch-up reads again
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     subscription: Subscription | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -401,8 +402,10 @@ class NotesHub:
         room.document_bytes += len(update)
         room.log_bytes += len(update)
         room.last_id = max(room.last_id, update_id)
-        if len(room.applied_ids) > 10_000:
-            floor = room.last_id - 5_000
+        # Ids count every session's updates: pruned as the ids advance, not as this room's set
+        # grows (its cap of 10,000 held ~1 MiB per room, issue 13's soak).
+        if room.last_id - room.pruned_at > 5_000:
+            floor, room.pruned_at = room.last_id - 5_000, room.last_id
             room.applied_ids = {i for i in room.applied_ids if i > floor}
 
     # --- awareness -----------------------------------------------------------------------------
