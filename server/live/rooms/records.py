@@ -50,7 +50,8 @@ Write = Callable[[], Awaitable[object]]
 
 @dataclass(frozen=True)
 class _Read:
-    """A read: it must see every write queued before it, and none queued after it."""
+    """A read: it sees every write queued before it, and no ordered write (chat, marks,
+    admissions) queued after it."""
 
     run: Callable[[], Awaitable[None]]
 
