@@ -6,10 +6,12 @@ from pathlib import Path
 import pytest
 
 from server.config import Config
+from server.infra.storage import Store
 from tests.support import (
     RunningServer,
     Scene,
     make_scene,
+    migrated_store,
     multi_node_config,
     postgres_database,
     running_server,
@@ -25,6 +27,14 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     else:
         async with postgres_database(migrated=True) as url:
             yield url
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """A migrated store on each database ``database_url`` names."""
+    store = await migrated_store(database_url)
+    yield store
+    await store.close()
 
 
 @pytest.fixture

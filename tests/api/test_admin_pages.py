@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 import sqlalchemy as sa
 
 from server.http.pages import PAGES
 from server.infra.roles import Role
 from server.infra.storage import Store
 from server.infra.storage.schema import password_resets
-from tests.support import RunningServer, migrated_store
+from tests.support import RunningServer
 
 
 async def test_a_bad_body_is_answered_with_a_sentence_and_its_field(server: RunningServer) -> None:
@@ -157,13 +155,6 @@ async def test_every_page_links_the_icons(server: RunningServer) -> None:
 
 
 # --- the store, on SQLite and PostgreSQL ----------------------------------------------------------
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await migrated_store(database_url)
-    yield store
-    await store.close()
 
 
 async def test_a_reset_link_is_spent_once_when_two_race(store: Store) -> None:

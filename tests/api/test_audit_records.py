@@ -5,10 +5,9 @@ rooms unaudited."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
-import pytest
 import sqlalchemy as sa
 
 from server.infra.audit_chain import AuditEvent
@@ -18,14 +17,7 @@ from server.infra.storage.schema import audit_events
 from server.live.rooms.records import RoomRecords
 from signaling import Join, Welcome
 from tests.rooms.client import signaling
-from tests.support import RunningServer, make_scene, migrated_store
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await migrated_store(database_url)
-    yield store
-    await store.close()
+from tests.support import RunningServer, make_scene
 
 
 class _FlakyAudit:

@@ -4,7 +4,6 @@ item 7), and still finds a tampered row among thousands."""
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,16 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from server.infra.storage import Store
 from server.infra.storage.audit import NewAuditEvent
 from server.infra.storage.schema import audit_events
-from tests.support import migrated_store
 
 _EVENTS = 3000
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await migrated_store(database_url)
-    yield store
-    await store.close()
 
 
 async def _fill(store: Store, count: int) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,13 +11,6 @@ from server.infra.storage import Store
 from server.infra.storage.engine import for_writing
 from session_notes import NewUpdate, NotesDocument, NotesStoreError, SqlNotesStore, authored_runs
 from tests.support import migrated_store
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await migrated_store(database_url)
-    yield store
-    await store.close()
 
 
 def edits(*chunks: str) -> list[bytes]:

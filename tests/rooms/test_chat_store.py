@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from server.infra.roles import Role
 from server.infra.storage import ChatMessage, Store
-from tests.support import migrated_store
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await migrated_store(database_url)
-    yield store
-    await store.close()
 
 
 async def _session(store: Store) -> str:
@@ -29,7 +19,7 @@ async def _session(store: Store) -> str:
     return session.id
 
 
-def _said(session_id: str, n: int) -> ChatMessage:
+def chat_line(session_id: str, n: int) -> ChatMessage:
     return ChatMessage(
         id=f"c{n}",
         session_id=session_id,
@@ -45,11 +35,13 @@ def _said(session_id: str, n: int) -> ChatMessage:
 async def test_recent_keeps_order_and_bound_and_by_ids_finds_them(store: Store) -> None:
     session_id = await _session(store)
     for n in range(5):
-        await store.chat.add(_said(session_id, n))
-    assert await store.chat.recent(session_id, limit=3) == [_said(session_id, n) for n in (2, 3, 4)]
+        await store.chat.add(chat_line(session_id, n))
+    assert await store.chat.recent(session_id, limit=3) == [
+        chat_line(session_id, n) for n in (2, 3, 4)
+    ]
     assert await store.chat.recent("another", limit=3) == []
     found = await store.chat.by_ids(session_id, {"c1", "c4", "nope"})
-    assert found == {"c1": _said(session_id, 1), "c4": _said(session_id, 4)}
+    assert found == {"c1": chat_line(session_id, 1), "c4": chat_line(session_id, 4)}
     assert await store.chat.by_ids(session_id, ()) == {}
     with pytest.raises(IntegrityError):  # an id is stored once
-        await store.chat.add(_said(session_id, 1))
+        await store.chat.add(chat_line(session_id, 1))

@@ -4,10 +4,8 @@ burst), with nothing lost and nothing read out of turn."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -15,16 +13,9 @@ from server.infra.roles import Role
 from server.infra.storage import ChatMessage, SessionStatus, Store
 from server.infra.storage.schema import audit_events
 from server.live.rooms.records import RoomRecords
-from tests.support import migrated_store
+from tests.rooms.test_chat_store import chat_line
 
 ROOMS = 20
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await migrated_store(database_url)
-    yield store
-    await store.close()
 
 
 async def _sessions(store: Store, count: int) -> list[str]:
@@ -45,17 +36,14 @@ async def _sessions(store: Store, count: int) -> list[str]:
     ]
 
 
-def _said(session_id: str, n: int) -> ChatMessage:
-    return ChatMessage(
-        id=f"c{n}",
-        session_id=session_id,
-        peer="p1",
-        author_subject="u1",
-        author_name="Sam Student",
-        text=f"message {n}",
-        at=1_700_000_000.0 + n,
-        at_ms=n * 1000,
-    )
+async def _write_all(records: RoomRecords) -> None:
+    """Start ``records``, wait until everything queued is written, close it."""
+    await records.start()
+    try:
+        async with asyncio.timeout(30):
+            await records.flush()
+    finally:
+        await records.close()
 
 
 async def _actions(store: Store) -> list[str]:
@@ -86,12 +74,9 @@ async def test_a_burst_of_joins_is_a_few_transactions_and_loses_nothing(store: S
             detail = {"member": f"{member}-{i}"}
             records.audit("join", session_id=session_id, actor_id=None, detail=detail)
             records.chat_history(session_id, limit=50, then=histories.append)
-    await records.start()
     try:
-        async with asyncio.timeout(30):
-            await records.flush()
+        await _write_all(records)
     finally:
-        await records.close()
         event.remove(store.engine.sync_engine, "commit", committed)
 
     # One transaction for the sessions going live and one for the audit events (was one per
@@ -119,17 +104,12 @@ async def test_a_chat_history_sees_the_chat_queued_before_it_and_none_after(
     def history(messages: list[ChatMessage]) -> None:
         seen.append([m.id for m in messages])
 
-    records.chat(_said(session_id, 1), then=lambda: stored.append("c1"), failed=lambda: None)
+    records.chat(chat_line(session_id, 1), then=lambda: stored.append("c1"), failed=lambda: None)
     records.audit("join", session_id=session_id, actor_id=None, detail={})
     records.chat_history(session_id, limit=50, then=history)
-    records.chat(_said(session_id, 2), then=lambda: stored.append("c2"), failed=lambda: None)
+    records.chat(chat_line(session_id, 2), then=lambda: stored.append("c2"), failed=lambda: None)
     records.chat_history(session_id, limit=50, then=history)
-    await records.start()
-    try:
-        async with asyncio.timeout(30):
-            await records.flush()
-    finally:
-        await records.close()
+    await _write_all(records)
     assert stored == ["c1", "c2"]
     # The first member's history was read before the second message was stored: that one it
     # hears live, not twice.
