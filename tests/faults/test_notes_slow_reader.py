@@ -107,6 +107,28 @@ def notes_sockets(server: RunningServer) -> float:
     raise AssertionError("gauge missing")
 
 
+async def stored(server: RunningServer, session_id: str, length: int) -> None:
+    """Wait until the typist's pastes are in the server's document: an update is applied once
+    committed, and a reader that asked before that would be answered with an empty document
+    (nothing to pile up; CI saw it, under load)."""
+
+    async def in_document() -> bool:
+        return len(await server.services.notes.text(session_id)) == length
+
+    await wait_for(in_document, timeout=20)
+
+
+async def counted(server: RunningServer, sockets: int) -> None:
+    """Wait until the server counts the new reader: ``connect`` returns on the handshake,
+    before the server's handler counts the socket, and a drop must not be read into a socket
+    not yet counted."""
+
+    async def all_counted() -> bool:
+        return notes_sockets(server) == sockets
+
+    await wait_for(all_counted, timeout=10)
+
+
 async def test_a_notes_reader_that_stops_reading_gets_its_close_code(config: Config) -> None:
     async with without_keepalive(config) as server:
         await stops_reading(server)
@@ -117,9 +139,11 @@ async def stops_reading(server: RunningServer) -> None:
     async with yclient(server, scene.session_id, scene.mentor_http) as typist:
         for _ in range(2):
             await typist.type("x" * PASTE)
+        await stored(server, scene.session_id, 2 * PASTE)
         async with stalled_reader(
             server, scene.session_id, cookie_header(scene.guest_http)
         ) as pocket:
+            await counted(server, sockets=2)
             # The phone asks for the whole notes again and again (a client resyncing), and
             # reads none of the answers: they pile up in the kernel's buffers, then in the
             # socket's queue, until it overflows.
@@ -183,9 +207,11 @@ async def test_a_notes_reader_refused_while_its_answers_wait_gets_its_close_code
         scene = await admitted_scene(server)
         async with yclient(server, scene.session_id, scene.mentor_http) as typist:
             await typist.type("x" * 100_000)
+            await stored(server, scene.session_id, 100_000)
             async with stalled_reader(
                 server, scene.session_id, cookie_header(scene.guest_http)
             ) as pocket:
+                await counted(server, sockets=2)
                 asks = await stall(server, pocket)
                 await pocket.send(sync_step1_frame(b"\x00"))  # one more answer waits in the queue
                 await pocket.send("not y-websocket")
