@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from session_notes.authorship import StoredUpdate
 from session_notes.schema import notes_snapshots, notes_updates
 from session_notes.sqlite_append import MAX_ROWS, append_rows
+from session_notes.sqlite_checkpoints import Checkpoints
 
 __all__ = [
     "BatchWriter",
@@ -265,13 +266,15 @@ class SqlNotesStore:
 class _HeldWriter:
     """The group commit's writer: on SQLite it keeps one connection of the writer engine checked
     out across batches, which saves a batch the pool's checkout and its reset on return (a
-    rollback: one more trip to aiosqlite's thread). A connection that failed is closed, not
-    reused: the next batch checks out another. PostgreSQL keeps the store's own path."""
+    rollback: one more trip to aiosqlite's thread), and keeps the log's checkpoints off it
+    (:mod:`session_notes.sqlite_checkpoints`). A connection that failed is closed, not reused:
+    the next batch checks out another. PostgreSQL keeps the store's own path."""
 
     def __init__(self, store: SqlNotesStore) -> None:
         self._store = store
         self._connection: AsyncConnection | None = None
         self._engine: AsyncEngine | None = None
+        self._checkpoints: Checkpoints | None = None
 
     async def append_many(self, rows: list[NewUpdate]) -> list[int]:
         store = self._store
@@ -281,17 +284,27 @@ class _HeldWriter:
             # The store was given another writer engine: hold one of its connections instead.
             await self.close()
         async with _mapped():
-            if self._connection is None:
-                self._connection = await store._writer.connect()
-                self._engine = store._writer
             try:
-                return await append_rows(self._connection, _values(rows))
+                if self._connection is None:
+                    await self._hold(store._writer)
+                assert self._connection is not None
+                ids = await append_rows(self._connection, _values(rows))
             except BaseException:
                 await self._drop()
                 raise
+        assert self._checkpoints is not None
+        self._checkpoints.after_batch()
+        return ids
+
+    async def _hold(self, engine: AsyncEngine) -> None:
+        self._connection = await engine.connect()
+        self._engine = engine
+        self._checkpoints = Checkpoints(engine)
+        await self._checkpoints.take_over(self._connection)
 
     async def _drop(self) -> None:
         connection, self._connection, self._engine = self._connection, None, None
+        await self._close_checkpoints()
         if connection is not None:
             # Whatever state it was left in (a statement cut short), it is never used again.
             with contextlib.suppress(Exception):
@@ -299,7 +312,23 @@ class _HeldWriter:
             with contextlib.suppress(Exception):
                 await connection.close()
 
+    async def _close_checkpoints(self) -> None:
+        checkpoints, self._checkpoints = self._checkpoints, None
+        if checkpoints is not None:
+            await checkpoints.close()
+
     async def close(self) -> None:
         connection, self._connection, self._engine = self._connection, None, None
+        checkpoints = self._checkpoints
+        await self._close_checkpoints()
         if connection is not None:
-            await connection.close()
+            try:
+                if checkpoints is not None:
+                    # Back in the pool, it checkpoints as every other connection does.
+                    await checkpoints.give_back(connection)
+            except Exception:
+                # It never goes back to the pool with the writer's setting.
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
+            finally:
+                await connection.close()
