@@ -175,8 +175,17 @@ async def start_preceptor(
     for i in range(nodes):
         port = free_port()
         log = stack.enter_context((log_dir / f"node-{i}.log").open("wb")) if log_dir else None
+        command = [str(ROOT / ".venv/bin/preceptor"), "serve", "--port", str(port)]
+        if profile := os.environ.get("BENCH_PROFILE_DIR"):
+            # cProfile of each node, written when it exits (SIGTERM): where a figure's CPU goes.
+            command = [
+                sys.executable,
+                str(ROOT / "bench/profiled.py"),
+                f"{profile}/node-{i}.prof",
+                *command[1:],
+            ]
         process = subprocess.Popen(
-            [str(ROOT / ".venv/bin/preceptor"), "serve", "--port", str(port)],
+            command,
             env={**env, "PRECEPTOR_PUBLIC_URL": f"http://127.0.0.1:{port}"},
             stdout=log or subprocess.DEVNULL,
             stderr=log or subprocess.DEVNULL,
