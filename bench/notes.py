@@ -9,6 +9,7 @@ every INTERVAL seconds; latency is from the writer sending an update to the othe
 the document seeing it. Throughput is updates relayed per second of the server's own CPU time.
 
     .venv/bin/python bench/notes.py [--documents 50] [--updates 100] [--interval 0.05]
+        [--start spread|aligned]
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import random
 import re
 import subprocess
 import sys
@@ -99,7 +101,9 @@ async def read_loop(
                     latencies.append((now - sent_at[key]) * 1000)
 
 
-async def run(target: Target, docs: int, updates: int, interval: float) -> dict[str, float]:
+async def run(
+    target: Target, docs: int, updates: int, interval: float, spread: bool
+) -> dict[str, float]:
     sent_at: dict[tuple[int, int], float] = {}
     latencies: list[float] = []
     writers: list[Writer] = []
@@ -121,17 +125,26 @@ async def run(target: Target, docs: int, updates: int, interval: float) -> dict[
         async with asyncio.timeout(30):
             await writer.synced.wait()
 
-    async def type_into(writer: Writer) -> None:
+    # Each writer's first update at its own phase of the interval (the same phases, from the
+    # same seed, for every server), then one every interval on that schedule; "aligned" starts
+    # them all at once, so every interval the whole load arrives in the same instant.
+    phases = random.Random(7).sample(range(1_000_000), len(writers)) if spread else None
+    started = time.perf_counter()
+
+    async def type_into(writer: Writer, index: int) -> None:
+        first = started + (phases[index] / 1_000_000 * interval if phases else 0.0)
         for seq in range(updates):
+            if phases:
+                await asyncio.sleep(max(0.0, first + seq * interval - time.perf_counter()))
             before = writer.doc.get_state()
             writer.text.insert(len(str(writer.text)), f"<{writer.number}:{seq}>")
             sent_at[(writer.number, seq)] = time.perf_counter()
             await writer.ws.send(update_frame(writer.doc.get_update(before)))
-            await asyncio.sleep(interval)
+            if not phases:
+                await asyncio.sleep(interval)
 
     cpu_before = cpu_seconds(target.pid)
-    started = time.perf_counter()
-    await asyncio.gather(*(type_into(w) for w in writers))
+    await asyncio.gather(*(type_into(w, i) for i, w in enumerate(writers)))
     expected = docs * 2 * updates
     deadline = time.perf_counter() + 60
     while len(latencies) < expected and time.perf_counter() < deadline:
@@ -270,10 +283,11 @@ async def measure(
     docs: int,
     updates: int,
     interval: float,
+    spread: bool,
 ) -> tuple[str, dict[str, float]]:
     async with contextlib.AsyncExitStack() as stack:
         target = await make(stack)
-        return target.name, await run(target, docs, updates, interval)
+        return target.name, await run(target, docs, updates, interval, spread)
 
 
 def load_average() -> str:
@@ -285,23 +299,35 @@ async def main() -> None:
     parser.add_argument("--documents", "--docs", dest="documents", type=int, default=50)
     parser.add_argument("--updates", type=int, default=100)
     parser.add_argument("--interval", type=float, default=0.05)
+    parser.add_argument(
+        "--start",
+        choices=("spread", "aligned"),
+        default="spread",
+        help="writers start at seeded phases of the interval (typists are not in step), or all "
+        "at once (every interval's updates arrive in one burst)",
+    )
     args = parser.parse_args()
+    spread = args.start == "spread"
     docs: int = args.documents
     install_reference()
     load_before = load_average()
     with tempfile.TemporaryDirectory() as workdir:
         await check_reference_persists(Path(workdir) / "check")
         ours = await measure(
-            lambda s: preceptor(s, docs, Path(workdir)), docs, args.updates, args.interval
+            lambda s: preceptor(s, docs, Path(workdir)), docs, args.updates, args.interval, spread
         )
-        memory = await measure(reference, docs, args.updates, args.interval)
+        memory = await measure(reference, docs, args.updates, args.interval, spread)
         durable = await measure(
-            lambda s: reference(s, Path(workdir) / "leveldb"), docs, args.updates, args.interval
+            lambda s: reference(s, Path(workdir) / "leveldb"),
+            docs,
+            args.updates,
+            args.interval,
+            spread,
         )
     print(
         f"\nNotes: {docs} documents x 2 writers, {args.updates} updates each, "
-        f"every {args.interval * 1000:.0f} ms; load average {load_before} before, "
-        f"{load_average()} after"
+        f"every {args.interval * 1000:.0f} ms, starts {args.start}; "
+        f"load average {load_before} before, {load_average()} after"
     )
     print("The LevelDB reference kept a document across a restart.")
     print(
