@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from signaling.ids import ConnectionId, PeerId, RecordingState, SessionId
-from signaling.messages import IceCandidate, ServerMessage, SessionDescription
+from signaling.messages import ChatAudience, IceCandidate, ServerMessage, SessionDescription
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +68,18 @@ class StoreChat:
     """Wall-clock milliseconds since the Unix epoch, as in `chat`."""
     at_ms: int
     """Milliseconds since the room started: the offset into the session's timeline."""
+    audience: ChatAudience = "everyone"
+    """Kept with the line: who may read it later (`chat-history`, the record)."""
 
 
 @dataclass(frozen=True, slots=True)
 class SendChatHistory:
     """Send `chat-history` (the session's stored chat) to this connection, after every write of
-    the record queued before it, so that no message stored before it is missing."""
+    the record queued before it, so that no message stored before it is missing. Only the lines
+    whose audience is in `audiences`: those this member may read."""
 
     to: ConnectionId
+    audiences: tuple[ChatAudience, ...] = ("everyone",)
 
 
 @dataclass(frozen=True, slots=True)

@@ -249,7 +249,13 @@ class MediaModeChanged(_Server, frozen=True, tag="media-mode"):
     mode: MediaMode
 
 
-class ChatPosted(_Server, frozen=True, tag="chat"):
+ChatAudience = Literal["everyone", "mentors"]
+"""Who may read a chat line, decided when it is said and kept with it: `mentors` is the mentor's
+side (the mentor, supervisors and, in the record, admins), for a line said by an observer hidden
+from trainees and guests; a later change of the setting does not show it to them."""
+
+
+class ChatPosted(_Server, frozen=True, tag="chat", omit_defaults=True):
     """Relayed only once stored with the session record (a failed store answers the sender with
     `error {code: "chat-not-saved"}` and relays nothing)."""
 
@@ -260,6 +266,8 @@ class ChatPosted(_Server, frozen=True, tag="chat"):
     name: str
     """The sender's display name when it was sent (a `from` of an earlier room is unknown)."""
     id: str
+    audience: ChatAudience = "everyone"
+    """`mentors`: the sender was a hidden observer; trainees and guests never get this line."""
 
 
 class ChatHistory(_Server, frozen=True, tag="chat-history"):

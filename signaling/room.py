@@ -44,12 +44,12 @@ from signaling.ids import (
     MediaMode,
     PeerId,
     RecordingState,
-    Role,
     SessionId,
 )
 from signaling.messages import (
     Admit,
     Chat,
+    ChatAudience,
     ChatPosted,
     ClientMessage,
     Consent,
@@ -468,7 +468,10 @@ class Room:
             recording=self.recording(),
             resumed=resumed,
         )
-        effects: list[Effect] = [Send(connection, welcome), SendChatHistory(connection)]
+        audiences: tuple[ChatAudience, ...] = (
+            ("everyone", "mentors") if member.sees_hidden else ("everyone",)
+        )
+        effects: list[Effect] = [Send(connection, welcome), SendChatHistory(connection, audiences)]
         # The newcomer learns the others' media state now; later changes come as they happen.
         effects += [Send(connection, _state_of(m.peer.id, m.media)) for m in others if m.media]
         if member.is_mentor:
@@ -541,9 +544,14 @@ class Room:
         at_ms = max(0, round((now - self.started_at) * 1000))
         chat_id = self._new_id()
         peer, name = member.peer.id, member.peer.display_name
-        posted = ChatPosted(from_=peer, text=text, at=at, name=name, id=chat_id)
-        store = StoreChat(self.session, chat_id, peer, name, text, at, at_ms)
-        return [store, *self._broadcast(posted)]
+        # Issue 11: what a hidden observer says would reveal them. Its audience is fixed now,
+        # so neither a reload nor a later change of the setting shows it to a trainee.
+        audience: ChatAudience = "mentors" if self._hidden(member) else "everyone"
+        posted = ChatPosted(from_=peer, text=text, at=at, name=name, id=chat_id, audience=audience)
+        store = StoreChat(self.session, chat_id, peer, name, text, at, at_ms, audience)
+        # To whoever sees the sender, and back to the sender (its page shows the line as sent).
+        sent = self._roster.send_all(posted, where=lambda m: m is member or self._sees(m, member))
+        return [store, *sent]
 
     def _mark(self, mentor: Member, message: Mark, now: float) -> list[Effect]:
         # An offset from the room's start places the mark on the session timeline and recordings.
@@ -571,8 +579,11 @@ class Room:
         or supervisor. Nobody is told about themselves."""
         if viewer is other:
             return False
-        hidden = self._observers_hidden and other.peer.observer
-        return not hidden or viewer.is_mentor or viewer.peer.role is Role.SUPERVISOR
+        return not self._hidden(other) or viewer.sees_hidden
+
+    def _hidden(self, member: Member) -> bool:
+        """Hidden from trainees and guests now, by the session's setting."""
+        return self._observers_hidden and member.peer.observer
 
     def _lobby_changed(self) -> list[Effect]:
         # Only mentors can admit, so only they see the lobby.

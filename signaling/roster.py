@@ -36,6 +36,11 @@ class Member:
         return self.peer.role is Role.MENTOR
 
     @property
+    def sees_hidden(self) -> bool:
+        """Sees observers the session hides from trainees and guests, and what they say."""
+        return self.peer.role in (Role.MENTOR, Role.SUPERVISOR)
+
+    @property
     def sees_marks(self) -> bool:
         # Marks are the mentor's private notes, shared with supervisors who review the mentoring.
         return self.peer.role in (Role.MENTOR, Role.SUPERVISOR)

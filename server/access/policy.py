@@ -59,6 +59,7 @@ class Action(StrEnum):
     ROOM_RECORD = "room.record"
     MEDIA_PUBLISH = "media.publish"  # send camera and microphone; else a silent observer
     OBSERVERS_CONFIGURE = "observers.configure"  # whether trainees see observers (issue 11)
+    OBSERVERS_SEE = "observers.see"  # what a hidden observer said, in the record (issue 11)
     MARK_ADD = "mark.add"
     MARKS_LIST = "marks.list"
     NOTES_READ = "notes.read"
@@ -202,6 +203,9 @@ _SESSION_RULES: dict[Action, frozenset[Relation]] = {
     ),
     Action.ROOM_RECORD: frozenset({Relation.MENTOR}),
     Action.OBSERVERS_CONFIGURE: frozenset({Relation.MENTOR, Relation.ADMIN}),
+    # The mentor's side: those a hidden observer is never hidden from (signaling/roster.py's
+    # `sees_hidden` is the same rule in the room).
+    Action.OBSERVERS_SEE: frozenset({Relation.MENTOR, Relation.SUPERVISOR, Relation.ADMIN}),
     Action.MARK_ADD: frozenset({Relation.MENTOR}),
     Action.MARKS_LIST: frozenset({Relation.MENTOR, Relation.SUPERVISOR, Relation.ADMIN}),
     Action.NOTES_READ: frozenset(
@@ -238,6 +242,7 @@ _WHY_NOT: dict[Action, str] = {
     Action.ROOM_RECORD: "only the session's mentor starts or stops recording",
     Action.MEDIA_PUBLISH: "supervisors observe the session without sending audio or video",
     Action.OBSERVERS_CONFIGURE: "only the session's mentor decides who sees its observers",
+    Action.OBSERVERS_SEE: "this session's observers are hidden from trainees and guests",
     Action.MARK_ADD: "only the session's mentor marks moments",
     Action.MARKS_LIST: "marks are the mentor's; you see those cited as evidence",
     Action.NOTES_READ: "wait until the mentor lets you in",

@@ -18,10 +18,11 @@ from server.http.errors import ApiError, json_response, read_body
 from server.http.resources import form_facts, session_for, visible_forms
 from server.http.schemas import FeedbackOut, SessionOut, feedback_out, session_out
 from server.infra.audit_chain import AuditEvent
-from server.infra.storage import ChatMessage
+from server.infra.storage import ChatMessage, Session
 from server.infra.storage.speaking import by_person
 from server.services import Services, services
 from session_notes.instruments import FormForExport, bundle
+from signaling.messages import ChatAudience
 
 __all__ = ["endpoints"]
 
@@ -229,7 +230,8 @@ async def session_record(request: Request, principal: Principal | None) -> Respo
     page = await _timeline_page(svc, session.id, before=None, limit=_PAGE)
     names = await _people(svc, [*presence, *page])
     await svc.store.audit.append("record.viewed", actor_id=principal.id, target=session.id)
-    timeline = _timeline(page, names, await _chats(svc, session.id, page), _PAGE)
+    chats = await _chats(svc, principal, session, page)
+    timeline = _timeline(page, names, chats, _PAGE)
     participants = _participants(presence, names)
     record = SessionRecord(
         session=await session_out(request, principal, session),
@@ -281,12 +283,23 @@ async def _timeline_page(
 
 
 async def _chats(
-    svc: Services, session_id: str, events: list[AuditEvent]
+    svc: Services, principal: Principal, session: Session, events: list[AuditEvent]
 ) -> dict[str, ChatMessage]:
     """The chat messages a page of the timeline names (the log keeps who and when; the text
-    lives in the chat table)."""
+    lives in the chat table) that this reader may read: a line left out drops its entry."""
     ids = {e.detail.get("chat", "") for e in events if e.action == "room.chat"}
-    return await svc.store.chat.by_ids(session_id, ids - {""})
+    return await svc.store.chat.by_ids(
+        session.id, ids - {""}, audiences=_chat_audiences(principal, session)
+    )
+
+
+def _chat_audiences(principal: Principal, session: Session) -> tuple[ChatAudience, ...]:
+    """Issue 11: lines said by an observer hidden from trainees and guests are for the mentor's
+    side of the record (the mentor, assigned supervisors, admins: the policy's ``OBSERVERS_SEE``);
+    a trainee or guest never gets them, whatever the setting is now."""
+    if may(principal, Action.OBSERVERS_SEE, session):
+        return ("everyone", "mentors")
+    return ("everyone",)
 
 
 def _entry(
@@ -298,11 +311,15 @@ def _entry(
     chat = chats.get(event.detail.get("chat", ""))
     if chat is None:
         return None  # deleted with the session's chat
+    detail = {"chat": chat.id}
+    if chat.audience != "everyone":
+        # Only a reader who may read a hidden observer's line gets one: the page says so.
+        detail["audience"] = chat.audience
     return TimelineEvent(
         chat.at,
         event.action,
         chat.author_name,
-        {"chat": chat.id},
+        detail,
         event.seq,
         kind="chat",
         text=chat.text,
@@ -345,7 +362,7 @@ async def session_timeline(request: Request, principal: Principal | None) -> Res
     )
     events = await _timeline_page(svc, session.id, before=before, limit=limit)
     names = await _people(svc, events)
-    chats = await _chats(svc, session.id, events)
+    chats = await _chats(svc, principal, session, events)
     await svc.store.audit.append(
         "record.viewed", actor_id=principal.id, target=session.id, detail={"part": "timeline"}
     )

@@ -108,12 +108,14 @@ def test_every_welcome_is_followed_by_the_stored_chat(h: Harness) -> None:
     effects = h.join("m", Role.MENTOR)
     [welcome] = [i for i, e in enumerate(effects) if isinstance(e, Send) and e.to == "m"][:1]
     assert isinstance(to(effects, "m")[0], Welcome)
-    assert effects[welcome + 1] == SendChatHistory(ConnectionId("m"))
+    assert effects[welcome + 1] == SendChatHistory(ConnectionId("m"), ("everyone", "mentors"))
     h.join("g", lobby=True)
     assert SendChatHistory(ConnectionId("g")) in h.handle("m", Admit(peer=PeerId("p2")))
     h.drop("m")
-    assert SendChatHistory(ConnectionId("m2")) in h.join("m2", Role.MENTOR, resume="token-1")
-    assert SendChatHistory(ConnectionId("m3")) in h.join("m3", Role.MENTOR)
+    assert SendChatHistory(ConnectionId("m2"), ("everyone", "mentors")) in h.join(
+        "m2", Role.MENTOR, resume="token-1"
+    )
+    assert SendChatHistory(ConnectionId("m3"), ("everyone", "mentors")) in h.join("m3", Role.MENTOR)
 
 
 def test_the_lobby_gets_no_chat_history(h: Harness) -> None:

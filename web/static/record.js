@@ -279,6 +279,8 @@ function timelineItem(event) {
   if (event.kind === "chat") {
     const who = event.who ?? event.name ?? "Someone";
     item.append(when, el("span", "tl-who", `${who}:`), el("span", "tl-text", event.text ?? ""));
+    // Said by an observer hidden from the trainee: this reader is on the mentor's side.
+    if (event.detail?.audience === "mentors") item.append(el("span", "muted", " (not shown to trainees)"));
     return item;
   }
   // A lobby join is a knock: the person was not in the room until a mentor admitted them.

@@ -1,8 +1,9 @@
-"""Chat: what was said in a session's room, kept with its record (issue 10)."""
+"""Chat: what was said in a session's room, kept with its record (issue 10), each line with its
+audience (issue 11): who may read it. Reads name the audiences their reader may see."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -11,8 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from server.infra.storage.engine import for_writing
 from server.infra.storage.reads import Reads
 from server.infra.storage.schema import chat_messages
+from signaling.messages import ChatAudience
 
 __all__ = ["ChatMessage", "ChatStore"]
+
+_EVERYONE: tuple[ChatAudience, ...] = ("everyone",)
+"""What a reader who sees no hidden observer may read: the default of every read."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class ChatMessage:
     """Unix time, seconds."""
     at_ms: int
     """Milliseconds into the call."""
+    audience: ChatAudience = "everyone"
+    """Who may read it: `mentors` if said by a hidden observer (the column's CHECK keeps it to
+    these two)."""
 
 
 class ChatStore:
@@ -50,22 +58,34 @@ class ChatStore:
                     text=message.text,
                     at=message.at,
                     at_ms=message.at_ms,
+                    audience=message.audience,
                 )
             )
 
-    async def recent(self, session_id: str, *, limit: int) -> list[ChatMessage]:
-        """The session's last ``limit`` messages, oldest first (each member's welcome reads
-        them: one step, ``reads.py``)."""
-        params = {"session_id": session_id, "limit": limit}
+    async def recent(
+        self, session_id: str, *, limit: int, audiences: Sequence[ChatAudience] = _EVERYONE
+    ) -> list[ChatMessage]:
+        """The session's last ``limit`` messages for ``audiences``, oldest first (each member's
+        welcome reads them: one step, ``reads.py``)."""
+        params = {"session_id": session_id, "limit": limit, "audiences": list(audiences)}
         rows = await self._reads.run(lambda connection: connection.execute(_RECENT, params).all())
         return [_message(row) for row in reversed(rows)]
 
-    async def by_ids(self, session_id: str, ids: Collection[str]) -> dict[str, ChatMessage]:
-        """The session's messages among ``ids`` (the record's timeline names them)."""
+    async def by_ids(
+        self,
+        session_id: str,
+        ids: Collection[str],
+        *,
+        audiences: Sequence[ChatAudience] = _EVERYONE,
+    ) -> dict[str, ChatMessage]:
+        """The session's messages among ``ids`` (the record's timeline names them) for
+        ``audiences``."""
         if not ids:
             return {}
         query = sa.select(chat_messages).where(
-            chat_messages.c.session_id == session_id, chat_messages.c.id.in_(list(ids))
+            chat_messages.c.session_id == session_id,
+            chat_messages.c.id.in_(list(ids)),
+            chat_messages.c.audience.in_(list(audiences)),
         )
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
@@ -74,7 +94,10 @@ class ChatStore:
 
 _RECENT = (
     sa.select(chat_messages)
-    .where(chat_messages.c.session_id == sa.bindparam("session_id"))
+    .where(
+        chat_messages.c.session_id == sa.bindparam("session_id"),
+        chat_messages.c.audience.in_(sa.bindparam("audiences", expanding=True)),
+    )
     .order_by(chat_messages.c.seq.desc())
     .limit(sa.bindparam("limit"))
 )
@@ -90,4 +113,5 @@ def _message(row: sa.Row[tuple[object, ...]]) -> ChatMessage:
         text=row.text,
         at=row.at,
         at_ms=row.at_ms,
+        audience=row.audience,
     )

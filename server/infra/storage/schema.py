@@ -228,7 +228,13 @@ chat_messages = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("at", sa.Double, nullable=False),
     sa.Column("at_ms", sa.BigInteger, nullable=False),
+    # Who may read the line (issue 11: `mentors` for a hidden observer's), fixed when it is said.
+    sa.Column("audience", sa.String(16), nullable=False, server_default="everyone"),
     sa.Index("ix_chat_messages_session_id_seq", "session_id", "seq"),
+    sa.CheckConstraint(
+        "audience IN ('everyone', 'mentors')",
+        name=sa.schema.conv("ck_chat_messages_ck_chat_messages_audience"),
+    ),
 )
 
 # Recordings (issue 12): one row per participant's file per recording segment. The file lives

@@ -585,10 +585,11 @@ class RoomHub:
                     )
                 case StoreChat():
                     self._store_chat(session_id, hosted, effect, held)
-                case SendChatHistory(to=to):
+                case SendChatHistory(to=to, audiences=audiences):
                     self._records.chat_history(
                         session_id,
                         limit=MAX_CHAT_HISTORY,
+                        audiences=audiences,
                         then=functools.partial(self._send_history, to),
                     )
                 case RecordingChanged(session=session, state=state):
@@ -669,6 +670,7 @@ class RoomHub:
             text=chat.text,
             at=chat.at / 1000,
             at_ms=chat.at_ms,
+            audience=chat.audience,
         )
         self._records.chat(message, then=stored, failed=failed)
 
@@ -972,7 +974,12 @@ def chat_history(stored: Sequence[ChatMessage]) -> ChatHistory:
     size = 0
     for m in reversed(stored[-MAX_CHAT_HISTORY:]):
         posted = ChatPosted(
-            from_=PeerId(m.peer), text=m.text, at=round(m.at * 1000), name=m.author_name, id=m.id
+            from_=PeerId(m.peer),
+            text=m.text,
+            at=round(m.at * 1000),
+            name=m.author_name,
+            id=m.id,
+            audience=m.audience,
         )
         size += len(serialize(posted).encode())
         if size > MAX_CHAT_HISTORY_BYTES:

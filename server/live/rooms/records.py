@@ -23,11 +23,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from server.infra.storage import ChatMessage, Store
 from server.infra.storage.audit import NewAuditEvent
+from signaling.messages import ChatAudience
 
 __all__ = ["RoomRecords"]
 
@@ -214,14 +215,21 @@ class RoomRecords:
         self._put(write)
 
     def chat_history(
-        self, session_id: str, *, limit: int, then: Callable[[list[ChatMessage]], None]
+        self,
+        session_id: str,
+        *,
+        limit: int,
+        then: Callable[[list[ChatMessage]], None],
+        audiences: Sequence[ChatAudience] = ("everyone",),
     ) -> None:
-        """Read the session's last ``limit`` chat messages after every write queued before."""
+        """Read the session's last ``limit`` chat messages for ``audiences`` (those the member
+        may read: by default, only what everyone may) after every write queued before."""
 
         found: list[list[ChatMessage]] = []
 
         async def read() -> None:
-            found.append(await self._store.chat.recent(session_id, limit=limit))
+            recent = self._store.chat.recent(session_id, limit=limit, audiences=audiences)
+            found.append(await recent)
 
         async def deliver() -> None:
             # Given up: the member keeps what its page shows; the next welcome tries again.

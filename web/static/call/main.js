@@ -315,6 +315,8 @@ function chatLine(message) {
     text: message.text,
     at: message.at,
     mine: message.from === selfId,
+    // Said by an observer hidden from trainees and guests: only the mentor's side gets it.
+    mentorsOnly: message.audience === "mentors",
   };
 }
 

@@ -273,7 +273,7 @@ export function replaceChat(messages) {
   for (const message of messages) appendChat({ ...message, history: true });
 }
 
-export function appendChat({ name, text, at, mine, history = false }) {
+export function appendChat({ name, text, at, mine, mentorsOnly = false, history = false }) {
   const item = document.createElement("li");
   item.className = mine ? "mine" : "";
   const head = document.createElement("span");
@@ -286,6 +286,14 @@ export function appendChat({ name, text, at, mine, history = false }) {
   const body = document.createElement("p");
   body.textContent = text;
   item.append(head, time, body);
+  if (mentorsOnly) {
+    const note = document.createElement("p");
+    note.className = "muted chat-audience";
+    note.textContent = mine
+      ? "Only the mentor (and supervisors) see your messages while you are hidden"
+      : "Not shown to trainees: sent by a hidden observer";
+    item.append(note);
+  }
   const log = $("chat-log");
   log.append(item);
   log.scrollTop = log.scrollHeight;
