@@ -2,7 +2,7 @@
 trainees and guests, so that neither a reload's `chat-history` nor the record shows it to them,
 whatever the session's setting later becomes. Lines said before this migration were for everyone.
 
-Revision ID: 0014_chat_audience
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_chat_audience"
+revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
