@@ -84,7 +84,7 @@ instrument_templates = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
 )
 
-# Filled-in feedback forms (migrations 0004, 0007).
+# Filled-in feedback forms (migrations 0004, 0007, 0015).
 feedback = sa.Table(
     "feedback",
     metadata,
@@ -117,6 +117,9 @@ feedback = sa.Table(
     sa.Column("returned_by", sa.String(64), nullable=True),
     sa.Column("returned_by_name", sa.String(200), nullable=True),
     sa.Column("return_reason", sa.Text, nullable=True),
+    # Migration 0015: the draft's revision, raised by every save; a save that
+    # names a revision not above it is older than what is stored and is refused (409 stale).
+    sa.Column("revision", sa.BigInteger, nullable=False, server_default=sa.text("0")),
     # Migration 0004 spelled the full name under the naming convention, which prefixed it again:
     # the database's name, taken as is.
     sa.CheckConstraint(

@@ -132,6 +132,8 @@ class FeedbackOut(msgspec.Struct, frozen=True):
     return_reason: str | None = None
     can: list[str] = []
     """What the caller may do to this form now (the policy's actions)."""
+    revision: int = 0
+    """Raised by every save of the draft; a save names a revision above it (409 stale if not)."""
 
 
 def feedback_out(form: FeedbackForm, can: list[str]) -> FeedbackOut:

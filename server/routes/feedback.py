@@ -21,6 +21,7 @@ from server.http.schemas import Answer, FeedbackOut, feedback_out
 from server.infra.storage import Session
 from server.services import Services, services
 from session_notes.instruments import FeedbackForm, FieldError, Template, check_responses
+from session_notes.workflow import Status
 
 __all__ = ["endpoints"]
 
@@ -37,9 +38,23 @@ class NewFeedback(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     instrument_version: str | None = None
 
 
+# Up to JavaScript's largest safe integer: the page counts revisions in a Number.
+Revision = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        le=2**53 - 1,
+        description="This save's revision: above the draft's `revision`, or refused (409 stale).",
+    ),
+]
+
+
 class DraftChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     responses: dict[str, Answer]
     evidence: Evidence = {}
+    revision: Revision | None = None
+    """This save's revision, above the draft's: a save that is not (it arrived after a newer one)
+    is refused with 409 `stale`. None: the one after the stored revision."""
 
 
 class Countersignature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -141,10 +156,25 @@ async def update_feedback(request: Request, principal: Principal | None) -> Resp
     if errors:
         raise _invalid(errors)
     await _check_evidence(svc, session, template, body.evidence)
-    saved = await svc.feedback.update_draft(form, dict(body.responses), dict(body.evidence))
+    saved = await svc.feedback.update_draft(
+        form, dict(body.responses), dict(body.evidence), revision=body.revision
+    )
     if saved is None:
-        raise ApiError(409, "submitted", "submitted feedback never changes; amend it instead")
+        raise await _not_saved(svc, form.id)
     return json_response(_out(principal, saved, session))
+
+
+async def _not_saved(svc: Services, form_id: str) -> ApiError:
+    """Why a save changed nothing: the form was submitted, or holds a newer save already."""
+    latest = await svc.feedback.get(form_id)
+    if latest is None or latest.status != Status.DRAFT:
+        return ApiError(409, "submitted", "submitted feedback never changes; amend it instead")
+    return ApiError(
+        409,
+        "stale",
+        f"this draft holds a newer save already (revision {latest.revision}); "
+        "this older one was not applied",
+    )
 
 
 async def submit_feedback(request: Request, principal: Principal | None) -> Response:
@@ -152,12 +182,21 @@ async def submit_feedback(request: Request, principal: Principal | None) -> Resp
     svc = services(request)
     form, session = await form_for(request, principal, Action.FORM_EDIT)
     template = await _template_of(svc, form)
-    errors = check_responses(template, form.responses, respondent=_respondent(form), complete=True)
-    if errors:
-        raise _invalid(errors)
-    submitted = await svc.feedback.submit(form)
-    if submitted is None:
-        raise ApiError(409, "submitted", "this feedback was already submitted")
+    for _ in range(3):
+        errors = check_responses(
+            template, form.responses, respondent=_respondent(form), complete=True
+        )
+        if errors:
+            raise _invalid(errors)
+        submitted = await svc.feedback.submit(form)
+        if submitted is not None:
+            break
+        latest = await svc.feedback.get(form.id)
+        if latest is None or latest.status != Status.DRAFT:
+            raise ApiError(409, "submitted", "this feedback was already submitted")
+        form = latest  # saved since it was read: check and submit what it holds now
+    else:
+        raise ApiError(409, "stale", "the draft kept changing while it was submitted; try again")
     await svc.store.audit.append("feedback.submitted", actor_id=principal.id, target=form.id)
     await svc.rooms.feedback_submitted(
         session.id, form_id=submitted.id, trainee_id=submitted.trainee_id

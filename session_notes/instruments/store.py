@@ -89,6 +89,7 @@ class FeedbackForm:
     returned_by: str | None = None
     returned_by_name: str | None = None
     return_reason: str | None = None
+    revision: int = 0  # raised by every save of the draft (0: never saved since it was made)
 
 
 _decode = msgspec.json.Decoder()  # several times faster than json.loads on a trainee's forms
@@ -175,18 +176,38 @@ class FeedbackStore:
         return [_form(r) for r in rows]
 
     async def update_draft(
-        self, form: FeedbackForm, responses: dict[str, Any], evidence: dict[str, list[str]]
+        self,
+        form: FeedbackForm,
+        responses: dict[str, Any],
+        evidence: dict[str, list[str]],
+        *,
+        revision: int | None = None,
     ) -> FeedbackForm | None:
-        """Save a draft's answers; None when it is no longer a draft (it was submitted)."""
-        updated = replace(form, responses=responses, evidence=evidence, updated_at=time.time())
-        return await self._transition(form, Step.EDIT, updated)
+        """Save a draft's answers as ``revision`` (None: the one after ``form``'s); None when it
+        is no longer a draft (it was submitted) or holds that revision or a later one already."""
+        revision = form.revision + 1 if revision is None else revision
+        updated = replace(
+            form, responses=responses, evidence=evidence, revision=revision, updated_at=time.time()
+        )
+        # The answers are written even when they equal ``form``'s: an older save may have
+        # landed since ``form`` was read.
+        return await self._transition(
+            form,
+            Step.EDIT,
+            updated,
+            where=feedback.c.revision < revision,
+            always=("responses", "evidence"),
+        )
 
     async def submit(self, form: FeedbackForm) -> FeedbackForm | None:
+        """None when it was submitted, or saved since ``form`` was read: what is submitted is
+        what was checked."""
         now = time.time()
         return await self._transition(
             form,
             Step.EDIT,
             replace(form, status=Status.SUBMITTED.value, submitted_at=now, updated_at=now),
+            where=feedback.c.revision == form.revision,
         )
 
     async def acknowledge(
@@ -239,17 +260,25 @@ class FeedbackStore:
         )
 
     async def _transition(
-        self, old: FeedbackForm, step: Step, new: FeedbackForm, unset: str | tuple[str, ...] = ()
+        self,
+        old: FeedbackForm,
+        step: Step,
+        new: FeedbackForm,
+        unset: str | tuple[str, ...] = (),
+        where: sa.ColumnElement[bool] | None = None,
+        always: tuple[str, ...] = (),
     ) -> FeedbackForm | None:
         # Compare-and-set on the status (and on the step not being done yet): two racing
         # submits or acknowledgements cannot both win, and a submitted form never changes.
         conditions = [feedback.c.id == old.id, feedback.c.status == RULES[step].status.value]
+        if where is not None:
+            conditions.append(where)
         for column in (unset,) if isinstance(unset, str) else unset:
             conditions.append(feedback.c[column].is_(None))
         # Only the columns this step changes: an acknowledgement written from a copy read
         # before a countersignature must not blank the countersignature.
         before = _row(old)
-        values = {k: v for k, v in _row(new).items() if before[k] != v}
+        values = {k: v for k, v in _row(new).items() if before[k] != v or k in always}
         async with self._writer.begin() as connection:
             result = await connection.execute(feedback.update().where(*conditions).values(**values))
         return new if result.rowcount == 1 else None

@@ -342,3 +342,106 @@ async def test_a_form_submitted_after_another_was_opened_leaves_that_one_open(
     assert errors == []
     await context.close()
     await scene.http.aclose()
+
+
+async def test_a_save_on_the_wire_as_the_mentor_leaves_never_overwrites_the_newer_answers(
+    server: RunningServer, browser: Browser
+) -> None:
+    """The mentor answers, answers again while that save is on the wire, and leaves the page: it
+    sends the newest answers at once (keepalive) beside the save on the wire, and the two may land
+    in either order. Here the older lands last: the server refuses it as stale and keeps the
+    newer answers."""
+    scene = await ended_session_with_draft(server, ALREADY_SAVED)
+    errors: list[str] = []
+    context = await browser.new_context(**ROUTED)
+    page = await context.new_page()
+    watch(page, "mentor", errors)
+    on_the_wire = OnTheWire()
+    await page.route(SAVES, on_the_wire.handle)
+    await sign_in(page, server, scene.mentor.email)
+    form = await record_form(page, scene)
+
+    await choose(form, "Clinical Judgment", "6")
+    older = await on_the_wire.taken()
+    await choose(form, "Physical Examination Skills", "Not observed")
+    await expect(form.get_by_role("status")).to_have_text("Saving…")
+    await page.goto(f"{server.url}/")  # the mentor leaves: pagehide
+    newest = {"medical_interviewing": 7, "clinical_judgment": 6, "physical_examination": None}
+    await wait_for(lambda: server_holds(scene, newest), timeout=WAIT_S)
+
+    # The save that was on the wire lands now, after the newer one.
+    late = await scene.http.put(
+        f"/api/feedback/{scene.form_id}",
+        content=older,
+        headers={"Content-Type": "application/json"},
+    )
+    assert late.status_code == 409, late.text
+    assert late.json()["error"] == "stale"
+    assert await server_holds(scene, newest)
+    assert errors == []
+    await context.close()
+    await scene.http.aclose()
+
+
+async def test_a_page_back_from_the_cache_takes_the_stale_answer_as_saved(
+    server: RunningServer, browser: Browser
+) -> None:
+    """The same race on a page that comes back (pagehide, then the back-forward cache): the save
+    that was on the wire is refused as stale once the newer one has landed. The page knows a
+    newer save is there: "Saved", no error, and the server keeps the newest answers."""
+    scene = await ended_session_with_draft(server, ALREADY_SAVED)
+    errors: list[str] = []
+    context = await browser.new_context(**ROUTED)
+    page = await context.new_page()
+    watch(page, "mentor", errors)
+    saves = Valve(hold=1)
+    await page.route(SAVES, saves.handle)
+    await sign_in(page, server, scene.mentor.email)
+    form = await record_form(page, scene)
+
+    await choose(form, "Clinical Judgment", "6")
+    older = await saves.first_held()
+    await choose(form, "Physical Examination Skills", "Not observed")
+    await expect(form.get_by_role("status")).to_have_text("Saving…")
+    await page.evaluate(
+        "() => dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true }))"
+    )
+    newest = {"medical_interviewing": 7, "clinical_judgment": 6, "physical_examination": None}
+    await wait_for(lambda: server_holds(scene, newest), timeout=WAIT_S)
+    for request in saves.passed:
+        await answered(page, request)
+
+    saves.open()
+    await answered(page, older)
+    response = await older.response()
+    assert response is not None
+    assert response.status == 409
+    await expect(form.get_by_role("status")).to_have_text("Saved")
+    await expect(form.locator(".fb-summary")).to_be_hidden()
+    assert await server_holds(scene, newest)
+    assert errors == []
+    await context.close()
+    await scene.http.aclose()
+
+
+class OnTheWire:
+    """The page's first save is taken off its wire and never answered, as one still on its way
+    to the server when the page is left; the test sends its body on later (`taken()`). Later
+    saves pass."""
+
+    def __init__(self) -> None:
+        self.body: bytes | None = None
+        self.arrived = asyncio.Event()
+
+    async def handle(self, route: Route) -> None:
+        if self.body is not None:
+            await route.continue_()
+            return
+        self.body = route.request.post_data_buffer or b""
+        self.arrived.set()
+        # Unanswered: the page leaves with it pending, and the browser drops it then.
+
+    async def taken(self) -> bytes:
+        await asyncio.wait_for(self.arrived.wait(), WAIT_S)
+        assert self.body is not None
+        return self.body

@@ -6,10 +6,12 @@
 // (PUT /api/feedback/{id}). Once the server holds the latest edit the local copy is removed;
 // until then it stays, and a reload restores it and saves it. Leaving the page (pagehide, or the
 // tab going to the background) sends what is unsaved with `keepalive`, which outlives the page.
-// A form's requests go one at a time, also across a form closed and opened again (lane.js).
+// A form's requests go one at a time, also across a form closed and opened again (lane.js); each
+// save names a revision, so one that reaches the server after a newer one is refused ("stale")
+// rather than kept.
 
 import { api, ApiError } from "/static/api.js";
-import { busy, forget, inTurn } from "/static/feedback/lane.js";
+import { busy, forget, inTurn, nextRevision, seenRevision } from "/static/feedback/lane.js";
 
 const DEBOUNCE_MS = 600;
 const RETRY_MS = [1000, 2000, 5000, 10000, 20000];
@@ -38,6 +40,10 @@ function retryable(err, attempt) {
   return err.status === 422 && err.message.startsWith("evidence.") && attempt < 3;
 }
 
+function stale(err) {
+  return err instanceof ApiError && err.status === 409 && err.code === "stale";
+}
+
 export class Draft {
   /**
    * @param {object} o
@@ -45,11 +51,12 @@ export class Draft {
    * @param {object} o.template the instrument (its id and template_version)
    * @param {string} o.traineeId
    * @param {string|null} o.formId an existing draft on the server
+   * @param {number} o.revision that draft's revision, as read
    * @param {(status: "saving"|"saved"|"retry"|"error", err?: Error) => void} o.onStatus
    * @param {(form: object) => void} o.onSaved the server's copy after each save
    * @param {(err: ApiError) => void} o.onRejected a save the server refused (4xx)
    */
-  constructor({ sessionId, template, traineeId, formId = null, onStatus, onSaved, onRejected }) {
+  constructor({ sessionId, template, traineeId, formId = null, revision = 0, onStatus, onSaved, onRejected }) {
     this.sessionId = sessionId;
     this.template = template;
     this.traineeId = traineeId;
@@ -67,6 +74,7 @@ export class Draft {
     this.attempt = 0;
     this.closed = false;
     this.key = storageKey(sessionId, template.id, traineeId);
+    seenRevision(this.key, revision);
     this.onPageHide = () => this.sendOnExit({ leaving: true });
     this.onHidden = () => {
       if (document.visibilityState === "hidden") this.save({ keepalive: true }).catch(() => {});
@@ -135,8 +143,13 @@ export class Draft {
     this.timer = setTimeout(() => this.save().catch(() => {}), delay);
   }
 
+  /** The answers as they stand, as the next revision: taken later, a body has a higher one. */
   body() {
-    return { responses: { ...this.responses }, evidence: { ...this.evidence } };
+    return {
+      responses: { ...this.responses },
+      evidence: { ...this.evidence },
+      revision: nextRevision(this.key),
+    };
   }
 
   /** Send the current answers now; resolves with the server's form once it holds them. */
@@ -173,6 +186,7 @@ export class Draft {
       })
       .catch((err) => {
         if (this.closed) throw err;
+        if (stale(err)) return this.catchUp();
         if (retryable(err, this.attempt)) {
           this.onStatus("retry", err);
           const delay = RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];
@@ -189,6 +203,33 @@ export class Draft {
         this.again = false;
       });
     return this.inflight;
+  }
+
+  /** A newer save reached the server first (409 "stale": one sent as the page was left, or from
+   * another device): not an error. Learn the revision it holds, and send again what this page
+   * has that the server may not. Resolves with null. */
+  async catchUp() {
+    try {
+      const latest = await api("GET", `/api/feedback/${encodeURIComponent(this.formId)}`);
+      seenRevision(this.key, latest.revision);
+    } catch (err) {
+      if (!this.closed) {
+        this.onStatus("retry", err);
+        this.schedule(RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)]);
+        this.attempt += 1;
+      }
+      return null;
+    }
+    if (this.closed) return null;
+    this.attempt = 0;
+    if (this.dirty) {
+      this.schedule(0);
+      this.onStatus("saving");
+    } else {
+      this.dropLocal();
+      this.onStatus("saved");
+    }
+    return null;
   }
 
   /** Save until the server holds the latest edit (before submitting). Throws if it cannot. */
@@ -219,7 +260,8 @@ export class Draft {
               instrument_id: this.template.id,
               instrument_version: this.template.template_version,
               trainee_id: this.traineeId,
-              ...body,
+              responses: body.responses,
+              evidence: body.evidence,
             },
             { keepalive },
           );
@@ -239,11 +281,19 @@ export class Draft {
         .catch(() => {});
     } else if (this.formId) {
       // A request waiting for its turn would never leave a page that is going away: this one
-      // goes at once, and may reach the server before the one on the wire. The copy on this
-      // device (kept above) is restored and saved on the next visit either way.
+      // goes at once, and may reach the server before the one on the wire, which its higher
+      // revision then makes stale. The copy on this device (kept above) is restored and saved on
+      // the next visit either way.
+      const rev = this.rev;
       api("PUT", `/api/feedback/${encodeURIComponent(this.formId)}`, this.body(), {
         keepalive: true,
-      }).catch(() => {});
+      })
+        .then((form) => {
+          // A page back from the back-forward cache knows what the server holds.
+          seenRevision(this.key, form.revision);
+          if (!this.closed) this.savedRev = Math.max(this.savedRev, rev);
+        })
+        .catch(() => {});
     }
   }
 

@@ -1,6 +1,7 @@
 // A feedback form being filled in: the instrument's sections as fieldsets, a field per item, a
 // "Cite mark" control per item (the session's marks as evidence), autosave with its status, and
 // "Submit feedback", which names each answer the server finds missing or wrong next to its item.
+// While it submits, the answers cannot change: what the mentor sees is what is submitted.
 
 import { api, ApiError } from "/static/api.js";
 import { markName } from "/static/clock.js";
@@ -13,7 +14,10 @@ const SAVE_TEXT = {
   saved: "Saved",
   retry: "Not saved — will retry",
   error: "Not saved",
+  submitting: "Submitting…",
+  submitted: "Submitted",
 };
+const SUBMIT_TEXT = "Submit feedback";
 const MAX_CITED = 20;
 
 /**
@@ -76,7 +80,7 @@ export function mountEditor(host, { sessionId, template, traineeId, form, marks,
   const summary = el("p", "error fb-summary");
   summary.setAttribute("role", "alert");
   summary.hidden = true;
-  const submit = el("button", "wide fb-submit", "Submit feedback");
+  const submit = el("button", "wide fb-submit", SUBMIT_TEXT);
   submit.type = "submit";
   root.append(summary, submit, referenceNote(template));
   host.replaceChildren(root);
@@ -174,9 +178,15 @@ export function mountEditor(host, { sessionId, template, traineeId, form, marks,
   }
 
   // --- saving --------------------------------------------------------------------------------------
-  const setStatus = (state, err) => {
-    status.dataset.state = state;
+  let submitting = false;
+  let saveState = null; // the draft's, shown again when submitting ends
+  const showState = (state) => {
+    status.dataset.state = state ?? "";
     status.textContent = SAVE_TEXT[state] ?? "";
+  };
+  const setStatus = (state, err) => {
+    saveState = state;
+    if (!submitting) showState(state);
     if (state === "error" && err) {
       summary.textContent = `Your last change was not saved: ${err.message}`;
       summary.hidden = false;
@@ -188,6 +198,7 @@ export function mountEditor(host, { sessionId, template, traineeId, form, marks,
     template,
     traineeId,
     formId: form?.id ?? null,
+    revision: form?.revision ?? 0,
     onStatus: setStatus,
     onRejected: (err) => {
       if (err instanceof ApiError && err.fields) showErrors(err.fields, { focus: false });
@@ -237,11 +248,33 @@ export function mountEditor(host, { sessionId, template, traineeId, form, marks,
     finished = true;
     draft.close({ discard: true });
     unsubscribe();
+    // Submitted feedback never changes: this form stays locked until the panel shows it as such.
+    lock(true);
+    submit.textContent = SAVE_TEXT.submitted;
+    submitting = true; // no save status replaces it
+    showState("submitted");
+    root.setAttribute("aria-busy", "false");
     onSubmitted?.(done);
+  }
+
+  function lock(on) {
+    for (const fieldset of root.querySelectorAll("fieldset")) fieldset.disabled = on;
+    submit.disabled = on;
+  }
+
+  /** Submitting: every answer (and citation) is locked, so none is typed that would not be
+   * submitted; "Submitting…" on the button and in the form's status. */
+  function setSubmitting(on) {
+    submitting = on;
+    lock(on);
+    submit.textContent = on ? SAVE_TEXT.submitting : SUBMIT_TEXT;
+    root.setAttribute("aria-busy", String(on));
+    showState(on ? "submitting" : saveState);
   }
 
   root.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (submitting || finished) return;
     summary.hidden = true;
     const local = fields.find((f) => f.hasLocalError());
     if (local) {
@@ -250,29 +283,32 @@ export function mountEditor(host, { sessionId, template, traineeId, form, marks,
       local.focus();
       return;
     }
-    submit.disabled = true;
+    setSubmitting(true);
     try {
       await draft.flush();
     } catch (err) {
+      setSubmitting(false);
       if (!(err instanceof ApiError && err.fields)) {
         summary.textContent = "Your answers could not be saved yet. Check your connection and try again.";
         summary.hidden = false;
       }
-      submit.disabled = false;
       return;
     }
+    let done;
     try {
-      finish(await api("POST", `/api/feedback/${encodeURIComponent(draft.formId)}/submit`));
+      done = await api("POST", `/api/feedback/${encodeURIComponent(draft.formId)}/submit`);
     } catch (err) {
+      // Not submitted: the answers can change again, as they were (nothing typed is lost).
+      setSubmitting(false);
       if (err instanceof ApiError && err.status === 422 && err.fields) showErrors(err.fields);
-      else if (err instanceof ApiError && err.status === 409) onRejected409();
+      else if (err instanceof ApiError && err.status === 409 && err.code !== "stale") onRejected409();
       else {
         summary.textContent = err instanceof ApiError ? err.message : "Could not reach the server. Try again.";
         summary.hidden = false;
       }
-    } finally {
-      submit.disabled = false;
+      return;
     }
+    finish(done);
   });
 
   /** Submitted meanwhile (another tab or device): show what was submitted. */

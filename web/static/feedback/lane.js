@@ -6,13 +6,18 @@
 // older edit over a newer one. The lane also remembers the draft the server created for this form
 // on this page, so a form opened with a list of drafts read before that draft was stored updates
 // it instead of creating a second one.
+//
+// A request that must leave at once (the page going away while a save is on the wire) cannot wait
+// its turn, so each save also names a revision, above every one this page has sent or seen for the
+// form: the server refuses a save whose revision is not above the one it holds (409 "stale"), so
+// an older save that lands after a newer one changes nothing.
 
-const lanes = new Map(); // storage key → {tail: Promise|null, formId: string|null}
+const lanes = new Map(); // storage key → {tail: Promise|null, formId: string|null, revision: number}
 
 function laneOf(key) {
   let lane = lanes.get(key);
   if (!lane) {
-    lane = { tail: null, formId: null };
+    lane = { tail: null, formId: null, revision: 0 };
     lanes.set(key, lane);
   }
   return lane;
@@ -29,7 +34,10 @@ export function inTurn(key, send) {
   const lane = laneOf(key);
   const request = lane.tail ? lane.tail.then(() => send(lane.formId)) : send(lane.formId);
   const answered = request.then((form) => {
-    if (form?.id && lanes.get(key) === lane) lane.formId = form.id;
+    if (form?.id && lanes.get(key) === lane) {
+      lane.formId = form.id;
+      lane.revision = Math.max(lane.revision, form.revision ?? 0);
+    }
     return form;
   });
   // A request that failed does not hold up the next one: that one carries the newer answers.
@@ -44,6 +52,19 @@ export function inTurn(key, send) {
 /** Whether a request of this form is on the wire or waiting for its turn. */
 export function busy(key) {
   return Boolean(lanes.get(key)?.tail);
+}
+
+/** The revision for a save of this form's answers as they stand now. */
+export function nextRevision(key) {
+  const lane = laneOf(key);
+  lane.revision += 1;
+  return lane.revision;
+}
+
+/** The server holds `revision` of this form (read outside the lane, or when the form opened). */
+export function seenRevision(key, revision) {
+  const lane = laneOf(key);
+  lane.revision = Math.max(lane.revision, revision ?? 0);
 }
 
 /** The form was submitted (or discarded): the next one for this key starts a new draft. */
