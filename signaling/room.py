@@ -437,6 +437,9 @@ class Room:
         self._roster.add(member, connection)
         lobby = principal.needs_admission
         detail = {"role": str(principal.role), "admission": "lobby" if lobby else "direct"}
+        if self._hidden(member):
+            # The record keeps what a hidden observer did from those it hides them from.
+            detail["hidden"] = "true"
         effects: list[Effect] = [Audit("join", peer, detail)]
         if lobby:
             waiting = Waiting(resume=member.token)

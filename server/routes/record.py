@@ -231,8 +231,9 @@ async def session_record(request: Request, principal: Principal | None) -> Respo
     names = await _people(svc, [*presence, *page])
     await svc.store.audit.append("record.viewed", actor_id=principal.id, target=session.id)
     chats = await _chats(svc, principal, session, page)
-    timeline = _timeline(page, names, chats, _PAGE)
-    participants = _participants(presence, names)
+    hidden = _hidden_from(principal, session, presence)
+    timeline = _timeline(page, names, chats, _PAGE, hidden)
+    participants = _participants([e for e in presence if e.actor_id not in hidden], names)
     record = SessionRecord(
         session=await session_out(request, principal, session),
         participants=participants,
@@ -293,6 +294,19 @@ async def _chats(
     )
 
 
+def _hidden_from(principal: Principal, session: Session, joins: list[AuditEvent]) -> frozenset[str]:
+    """Who this reader is not told was there (issue 11): observers who joined while the session
+    hid them from trainees and guests — their joins, leaves and consents; their chat goes by
+    each line's audience. The mentor's side sees everyone."""
+    if may(principal, Action.OBSERVERS_SEE, session):
+        return frozenset()
+    return frozenset(
+        e.actor_id
+        for e in joins
+        if e.action == "room.join" and e.actor_id and e.detail.get("hidden") == "true"
+    )
+
+
 def _chat_audiences(principal: Principal, session: Session) -> tuple[ChatAudience, ...]:
     """Issue 11: lines said by an observer hidden from trainees and guests are for the mentor's
     side of the record (the mentor, assigned supervisors, admins: the policy's ``OBSERVERS_SEE``);
@@ -303,9 +317,14 @@ def _chat_audiences(principal: Principal, session: Session) -> tuple[ChatAudienc
 
 
 def _entry(
-    event: AuditEvent, names: dict[str, str], chats: dict[str, ChatMessage]
+    event: AuditEvent,
+    names: dict[str, str],
+    chats: dict[str, ChatMessage],
+    hidden: frozenset[str],
 ) -> TimelineEvent | None:
     if event.action != "room.chat":
+        if event.actor_id in hidden:
+            return None
         who = names.get(event.actor_id or "")
         return TimelineEvent(event.at, event.action, who, dict(event.detail), event.seq)
     chat = chats.get(event.detail.get("chat", ""))
@@ -328,11 +347,15 @@ def _entry(
 
 
 def _timeline(
-    events: list[AuditEvent], names: dict[str, str], chats: dict[str, ChatMessage], limit: int
+    events: list[AuditEvent],
+    names: dict[str, str],
+    chats: dict[str, ChatMessage],
+    limit: int,
+    hidden: frozenset[str],
 ) -> TimelinePage:
     more = len(events) > limit
     shown = events[1:] if more else events
-    entries = (_entry(e, names, chats) for e in shown)
+    entries = (_entry(e, names, chats, hidden) for e in shown)
     return TimelinePage(
         [entry for entry in entries if entry is not None],
         shown[0].seq if more else None,
@@ -363,10 +386,12 @@ async def session_timeline(request: Request, principal: Principal | None) -> Res
     events = await _timeline_page(svc, session.id, before=before, limit=limit)
     names = await _people(svc, events)
     chats = await _chats(svc, principal, session, events)
+    joins = await svc.store.audit.about(session.id, actions=("room.join",))
+    hidden = _hidden_from(principal, session, joins)
     await svc.store.audit.append(
         "record.viewed", actor_id=principal.id, target=session.id, detail={"part": "timeline"}
     )
-    page = _timeline(events, names, chats, limit)
+    page = _timeline(events, names, chats, limit, hidden)
     return json_response(page, headers={"Cache-Control": "no-store"})
 
 

@@ -1,6 +1,7 @@
 """What a hidden observer says never reaches the trainee (issue 11), on a real server and on both
 databases: not live, not in the `chat-history` of a later join (even once the observer is shown),
-not in the record the trainee reads; the mentor gets it everywhere, marked as for their side."""
+not in the record the trainee reads (which does not name the observer either); the mentor gets it
+everywhere, marked as for their side."""
 
 from __future__ import annotations
 
@@ -122,6 +123,16 @@ async def test_a_hidden_observers_chat_reaches_the_mentor_never_the_trainee(
         assert SECRET not in timeline.text
         record = await trainee_http.get(f"/api/sessions/{session_id}/record")
         assert SECRET not in record.text
+        # Nor is the trainee told afterwards who watched: the observer joined hidden, so the
+        # record's participants and timeline leave them out; the mentor's side keeps them.
+        assert [p["id"] for p in record.json()["participants"]] == [mentor.id, trainee.id]
+        assert supervisor.name not in record.text
+        assert supervisor.name not in timeline.text
+        for http in (mentor_http, supervisor_http):
+            full = (await http.get(f"/api/sessions/{session_id}/record")).json()
+            assert supervisor.id in [p["id"] for p in full["participants"]]
+            joins = [e["who"] for e in full["timeline"] if e["action"] == "room.join"]
+            assert supervisor.name in joins
     finally:
         for http in https:
             await http.aclose()

@@ -6,6 +6,7 @@ gives it to the mentor's side only, whatever the setting has become."""
 from __future__ import annotations
 
 from signaling import (
+    Audit,
     Chat,
     ChatPosted,
     ConnectionId,
@@ -76,3 +77,15 @@ def test_the_history_a_member_gets_is_what_they_may_read_whatever_the_setting_no
         h.drop(conn[0])
         effects = h.join(conn, role, resume=resume, subject=subject, observer=conn == "s2")
         assert only(effects, SendChatHistory) == [SendChatHistory(ConnectionId(conn), audiences)]
+
+
+def test_an_observer_who_joins_hidden_is_audited_as_hidden() -> None:
+    # The record leaves such a member out for trainees and guests (server/routes/record.py).
+    h = Harness(MediaMode.ROUTED, observers_hidden=True)
+    h.join("m", Role.MENTOR)
+    hidden = [a for a in h.join("s", Role.SUPERVISOR, observer=True) if isinstance(a, Audit)]
+    assert [(a.action, a.detail.get("hidden")) for a in hidden] == [("join", "true")]
+    shown = Harness(MediaMode.ROUTED, observers_hidden=False)
+    shown.join("m", Role.MENTOR)
+    joined = [a for a in shown.join("s", Role.SUPERVISOR, observer=True) if isinstance(a, Audit)]
+    assert [(a.action, "hidden" in a.detail) for a in joined] == [("join", False)]
