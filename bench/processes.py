@@ -25,6 +25,7 @@ __all__ = [
     "ROOT",
     "Node",
     "PreceptorProcess",
+    "cpu_seconds",
     "open_fds",
     "rss_kib",
     "start_preceptor",
@@ -40,6 +41,14 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far, all its threads, user + system (``/proc/<pid>/stat``)."""
+    # Fields after the command's closing parenthesis (the name may hold spaces): utime and
+    # stime are the 12th and 13th of them, in clock ticks.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def open_fds(pid: int) -> int:

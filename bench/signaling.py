@@ -4,6 +4,13 @@ process, beside a bare `websockets` relay of the same messages measured in the s
 Prints join→welcome and relay latency (p50/p99) and server RSS per socket for both, for a busy
 phase (ROOMS rooms relaying) and an idle phase (IDLE_ROOMS rooms connected, nothing sent).
 
+Two join figures, as the two servers differ in when they check who connects: "join" runs from
+the handshake's 101 to welcome (the bare relay has nothing left to do after its 101; Preceptor
+accepts, then reads the sign-in and the session), "connect" from opening the TCP connection to
+welcome (what a user waits for, the same span on both). "CPU/join" is the server process's own
+CPU (all threads, user + system) over a join phase, record writes included, per join: far
+steadier than the latencies on a shared machine.
+
     .venv/bin/python bench/signaling.py [--rooms 500] [--idle-rooms 2000] [--messages 20]
 """
 
@@ -26,7 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.processes import ROOT, rss_kib, start_preceptor, stop, wait_port
+from bench.processes import ROOT, cpu_seconds, rss_kib, start_preceptor, stop, wait_port
 from tests.support import free_port
 
 JOIN_CONCURRENCY = int(os.environ.get("JOIN_CONCURRENCY", "100"))
@@ -36,7 +43,14 @@ JOIN_CONCURRENCY = int(os.environ.get("JOIN_CONCURRENCY", "100"))
 class Result:
     name: str
     join_ms: list[float]
+    """The handshake's 101 → welcome."""
+    connect_ms: list[float]
+    """Opening the connection → welcome."""
     relay_ms: list[float]
+    busy_cpu_ms_per_join: float
+    """Over the busy phase's joins (2 x ROOMS), until their records are written (--settle)."""
+    idle_cpu_ms_per_join: float
+    """Over the idle phase's joins."""
     busy_rss_per_socket_kib: float
     idle_rss_per_socket_kib: float
     idle_sockets: int
@@ -115,7 +129,16 @@ class Member:
     peer: str
 
 
-async def join(target: Target, room: int, member: int, join_ms: list[float]) -> Member:
+@dataclass
+class Joins:
+    """Each join's latencies, in ms."""
+
+    after_101: list[float]
+    after_connect: list[float]
+
+
+async def join(target: Target, room: int, member: int, joins: Joins) -> Member:
+    connecting = time.perf_counter()
     ws = await connect(
         target.url(room),
         additional_headers=target.headers(member, room),
@@ -129,7 +152,9 @@ async def join(target: Target, room: int, member: int, join_ms: list[float]) -> 
         frame = await ws.recv()
         if '"type":"welcome"' in str(frame):
             break
-    join_ms.append((time.perf_counter() - started) * 1000)
+    welcomed = time.perf_counter()
+    joins.after_101.append((welcomed - started) * 1000)
+    joins.after_connect.append((welcomed - connecting) * 1000)
     peer = ""
     marker = '"peer":"'
     if marker in str(frame):
@@ -137,14 +162,14 @@ async def join(target: Target, room: int, member: int, join_ms: list[float]) -> 
     return Member(ws, peer)
 
 
-async def join_rooms(target: Target, rooms: int, join_ms: list[float]) -> list[list[Member]]:
+async def join_rooms(target: Target, rooms: int, joins: Joins) -> list[list[Member]]:
     pairs: list[list[Member]] = []
     semaphore = asyncio.Semaphore(JOIN_CONCURRENCY)
 
     async def one(room: int) -> list[Member]:
         async with semaphore:
-            first = await join(target, room, 0, join_ms)
-            second = await join(target, room, 1, join_ms)
+            first = await join(target, room, 0, joins)
+            second = await join(target, room, 1, joins)
             return [first, second]
 
     pairs = list(await asyncio.gather(*(one(r) for r in range(rooms))))
@@ -194,23 +219,37 @@ async def run_target(
         target = await make(stack)
         await asyncio.sleep(0.5)
         base_rss = rss_kib(target.pid)
-        join_ms: list[float] = []
-        pairs = await join_rooms(target, rooms, join_ms)
+        joins = Joins([], [])
+        cpu = cpu_seconds(target.pid)
+        pairs = await join_rooms(target, rooms, joins)
         # Let the join phase's record writes finish, so the relay phase measures relaying.
         await asyncio.sleep(settle_s)
+        busy_cpu = (cpu_seconds(target.pid) - cpu) * 1000 / (2 * rooms)
         relay_ms = await relay(pairs, messages, interval_s)
         busy_rss = (rss_kib(target.pid) - base_rss) / (2 * rooms)
-        more = await join_rooms_offset(target, rooms, idle_rooms - rooms, join_ms)
+        cpu = cpu_seconds(target.pid)
+        more = await join_rooms_offset(target, rooms, idle_rooms - rooms, joins)
         await asyncio.sleep(1.0)
+        idle_cpu = (cpu_seconds(target.pid) - cpu) * 1000 / max(1, 2 * (idle_rooms - rooms))
         idle_rss = (rss_kib(target.pid) - base_rss) / (2 * idle_rooms)
         for members in [*pairs, *more]:
             for m in members:
                 await m.ws.close()
-        return Result(target.name, join_ms, relay_ms, busy_rss, idle_rss, 2 * idle_rooms)
+        return Result(
+            target.name,
+            joins.after_101,
+            joins.after_connect,
+            relay_ms,
+            busy_cpu,
+            idle_cpu,
+            busy_rss,
+            idle_rss,
+            2 * idle_rooms,
+        )
 
 
 async def join_rooms_offset(
-    target: Target, offset: int, count: int, join_ms: list[float]
+    target: Target, offset: int, count: int, joins: Joins
 ) -> list[list[Member]]:
     shifted = Target(
         target.name,
@@ -220,7 +259,7 @@ async def join_rooms_offset(
         lambda room, member: target.join_frame(room + offset, member),
         target.to_field,
     )
-    return await join_rooms(shifted, count, join_ms)
+    return await join_rooms(shifted, count, joins)
 
 
 def report(results: list[Result], rooms: int) -> None:
@@ -238,10 +277,29 @@ def report(results: list[Result], rooms: int) -> None:
     ours, bare = results
     ratio = pct(ours.relay_ms, 0.99) / pct(bare.relay_ms, 0.99)
     print(f"relay p99 ratio preceptor / bare = {ratio:.2f} (goal ≤ 1.5)")
+    mean_relay = statistics.fmean(ours.relay_ms) if ours.relay_ms else float("nan")
     print(
         f"idle RSS per socket = {ours.idle_rss_per_socket_kib:.1f} KiB (goal ≤ 100) "
-        f"over {ours.idle_sockets} sockets; mean relay {statistics.fmean(ours.relay_ms):.2f} ms"
+        f"over {ours.idle_sockets} sockets; mean relay {mean_relay:.2f} ms"
     )
+    print(
+        f"\nJoins ({len(ours.join_ms)} each): 'join' = the handshake's 101 → welcome, "
+        "'connect' = opening the connection → welcome; server CPU per join (all threads)."
+    )
+    header = f"{'server':<18}{'join p50':>10}{'join p99':>10}{'connect p50':>13}"
+    header += f"{'connect p99':>13}{'CPU/join busy':>15}{'CPU/join idle':>15}"
+    print(header)
+    for r in results:
+        print(
+            f"{r.name:<18}{pct(r.join_ms, 0.5):>9.2f}m{pct(r.join_ms, 0.99):>9.2f}m"
+            f"{pct(r.connect_ms, 0.5):>12.2f}m{pct(r.connect_ms, 0.99):>12.2f}m"
+            f"{r.busy_cpu_ms_per_join:>13.2f}ms{r.idle_cpu_ms_per_join:>13.2f}ms"
+        )
+    for label, figure in (("join", "join_ms"), ("connect", "connect_ms")):
+        ratio = pct(getattr(ours, figure), 0.99) / pct(getattr(bare, figure), 0.99)
+        print(f"{label} p99 ratio preceptor / bare = {ratio:.2f} (issue 8's goal ≤ 2)")
+    cpu_ratio = ours.busy_cpu_ms_per_join / max(bare.busy_cpu_ms_per_join, 1e-9)
+    print(f"CPU per join (busy phase) ratio preceptor / bare = {cpu_ratio:.2f}")
 
 
 async def main() -> None:

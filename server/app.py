@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -50,6 +51,8 @@ from server.sockets.notes import notes_socket
 from server.sockets.signaling import signaling_socket
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("preceptor.app")
 
 
 ENDPOINTS = [
@@ -111,6 +114,18 @@ class _App(Starlette):
         await super().__call__(scope, receive, send)
 
 
+async def _warm_reads(store: Store) -> None:
+    """Run a handshake's reads and a welcome's chat read once, for rows that are not there: the
+    first burst of joins then finds the reading connection open and the statements compiled
+    (~12 ms here, paid inside that burst otherwise: issue 8). Writes nothing; a database that
+    cannot answer yet is the first request's to report, not start-up's."""
+    try:
+        await store.sign_ins.warm()
+        await store.chat.recent("", limit=1)
+    except Exception as exc:
+        log.warning("could not warm the reads up", extra={"error": type(exc).__name__})
+
+
 def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlette:
     store = Store.open(
         config.database_url,
@@ -127,6 +142,7 @@ def create_app(config: Config, *, passwords: Passwords | None = None) -> Starlet
         await services.rooms.start()
         services.notes.start()
         await services.recordings.start()  # recovers recordings a crash cut short
+        await _warm_reads(store)
         try:
             yield
         finally:

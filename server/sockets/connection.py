@@ -57,6 +57,18 @@ class Flag:
     def clear(self) -> None:
         self._set = False
 
+    def watch(self) -> asyncio.Future[None]:
+        """A future done once the flag is set, for a callback to hang on (no task waits on
+        it); cancel it once it is no longer wanted."""
+        waiter = asyncio.get_running_loop().create_future()
+        if self._set:
+            waiter.set_result(None)
+        else:
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+        return waiter
+
     async def wait(self) -> None:
         if self._set:
             return

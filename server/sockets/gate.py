@@ -46,6 +46,13 @@ class Admitted:
     entry: RoomEntry
 
 
+def _endpoint(websocket: WebSocket) -> str:
+    """The path's second segment, "sessions" or "notes" (the route matched it); from the
+    scope, as ``websocket.url`` builds a whole URL for it (a cost every handshake paid)."""
+    path: str = websocket.scope["path"]
+    return path.split("/")[2]
+
+
 async def refuse(
     svc: Services,
     websocket: WebSocket,
@@ -54,7 +61,7 @@ async def refuse(
     principal: Principal | None = None,
     **detail: str,
 ) -> None:
-    endpoint = websocket.url.path.split("/")[2]
+    endpoint = _endpoint(websocket)
     svc.metrics.socket_refusals.labels(endpoint=endpoint, code=str(code)).inc()
     session_id = websocket.path_params.get("session_id", "")[:_MAX_ID]
     if principal is not None:
@@ -115,7 +122,7 @@ async def admit_socket(svc: Services, websocket: WebSocket, action: Action) -> A
 async def _admit(svc: Services, websocket: WebSocket, action: Action) -> Admitted | None:
     session_id = websocket.path_params["session_id"]
     await websocket.accept()
-    endpoint = websocket.url.path.split("/")[2]
+    endpoint = _endpoint(websocket)
     address = client_ip(websocket)
     if not await svc.admission.open_from_address(endpoint, address, time.time()):
         await _too_many(svc, websocket, f"address:{address}", "too many connections", None)
@@ -160,7 +167,7 @@ async def _too_many(
 ) -> None:
     """A flood of handshakes: refused with 1008, counted in metrics every time, audited once
     per key and window (a reconnect loop must not grow the audit log by a row a socket)."""
-    endpoint = websocket.url.path.split("/")[2]
+    endpoint = _endpoint(websocket)
     svc.metrics.socket_refusals.labels(endpoint=endpoint, code=str(CLOSE_POLICY)).inc()
     if svc.admission.first_offence("socket-opens", key, time.monotonic()):
         await svc.store.audit.append(

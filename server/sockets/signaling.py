@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Coroutine
 
 from starlette.websockets import WebSocket
 
@@ -100,21 +101,20 @@ async def _serve(svc: Services, websocket: WebSocket, state: _Reader, login_hash
     gauge = svc.metrics.sockets.labels(endpoint="signaling")
     gauge.inc()
     sender = socket.start()
-    reader = asyncio.create_task(state.read(websocket), name=f"ws-reader-{socket.id}")
+    # The handler's own task reads (a task of its own per socket, and one more to watch for the
+    # close, cost ~70 us a join: issue 8). Once the socket is to close from our side (1013,
+    # 4409, 4410, ...) or cannot send, it stops reading, even if the client never sends
+    # another frame; the sender flushes and closes.
+    closing = socket.closed.watch()
+    interrupt = _Interrupt()
+    closing.add_done_callback(interrupt)
+    sender.add_done_callback(interrupt)
     try:
-        # Once the socket is to close from our side (1013, 4409, 4410, ...), stop reading too,
-        # even if the client never sends another frame; the sender flushes and closes.
-        closing = asyncio.create_task(socket.closed.wait(), name=f"ws-closing-{socket.id}")
-        await asyncio.wait({reader, sender, closing}, return_when=asyncio.FIRST_COMPLETED)
-        closing.cancel()
+        await interrupt.run(state.read(websocket))
+    except Exception:
+        log.exception("signaling socket failed", extra={"session": session_id})
     finally:
-        reader.cancel()
-        try:
-            await reader
-        except asyncio.CancelledError:
-            pass
-        except Exception:
-            log.exception("signaling socket failed", extra={"session": session_id})
+        closing.cancel()
         if state.joined:
             grace = SILENT_GRACE_S if state.silent else None
             await svc.rooms.detach(socket, session_id, grace_s=grace)
@@ -124,6 +124,44 @@ async def _serve(svc: Services, websocket: WebSocket, state: _Reader, login_hash
         gauge.dec()
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(sender, CLOSE_TIMEOUT_S + 1)
+
+
+class _Interrupt:
+    """Runs a coroutine in the current task, which a done future (the callback this is) stops
+    by cancelling it there. Futures call back from the loop, never from inside the task, so
+    the cancellation always lands at one of the coroutine's awaits."""
+
+    __slots__ = ("_cancelled", "_requested", "_task")
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[object] | None = None
+        self._requested = False
+        self._cancelled = False
+
+    def __call__(self, _done: asyncio.Future[None]) -> None:
+        self._requested = True
+        if self._task is not None and not self._cancelled:
+            self._cancelled = True
+            self._task.cancel()
+
+    async def run(self, coroutine: Coroutine[object, object, None]) -> None:
+        if self._requested:  # stopped before it started
+            coroutine.close()
+            return
+        task = self._task = asyncio.current_task()
+        assert task is not None
+        try:
+            await coroutine
+        except asyncio.CancelledError:
+            # Ours, unless someone else cancelled the task too (uvicorn shutting down).
+            if not self._cancelled or task.uncancel() > 0:
+                raise
+        else:
+            if self._cancelled:
+                # Delivered, but swallowed on the way out: the request was ours to take back.
+                task.uncancel()
+        finally:
+            self._task = None
 
 
 class _Reader:
@@ -137,6 +175,13 @@ class _Reader:
         self.session_id = admitted.session.id
         self.principal = principal
         self.session_started_at = admitted.session.started_at
+        session = admitted.session
+        if session.status is SessionStatus.SCHEDULED:
+            # A member's socket opens the room, and an open room is a live session. Made once,
+            # not for every frame (a copy of the dataclass each: issue 8).
+            session = dataclasses.replace(session, status=SessionStatus.LIVE)
+        self.live = session
+        """The session as the policy sees it while this socket is open."""
         self.joined = False
         self.silent = False
         self.last_heard = time.monotonic()
@@ -157,12 +202,8 @@ class _Reader:
 
     def _refusal(self, message: ClientMessage) -> str | None:
         """The policy's word on this message from this member, or None if allowed."""
-        session = self.admitted.session
-        if session.status is SessionStatus.SCHEDULED:
-            # A member's socket opens the room, and an open room is a live session.
-            session = dataclasses.replace(session, status=SessionStatus.LIVE)
         decision = may(
-            self.admitted.principal, _ACTIONS.get(type(message), Action.ROOM_TALK), session
+            self.admitted.principal, _ACTIONS.get(type(message), Action.ROOM_TALK), self.live
         )
         return None if decision else decision.reason
 
