@@ -17,7 +17,7 @@ run: install web
 test: install web services chromium
 	$(MAKE) lint
 	$(MAKE) signaling-coverage
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --ignore=tests/signaling  # tests/signaling: just run, above
 
 install: $(STAMP)
 

@@ -8,21 +8,11 @@ import getpass
 import sys
 from collections.abc import Sequence
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from server.config import Config, ConfigError
 from server.infra.accounts import AccountError, Accounts
-from server.infra.bus.redis import PREFIX
 from server.infra.passwords import Passwords
 from server.infra.roles import Role
 from server.infra.storage import Store, migrate
-from server.live.rooms import envelopes
-from server.live.rooms.hub import REVOCATIONS
-
-# The channel every RoomHub listens on for revocations, as RedisBus names it in Redis;
-# tests/test_cli.py checks it end to end.
-_REVOCATIONS = PREFIX + REVOCATIONS
 
 __all__ = ["main"]
 
@@ -81,10 +71,20 @@ async def _close_sockets_of(config: Config, user_id: str) -> bool:
     the ended sign-ins at their periodic re-check. True when the message was published."""
     if config.redis_url is None:
         return False
+    # Imported here: the rooms package brings aiortc (~0.6 s), which no other command needs.
+    import redis.asyncio as aioredis
+    from redis.exceptions import RedisError
+
+    from server.infra.bus.redis import PREFIX
+    from server.live.rooms import envelopes
+    from server.live.rooms.hub import REVOCATIONS
+
     redis = aioredis.Redis.from_url(config.redis_url, socket_connect_timeout=2, socket_timeout=5)
     try:
+        # The channel every RoomHub listens on for revocations, as RedisBus names it in Redis;
+        # tests/test_cli.py checks it end to end.
         await redis.publish(
-            _REVOCATIONS, envelopes.encode(envelopes.RevokeSockets(subject=user_id))
+            PREFIX + REVOCATIONS, envelopes.encode(envelopes.RevokeSockets(subject=user_id))
         )
     except (RedisError, OSError) as exc:
         print(f"preceptor: could not reach Redis: {exc}", file=sys.stderr)

@@ -192,14 +192,35 @@ async def running_server(config: Config) -> AsyncIterator[RunningServer]:
     port = free_port()
     config = _with_port(config, port)
     app = create_app(config, passwords=FAST_PASSWORDS)
-    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
+    server = _PromptServer(uvicorn_config(app, "127.0.0.1", port))
     task = asyncio.create_task(server.serve())
     await wait_for(lambda: _started(server), timeout=10)
     try:
         yield RunningServer(f"http://127.0.0.1:{port}", config, app)
     finally:
-        server.should_exit = True
+        server.stop()
         await task
+
+
+class _PromptServer(uvicorn.Server):
+    """uvicorn's server, whose main loop starts shutting down as soon as ``stop()`` is called
+    instead of at its next 0.1 s tick (~50 ms saved per test server); the ticks and the
+    shutdown are uvicorn's own."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self.should_exit = True
+        self._stopping.set()
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), 0.1)
 
 
 async def _started(server: uvicorn.Server) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, expect
 
 from server.config import Config
@@ -25,7 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 SHOTS = Path("/tmp/shots/media-capacity")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")  # the browser tests' loop (conftest.py)
 async def small_node(config: Config) -> AsyncIterator[RunningServer]:
     async with running_server(dataclasses.replace(config, media_max_streams=4)) as running:
         yield running
