@@ -4,13 +4,9 @@ the text stays text. Headless Chromium on the real pages (DESIGN.md §7)."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
-
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_call_routed import DESKTOP, enter, signed_in_page, three_people
 from tests.media.support import loopback_ice
 from tests.support import RunningServer
@@ -20,29 +16,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 SECRET = "Ask about <b>radiation</b> & the left arm"
 
 
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail("Debian's chromium is not installed: run `make test`, which installs it")
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        await instance.close()
-
-
 async def say(page: Page, text: str) -> None:
     await page.get_by_label("Message").fill(text)
     await page.get_by_role("button", name="Send").click()
 
 
 async def test_a_hidden_observers_line_is_marked_for_the_mentors_side(
-    server: RunningServer, chromium: Browser
+    server: RunningServer, browser: Browser
 ) -> None:
     mentor, _, supervisor, session_id = await three_people(server, "routed", observers_hidden=True)
     errors: list[str] = []
     with loopback_ice():
-        desk = await signed_in_page(chromium, server, mentor, DESKTOP)
-        watcher = await signed_in_page(chromium, server, supervisor, DESKTOP)
+        desk = await signed_in_page(browser, server, mentor, DESKTOP)
+        watcher = await signed_in_page(browser, server, supervisor, DESKTOP)
         for name, page in (("mentor", desk), ("observer", watcher)):
             page.on("pageerror", lambda exc, who=name: errors.append(f"{who}: {exc}"))
         await enter(desk, server, session_id)
