@@ -231,7 +231,7 @@ async def session_record(request: Request, principal: Principal | None) -> Respo
     names = await _people(svc, [*presence, *page])
     await svc.store.audit.append("record.viewed", actor_id=principal.id, target=session.id)
     chats = await _chats(svc, principal, session, page)
-    hidden = _hidden_from(principal, session, presence)
+    hidden = await _hidden_from(svc, principal, session, presence)
     timeline = _timeline(page, names, chats, _PAGE, hidden)
     participants = _participants([e for e in presence if e.actor_id not in hidden], names)
     record = SessionRecord(
@@ -294,12 +294,17 @@ async def _chats(
     )
 
 
-def _hidden_from(principal: Principal, session: Session, joins: list[AuditEvent]) -> frozenset[str]:
+async def _hidden_from(
+    svc: Services, principal: Principal, session: Session, joins: list[AuditEvent] | None = None
+) -> frozenset[str]:
     """Who this reader is not told was there (issue 11): observers who joined while the session
     hid them from trainees and guests — their joins, leaves and consents; their chat goes by
-    each line's audience. The mentor's side sees everyone."""
+    each line's audience. The mentor's side sees everyone. ``joins``: the session's room.join
+    events if already read (read here only for a reader who needs them)."""
     if may(principal, Action.OBSERVERS_SEE, session):
         return frozenset()
+    if joins is None:
+        joins = await svc.store.audit.about(session.id, actions=("room.join",))
     return frozenset(
         e.actor_id
         for e in joins
@@ -386,8 +391,7 @@ async def session_timeline(request: Request, principal: Principal | None) -> Res
     events = await _timeline_page(svc, session.id, before=before, limit=limit)
     names = await _people(svc, events)
     chats = await _chats(svc, principal, session, events)
-    joins = await svc.store.audit.about(session.id, actions=("room.join",))
-    hidden = _hidden_from(principal, session, joins)
+    hidden = await _hidden_from(svc, principal, session)
     await svc.store.audit.append(
         "record.viewed", actor_id=principal.id, target=session.id, detail={"part": "timeline"}
     )
