@@ -9,12 +9,13 @@ works on the record page of a session that has ended, where the Mini-CEX opens b
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Locator, Page, Request, Route, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, Request, Route, expect
 
 from server.infra.roles import Role, User
 from tests.browser.test_call import DESKTOP, sign_in
@@ -84,6 +85,25 @@ async def server_holds(scene: Scene, expected: dict[str, Any]) -> bool:
     form = (await scene.http.get(f"/api/feedback/{scene.form_id}")).json()
     responses: dict[str, Any] = form["responses"]
     return all(key in responses and responses[key] == value for key, value in expected.items())
+
+
+async def mentor_tab(
+    context: BrowserContext,
+    server: RunningServer,
+    scene: Scene,
+    errors: list[str],
+    *routes: tuple[str, Callable[[Route], Any]],
+    who: str = "mentor",
+) -> Page:
+    """A tab of the mentor's, signed in, its page errors collected in ``errors``, with the
+    test's ``routes`` (pattern, handler) in place before anything is sent (the last one is
+    tried first, as Playwright does)."""
+    page = await context.new_page()
+    watch(page, who, errors)
+    for pattern, handler in routes:
+        await page.route(pattern, handler)
+    await sign_in(page, server, scene.mentor.email)
+    return page
 
 
 async def record_form(page: Page, scene: Scene) -> Locator:
@@ -181,10 +201,9 @@ async def test_answers_restored_from_the_device_survive_the_form_opened_again(
     context = await browser.new_context(**ROUTED)
 
     # --- one tab: "Not observed" is picked while no save reaches the server ---------------------
-    offline = await context.new_page()
-    watch(offline, "offline tab", errors)
-    await offline.route(SAVES, lambda route: route.abort())
-    await sign_in(offline, server, scene.mentor.email)
+    offline = await mentor_tab(
+        context, server, scene, errors, (SAVES, lambda route: route.abort()), who="offline tab"
+    )
     form = await record_form(offline, scene)
     await choose(form, "Physical Examination Skills", "Not observed")
     await expect(form.get_by_role("status")).to_have_text("Not saved — will retry")
@@ -232,11 +251,8 @@ async def test_a_form_closed_while_saving_leaves_the_server_its_newest_answers(
     scene = await ended_session_with_draft(server, ALREADY_SAVED)
     errors: list[str] = []
     context = await browser.new_context(**ROUTED)
-    page = await context.new_page()
-    watch(page, "mentor", errors)
     saves = Valve(hold=1)
-    await page.route(SAVES, saves.handle)
-    await sign_in(page, server, scene.mentor.email)
+    page = await mentor_tab(context, server, scene, errors, (SAVES, saves.handle))
     form = await record_form(page, scene)
 
     await choose(form, "Clinical Judgment", "6")
@@ -276,13 +292,17 @@ async def test_a_form_opened_again_before_its_first_save_answered_keeps_one_draf
     scene = await ended_session_with_draft(server, None)
     errors: list[str] = []
     context = await browser.new_context(**ROUTED)
-    page = await context.new_page()
-    watch(page, "mentor", errors)
     drafts = StaleRead()
     creates = Valve(method="POST")
-    await page.route("**/api/sessions/*/feedback", drafts.handle)
-    await page.route("**/api/sessions/*/feedback", creates.handle)  # tried first
-    await sign_in(page, server, scene.mentor.email)
+    # The later route is tried first: creates are held, the list of drafts is read stale.
+    page = await mentor_tab(
+        context,
+        server,
+        scene,
+        errors,
+        ("**/api/sessions/*/feedback", drafts.handle),
+        ("**/api/sessions/*/feedback", creates.handle),
+    )
     form = await record_form(page, scene)
     await expect(page.locator("#feedback-status")).to_have_text(
         "No feedback has been submitted yet."
@@ -321,11 +341,10 @@ async def test_a_form_submitted_after_another_was_opened_leaves_that_one_open(
     scene = await ended_session_with_draft(server, COMPLETE)
     errors: list[str] = []
     context = await browser.new_context(**ROUTED)
-    page = await context.new_page()
-    watch(page, "mentor", errors)
     submits = Valve()
-    await page.route(f"**/api/feedback/{scene.form_id}/submit", submits.handle)
-    await sign_in(page, server, scene.mentor.email)
+    page = await mentor_tab(
+        context, server, scene, errors, (f"**/api/feedback/{scene.form_id}/submit", submits.handle)
+    )
     form = await record_form(page, scene)
 
     await form.get_by_role("button", name="Submit feedback").click()
@@ -354,11 +373,8 @@ async def test_a_save_on_the_wire_as_the_mentor_leaves_never_overwrites_the_newe
     scene = await ended_session_with_draft(server, ALREADY_SAVED)
     errors: list[str] = []
     context = await browser.new_context(**ROUTED)
-    page = await context.new_page()
-    watch(page, "mentor", errors)
     on_the_wire = OnTheWire()
-    await page.route(SAVES, on_the_wire.handle)
-    await sign_in(page, server, scene.mentor.email)
+    page = await mentor_tab(context, server, scene, errors, (SAVES, on_the_wire.handle))
     form = await record_form(page, scene)
 
     await choose(form, "Clinical Judgment", "6")
@@ -392,11 +408,8 @@ async def test_a_page_back_from_the_cache_takes_the_stale_answer_as_saved(
     scene = await ended_session_with_draft(server, ALREADY_SAVED)
     errors: list[str] = []
     context = await browser.new_context(**ROUTED)
-    page = await context.new_page()
-    watch(page, "mentor", errors)
     saves = Valve(hold=1)
-    await page.route(SAVES, saves.handle)
-    await sign_in(page, server, scene.mentor.email)
+    page = await mentor_tab(context, server, scene, errors, (SAVES, saves.handle))
     form = await record_form(page, scene)
 
     await choose(form, "Clinical Judgment", "6")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Route, expect
 
-from tests.browser.test_call import DESKTOP, sign_in
+from tests.browser.test_call import DESKTOP
 from tests.browser.test_feedback import COMMENTS_LABEL, record_card
 from tests.browser.test_feedback_drafts import (
     COMPLETE,
@@ -27,10 +27,10 @@ from tests.browser.test_feedback_drafts import (
     answer,
     answered,
     ended_session_with_draft,
+    mentor_tab,
     record_form,
     server_holds,
 )
-from tests.browser.test_notes import watch
 from tests.support import RunningServer, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -59,11 +59,10 @@ async def test_while_submitting_the_answers_are_locked_and_then_shown_as_submitt
     scene = await ended_session_with_draft(server, COMPLETE)
     errors: list[str] = []
     context = await browser.new_context(**{**ROUTED, **SIZES[size]})
-    page = await context.new_page()
-    watch(page, "mentor", errors)
     submits = Valve()
-    await page.route(f"**/api/feedback/{scene.form_id}/submit", submits.handle)
-    await sign_in(page, server, scene.mentor.email)
+    page = await mentor_tab(
+        context, server, scene, errors, (f"**/api/feedback/{scene.form_id}/submit", submits.handle)
+    )
     form = await record_form(page, scene)
 
     # Typed just before "Submit": saved first, then submitted.
@@ -105,11 +104,10 @@ async def test_a_submit_that_fails_opens_the_form_again_with_nothing_lost(
     scene = await ended_session_with_draft(server, COMPLETE)
     errors: list[str] = []
     context = await browser.new_context(**ROUTED)
-    page = await context.new_page()
-    watch(page, "mentor", errors)
     outage = Outage()
-    await page.route(f"**/api/feedback/{scene.form_id}/submit", outage.handle)
-    await sign_in(page, server, scene.mentor.email)
+    page = await mentor_tab(
+        context, server, scene, errors, (f"**/api/feedback/{scene.form_id}/submit", outage.handle)
+    )
     form = await record_form(page, scene)
 
     comments = form.get_by_role("textbox", name=COMMENTS_LABEL)
