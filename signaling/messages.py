@@ -255,6 +255,16 @@ side (the mentor, supervisors and, in the record, admins), for a line said by an
 from trainees and guests; a later change of the setting does not show it to them."""
 
 
+class ObserversHidden(_Server, frozen=True, tag="observers-hidden"):
+    """The session's "hide observers" setting changed during the call: sent to every observer
+    in the room (their page says beside the chat who reads what they write, issue 11), never to
+    trainees or guests (that observers may be unseen is what the setting keeps from them). An
+    observer arriving reads the setting with the session (`GET /api/sessions/{id}`)."""
+
+    hidden: bool
+    """True: trainees and guests no longer see the observers, nor what they say from now on."""
+
+
 class ChatPosted(_Server, frozen=True, tag="chat", omit_defaults=True):
     """Relayed only once stored with the session record (a failed store answers the sender with
     `error {code: "chat-not-saved"}` and relays nothing)."""
@@ -316,6 +326,7 @@ ServerMessage = (
     | PeerStateChanged
     | SignalRelay
     | MediaModeChanged
+    | ObserversHidden
     | RecordingStatus
     | ChatPosted
     | ChatHistory

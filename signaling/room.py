@@ -63,6 +63,7 @@ from signaling.messages import (
     Mark,
     MarkAdded,
     MediaModeChanged,
+    ObserversHidden,
     Peer,
     PeerJoined,
     PeerLeft,
@@ -324,7 +325,8 @@ class Room:
 
     def hide_observers(self, hidden: bool) -> list[Effect]:
         """The session's observer setting changed during the call: trainees and guests lose
-        sight of the observers now hidden (as if they left), or see them arrive."""
+        sight of the observers now hidden (as if they left), or see them arrive; the observers
+        are told the setting (`observers-hidden`), which decides who reads what they say."""
         if hidden == self._observers_hidden:
             return []
         members = list(self._roster.admitted())
@@ -344,7 +346,8 @@ class Room:
                 effects.append(Send(viewer.connection, PeerJoined(other.peer)))
                 if other.media is not None:
                     effects.append(Send(viewer.connection, _state_of(other.peer.id, other.media)))
-        return effects
+        told = ObserversHidden(hidden=hidden)
+        return [*effects, *self._roster.send_all(told, where=lambda m: m.peer.observer)]
 
     def end(self) -> list[Effect]:
         """The session ended: close every socket with 4410 and refuse later joins."""

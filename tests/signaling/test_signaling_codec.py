@@ -26,6 +26,7 @@ from signaling import (
     MarkAdded,
     MediaMode,
     MediaModeChanged,
+    ObserversHidden,
     Peer,
     PeerId,
     PeerJoined,
@@ -208,6 +209,7 @@ SERVER_MESSAGES = [
     PeerStateChanged(peer=PeerId("p1"), audio=True, video=False, screen=True),
     SignalRelay(from_=PeerId("p1"), description=OFFER),
     MediaModeChanged(mode=MediaMode.ROUTED),
+    ObserversHidden(hidden=True),
     RecordingStatus(state=RecordingState.PENDING_CONSENT, consents=(PeerId("p1"),)),
     ChatPosted(from_=PeerId("p1"), text="hi", at=1_700_000_000_000, name="Sam", id="c1"),
     ChatHistory(messages=(ChatPosted(from_=PeerId("p1"), text="hi", at=1, name="Sam", id="c1"),)),
@@ -233,6 +235,8 @@ def test_server_message_wire_names() -> None:
     notice = json.loads(serialize(FeedbackNotice(form="f1", state="submitted")))
     assert notice == {"type": "feedback", "form": "f1", "state": "submitted"}
     assert json.loads(serialize(PeerLeft(peer=PeerId("p"), reason="left")))["type"] == "peer-left"
+    hidden = json.loads(serialize(ObserversHidden(hidden=False)))
+    assert hidden == {"type": "observers-hidden", "hidden": False}
     welcome = json.loads(serialize(SERVER_MESSAGES[0]))  # type: ignore[arg-type]
     assert welcome["recording"] == {"type": "recording", "state": "off", "consents": []}
 

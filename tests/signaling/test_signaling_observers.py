@@ -8,6 +8,7 @@ from __future__ import annotations
 from signaling import (
     Leave,
     MediaMode,
+    ObserversHidden,
     PeerJoined,
     PeerLeft,
     PeerStateChanged,
@@ -86,12 +87,13 @@ def test_changing_the_setting_during_the_call_hides_or_shows_the_observer_at_onc
     h.drop("t")  # a lost member hears nothing now; its resume brings the room as it is then
     effects = h.room.hide_observers(True)
     assert audits(effects) == ["observers-hidden"]
-    assert len(effects) == 1  # the mentor and the observer see it still; the trainee is away
+    # The mentor sees the observer still and the trainee is away: only the observer is told.
+    assert [(c, type(m)) for c, m in of_type(effects, object)] == [("s", ObserversHidden)]
     h.join("t2", resume="token-2")
     effects = h.room.hide_observers(False)
     assert [type(m) for m in to(effects, "t2")] == [PeerJoined, PeerStateChanged]
     assert to(effects, "m") == []
-    assert to(effects, "s") == []
+    assert to(effects, "s") == [ObserversHidden(hidden=False)]
     effects = h.room.hide_observers(True)
     assert [(c, m.peer) for c, m in of_type(effects, PeerLeft)] == [("t2", "p3")]
     assert h.room.hide_observers(True) == []  # no change, nothing said
@@ -101,3 +103,25 @@ def test_changing_the_setting_during_the_call_hides_or_shows_the_observer_at_onc
     assert audits(effects) == ["observers-hidden"]
     assert [(c, type(m)) for c, m in of_type(effects, PeerJoined)] == [("t2", PeerJoined)]
     assert to(effects, "t2") == [PeerJoined(h.room.members()[-1])]
+
+
+def test_each_observer_is_told_every_change_of_the_setting_and_nobody_else_is() -> None:
+    # Their page says beside the chat who reads what they write; a trainee or a guest must not
+    # learn that observers may be unseen, and the mentor's side sees observers either way.
+    h = Harness(MediaMode.ROUTED)
+    h.join("m", Role.MENTOR)
+    h.join("t")
+    h.join("g", subject="guest-g")
+    h.join("u", Role.SUPERVISOR)  # taking part, not observing
+    h.join("s", Role.SUPERVISOR, observer=True)
+    h.join("o", Role.SUPERVISOR, observer=True, subject="other-supervisor")
+    h.join("w", Role.SUPERVISOR, observer=True, lobby=True)  # not admitted: hears no room traffic
+    for hidden_now in (True, False, True):
+        effects = h.room.hide_observers(hidden_now)
+        assert recipients(effects, ObserversHidden) == {"s", "o"}
+        assert {m for _, m in of_type(effects, ObserversHidden)} == {ObserversHidden(hidden_now)}
+        # The same setting again changes nothing: nobody hears anything.
+        assert h.room.hide_observers(hidden_now) == []
+    # An observer whose connection dropped is not told; it reads the session when it is back.
+    h.drop("o")
+    assert recipients(h.room.hide_observers(False), ObserversHidden) == {"s"}

@@ -9,6 +9,7 @@ import { enableInvites, refreshInvites } from "/static/call/invites.js";
 import { disableMarks, enableMarks, markReceived, marks } from "/static/call/marks.js";
 import { LevelMeter, LocalMedia, PROBLEM_TEXT } from "/static/call/media.js";
 import { feedbackArrived, hideNotice, mediaRefused, wireNotice } from "/static/call/notice.js";
+import { enableObserverHint, hideHint, showObserversHidden } from "/static/call/observer-hint.js";
 import { disableNotes, enableNotes } from "/static/call/notes.js";
 import * as people from "/static/call/people.js";
 import { PeerMesh } from "/static/call/peers.js";
@@ -84,7 +85,10 @@ async function load() {
     ? `${session.title} · with ${session.mentor_name}`
     : `Signed in as ${me.user.name}`;
   ui.showScreen("check");
-  if (observing()) return observeOnly();
+  if (observing()) {
+    enableObserverHint();
+    return observeOnly();
+  }
   await openDevices();
   navigator.mediaDevices?.addEventListener?.("devicechange", () => refreshPickers());
 }
@@ -279,6 +283,11 @@ function onMessage(message) {
     case "media-mode":
       if (message.mode === "routed") switchToRouted();
       return;
+    case "observers-hidden":
+      // The mentor changed the setting during the call (sent to observers only); kept with the
+      // session, which the next welcome (a reconnect) reads until the session is read again.
+      if (session) session = { ...session, observers_hidden: message.hidden };
+      return showObserversHidden(message.hidden);
     case "chat":
       return ui.appendChat(chatLine(message));
     case "chat-history":
@@ -346,6 +355,7 @@ function welcome(message) {
     $("alone-invite").hidden = false;
   }
   enableFeedback({ sessionId, session, me, marks });
+  showObserversHidden(session?.observers_hidden);
   sendState();
   askWhenLive(LIVE_ASKS);
 }
@@ -360,6 +370,7 @@ function askWhenLive(asksLeft) {
   api("GET", `/api/sessions/${encodeURIComponent(sessionId)}`)
     .then((fresh) => {
       session = fresh;
+      showObserversHidden(fresh.observers_hidden);
       startTimer(fresh.started_at);
       if (fresh.status === "scheduled" && asksLeft > 1 && socket) {
         setTimeout(() => askWhenLive(asksLeft - 1), LIVE_ASK_EVERY_MS);
@@ -400,6 +411,7 @@ function teardown() {
   people.clearPeople();
   stopStatus();
   hideNotice();
+  hideHint();
   ui.setPanelOpen(false);
   if ($("end-dialog").open) $("end-dialog").close();
 }

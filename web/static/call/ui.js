@@ -305,6 +305,15 @@ export function appendChat({ name, text, at, mine, mentorsOnly = false, history 
   }
 }
 
+/** A standing line above the composer (null: none); the message box is described by it. */
+export function setChatHint(text) {
+  const hint = $("chat-hint");
+  hint.textContent = text ?? "";
+  hint.hidden = !text;
+  if (text) $("chat-text").setAttribute("aria-describedby", "chat-hint");
+  else $("chat-text").removeAttribute("aria-describedby");
+}
+
 export function setPanelOpen(open) {
   if (open && !document.body.dataset.sheet) document.body.dataset.sheet = "half";
   document.body.classList.toggle("panel-open", open);
