@@ -11,14 +11,15 @@ close both sockets, reconnect with the notes it already holds, rejoin) about eve
 
 It measures join→welcome, signal relay, chat relay (stored, then relayed) and notes update
 latency (writer → other member), p50/p99 per time window; samples each server's RSS, open fds
-(/proc/<pid>/fd) and asyncio task count (/metrics) every 10 s; and after the warm-up checks that
+(/proc/<pid>/fd) and asyncio task count (/metrics) every 10 s; and after the warm-up (by default
+until every room's notes were compacted once, 9 minutes at this load; then 10 minutes) checks that
 each of those is flat: the least-squares drift over the rest of the run must stay within a bound
 (printed beside it). Exit status 1 when a series is not flat. Memory is judged less the notes
 documents each node holds (a document grows with its text: ~240 B per typed word, calibrated in
 this process at start-up); with two nodes, fds and tasks are judged summed over the nodes, since
 each node's follow the members moving to and fro (bench/soak_stats.py ``judged``).
 
-    .venv/bin/python bench/soak.py [--nodes 1|2] [--sessions 200] [--minutes 10] [--warmup 2]
+    .venv/bin/python bench/soak.py [--nodes 1|2] [--sessions 200] [--minutes M] [--warmup W]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import contextlib
 import ctypes
 import gc
 import json
+import math
 import os
 import random
 import resource
@@ -71,6 +73,7 @@ from bench.soak_stats import (
     flatness,
     judged,
 )
+from server.live.notes.hub import COMPACT_AFTER
 from session_notes import (
     AwarenessEntry,
     SyncStep1,
@@ -563,12 +566,28 @@ def report_flatness(m: Measures, warmup: float, end: float, nodes: int) -> bool:
     return all(r.ok for r in results)
 
 
+def first_compaction_s(load: Load, window_s: float) -> float:
+    """When every room has been compacted once, rounded up to a whole window: until then each
+    room keeps its updates since its snapshot (``COMPACT_AFTER`` of them), so memory grows by
+    design and a least-squares drift over that fill would blame a leak. Both members type."""
+    updates_per_s = 2 / load.type
+    fill = load.ramp + COMPACT_AFTER / updates_per_s
+    return math.ceil(fill / window_s) * window_s
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--nodes", type=int, choices=(1, 2), default=1)
     parser.add_argument("--sessions", type=int, default=200)
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=2.0, help="minutes before flatness counts")
+    parser.add_argument(
+        "--minutes", type=float, help="default: the warm-up and 10 minutes judged after it"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        help="minutes before flatness counts; default: until every room's notes were compacted "
+        "once (before that, each room's updates since its snapshot fill memory by design)",
+    )
     parser.add_argument("--baseline-minutes", type=float, default=2.0, help="0: no baseline")
     parser.add_argument("--window", type=float, default=60.0, help="seconds per reported window")
     parser.add_argument("--postgres", action="store_true", help="one node on PostgreSQL")
@@ -581,8 +600,12 @@ async def main() -> int:
         "session s is mentor s mod N's with trainee s mod N",
     )
     args = parser.parse_args()
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # a long run: show each window
     load = Load()
+    if args.warmup is None:
+        args.warmup = first_compaction_s(load, args.window) / 60
+    if args.minutes is None:
+        args.minutes = args.warmup + 10
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # a long run: show each window
     document_bytes = document_bytes_per_update()  # before the generator's own documents exist
     load_before = os.getloadavg()
     print(

@@ -140,7 +140,7 @@ async def test_a_failed_compaction_costs_the_member_nothing(
 ) -> None:
     """The update is already stored and relayed when compaction runs: a snapshot the database
     refuses is logged, and the member keeps typing."""
-    monkeypatch.setattr(notes_hub, "_COMPACT_AFTER", 3)
+    monkeypatch.setattr(notes_hub, "COMPACT_AFTER", 3)
     scene = await admitted_scene(server)
     notes = server.services.notes_store
 

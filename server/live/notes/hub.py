@@ -55,12 +55,14 @@ from session_notes import (
 )
 from signaling.close_codes import CLOSE_ENDED
 
-__all__ = ["AwarenessRefused", "NotesFull", "NotesHub", "NotesLimits", "ReadOnly"]
+__all__ = ["COMPACT_AFTER", "AwarenessRefused", "NotesFull", "NotesHub", "NotesLimits", "ReadOnly"]
 
 log = logging.getLogger("preceptor.notes")
 
 _EMPTY_UPDATE = b"\x00\x00"
-_COMPACT_AFTER = 500
+# A room's updates since its last snapshot, kept in memory and replayed on load, until this many:
+# then a snapshot replaces them (bench/soak.py waits for the first before it judges memory).
+COMPACT_AFTER = 500
 _CATCH_UP_S = 2.0
 
 
@@ -371,7 +373,7 @@ class NotesHub:
         if self._multi_node:
             message = _BusMessage(self._node_id, update_id=update_id, update=update)
             await self._bus.publish(f"notes:{room.session_id}", msgspec.msgpack.encode(message))
-        if len(room.since_snapshot) >= _COMPACT_AFTER:
+        if len(room.since_snapshot) >= COMPACT_AFTER:
             await self._compact_quietly(room)
         return _ended(room.session)
 
