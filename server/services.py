@@ -110,6 +110,7 @@ class Services:
                 bus=bus,
                 node_id=node_id,
                 multi_node=isinstance(bus, RedisBus),
+                ended_sessions=store.sessions.ended_among,
             ),
             instruments=Instruments(template_store),
             feedback=FeedbackStore(store.engine, writer),

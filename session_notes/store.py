@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -86,7 +86,8 @@ class NotesStore(Protocol):
     async def load(self, session_id: str) -> tuple[Snapshot | None, list[StoredUpdate]]:
         """The snapshot (if any) and the updates stored after it."""
 
-    async def updates_after(self, session_id: str, after_id: int) -> list[StoredUpdate]: ...
+    async def updates_after(self, after: Mapping[str, int]) -> dict[str, list[StoredUpdate]]:
+        """For each session id, the updates stored after its id, in order (none: absent)."""
 
     async def history(self, session_id: str, upto_id: int | None = None) -> list[StoredUpdate]:
         """Every update ever stored (up to and including ``upto_id``, if given), in order."""
@@ -107,6 +108,9 @@ def _stored(row: sa.RowMapping) -> StoredUpdate:
         int(row["id"]), bytes(row["update"]), row["author_id"], row["author_name"], row["at"]
     )
 
+
+# Documents per catch-up statement (each adds one indexed range to its WHERE).
+_SESSIONS_PER_READ = 100
 
 _COLUMNS = (
     notes_updates.c.id,
@@ -195,16 +199,34 @@ class SqlNotesStore:
             ).all()
         return snapshot, [_stored(r._mapping) for r in rows]
 
-    async def updates_after(self, session_id: str, after_id: int) -> list[StoredUpdate]:
+    async def updates_after(self, after: Mapping[str, int]) -> dict[str, list[StoredUpdate]]:
+        # One statement for many documents (a node's catch-up asks for all it holds open at
+        # once: issue 13), in chunks so that no statement grows without bound.
+        found: dict[str, list[StoredUpdate]] = {}
+        wanted = list(after.items())
         async with _mapped(), self._engine.connect() as connection:
-            rows = (
-                await connection.execute(
-                    sa.select(*_COLUMNS)
-                    .where(notes_updates.c.session_id == session_id, notes_updates.c.id > after_id)
-                    .order_by(notes_updates.c.id)
-                )
-            ).all()
-        return [_stored(r._mapping) for r in rows]
+            for start in range(0, len(wanted), _SESSIONS_PER_READ):
+                chunk = wanted[start : start + _SESSIONS_PER_READ]
+                rows = (
+                    await connection.execute(
+                        sa.select(notes_updates.c.session_id, *_COLUMNS)
+                        .where(
+                            sa.or_(
+                                *(
+                                    sa.and_(
+                                        notes_updates.c.session_id == session_id,
+                                        notes_updates.c.id > after_id,
+                                    )
+                                    for session_id, after_id in chunk
+                                )
+                            )
+                        )
+                        .order_by(notes_updates.c.id)
+                    )
+                ).all()
+                for row in rows:
+                    found.setdefault(row.session_id, []).append(_stored(row._mapping))
+        return found
 
     async def history(self, session_id: str, upto_id: int | None = None) -> list[StoredUpdate]:
         where = [notes_updates.c.session_id == session_id]

@@ -94,7 +94,7 @@ async def _join_and_read(
 ) -> None:
     try:
         # May edit or not is asked of the policy on every change, against the session as it is.
-        await svc.notes.join(session, socket, principal, load_session=svc.store.sessions.get)
+        await svc.notes.join(session, socket, principal)
         await _read(svc, websocket, socket, session.id, principal.id)
     except NotesStoreError:
         # The database refused a write or a read (it is logged where it failed). y-websocket

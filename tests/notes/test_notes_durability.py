@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from tests.notes.conftest import admitted_scene
 from tests.notes.pyclient import yclient
@@ -95,3 +97,41 @@ async def test_a_node_that_missed_the_bus_catches_up_from_the_store(
         )
         assert await b.services.notes.catch_up(scene.session_id) == 1
         await on_b.wait_text("from the log")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_a_nodes_catch_up_reads_all_its_open_documents_in_one_statement(
+    nodes: tuple[RunningServer, RunningServer],
+) -> None:
+    """Every few seconds a node looks in the store for updates the bus did not bring: one
+    read for all the documents it holds open, not one each (200 open rooms made that most of
+    a node's time: issue 13)."""
+    a, b = nodes
+    scenes = [await admitted_scene(a) for _ in range(3)]
+    reads: list[set[str]] = []
+
+    def seen(
+        _conn: object, _cursor: object, statement: str, parameters: object, *_: object
+    ) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM notes_updates" in statement:
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            reads.append({str(v) for v in values} if isinstance(values, Iterable) else set())
+
+    engine = b.services.store.engine.sync_engine  # the notes store's
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for scene in scenes:
+                await stack.enter_async_context(yclient(b, scene.session_id, scene.guest_http))
+            reads.clear()
+
+            async def two_turns() -> bool:
+                return len(reads) >= 2
+
+            await wait_for(two_turns, timeout=10)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    wanted = {scene.session_id for scene in scenes}
+    for parameters in reads[:2]:
+        assert wanted <= parameters, parameters

@@ -116,6 +116,15 @@ class SessionStore:
     async def everything(self) -> list[Session]:
         return await self._load(sa.true())
 
+    async def ended_among(self, session_ids: Sequence[str]) -> list[Session]:
+        """Those of ``session_ids`` that have ended (a node's open notes rooms, checked in one
+        read in case the end never reached it on the bus)."""
+        if not session_ids:
+            return []
+        return await self._load(
+            sa.and_(sessions.c.id.in_(session_ids), sessions.c.status == SessionStatus.ENDED)
+        )
+
     async def hide_observers(self, session_id: str, hidden: bool) -> None:
         async with self._writer.begin() as connection:
             await connection.execute(

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import msgspec
@@ -142,7 +142,6 @@ class _NotesRoom:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     subscription: Subscription | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    load_session: Callable[[str], Awaitable[Session | None]] | None = None
 
     @property
     def session_id(self) -> str:
@@ -159,8 +158,12 @@ class NotesHub:
         multi_node: bool,
         clock: Callable[[], float] = time.time,
         limits: NotesLimits | None = None,
+        ended_sessions: Callable[[Sequence[str]], Awaitable[list[Session]]] | None = None,
     ) -> None:
+        """``ended_sessions``: of the given session ids, those that ended (as stored); with
+        several nodes, the catch-up asks it in case this node missed an end on the bus."""
         self.limits = limits or NotesLimits()
+        self._ended_sessions = ended_sessions
         self._store = store
         self._bus = bus
         self._node_id = node_id
@@ -170,15 +173,16 @@ class NotesHub:
         self._opening: dict[str, asyncio.Lock] = {}
         self._commits = GroupCommit(store)
         self._refusals: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        self._catching_up: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._commits.start()
+        if self._multi_node:
+            self._catching_up = asyncio.create_task(self._catch_up_forever())
 
     # --- rooms ---------------------------------------------------------------------------------
 
-    async def _room(
-        self, session: Session, load_session: Callable[[str], Awaitable[Session | None]] | None
-    ) -> _NotesRoom:
+    async def _room(self, session: Session) -> _NotesRoom:
         session_id = session.id
         room = self._rooms.get(session_id)
         if room is not None:
@@ -201,15 +205,11 @@ class NotesHub:
                     since_snapshot=since,
                     document_bytes=len(snapshot.data if snapshot else b"") + sum(map(len, since)),
                     log_bytes=await self._store.log_size(session_id),
-                    load_session=load_session,
                 )
                 self._rooms[session_id] = room
                 if self._multi_node:
                     room.subscription = await self._bus.subscribe(f"notes:{session_id}")
-                    room.tasks = [
-                        asyncio.create_task(self._follow_bus(room, room.subscription)),
-                        asyncio.create_task(self._catch_up_forever(room)),
-                    ]
+                    room.tasks = [asyncio.create_task(self._follow_bus(room, room.subscription))]
         self._opening.pop(session_id, None)
         return room
 
@@ -239,19 +239,16 @@ class NotesHub:
         session: Session,
         socket: SocketConnection,
         principal: Principal,
-        *,
-        load_session: Callable[[str], Awaitable[Session | None]] | None = None,
     ) -> None:
         """y-websocket's greeting: our state vector (sync step 1) and who else is here.
-        ``session`` is the session as the socket's handshake found it; with several nodes,
-        ``load_session`` re-reads it, in case this node missed the end on the bus."""
-        room = await self._room(session, load_session)
+        ``session`` is the session as the socket's handshake found it."""
+        room = await self._room(session)
         async with room.lock:
             if self._rooms.get(session.id) is not room:
                 # The last member left while we waited for the lock, and the room was unloaded
                 # with them: a member added to it would be in no room (KeyError on its first
                 # message, seen under load in bench/soak.py). Open the room anew.
-                return await self.join(session, socket, principal, load_session=load_session)
+                return await self.join(session, socket, principal)
             if _ended(session) and not _ended(room.session):
                 # This node missed the end (the bus may drop messages): end the room now.
                 self._end_room(room, session)
@@ -489,42 +486,55 @@ class NotesHub:
         for member in room.members.values():
             member.socket.send(frame)
 
-    async def _catch_up_forever(self, room: _NotesRoom) -> None:
+    async def _catch_up_forever(self) -> None:
+        """Every few seconds, for every document open here at once: what the store has that the
+        bus did not bring, and which sessions ended unannounced. One read of each kind per turn
+        for the whole node (one of each per room and turn was most of a node's time with 200
+        rooms open: issue 13)."""
         while True:
             await asyncio.sleep(_CATCH_UP_S)
+            rooms = list(self._rooms.values())
+            if not rooms:
+                continue
             try:
-                await self.catch_up(room.session_id)
-                await self._recheck_session(room)
+                await self._catch_up(rooms)
+                await self._recheck_sessions(rooms)
             except Exception as exc:
                 log.warning("notes catch-up failed", extra={"error": type(exc).__name__})
 
-    async def _recheck_session(self, room: _NotesRoom) -> None:
+    async def _recheck_sessions(self, rooms: list[_NotesRoom]) -> None:
         """The bus may drop the end like any message (§3b): the store says whether it came."""
-        if room.load_session is None or _ended(room.session):
+        live = [room.session_id for room in rooms if not _ended(room.session)]
+        if self._ended_sessions is None or not live:
             return
-        fresh = await room.load_session(room.session_id)
-        if fresh is not None and _ended(fresh):
+        for ended in await self._ended_sessions(live):
+            room = self._rooms.get(ended.id)
+            if room is None:
+                continue
             async with room.lock:
                 if not _ended(room.session):
-                    self._end_room(room, fresh)
+                    self._end_room(room, ended)
 
     async def catch_up(self, session_id: str) -> int:
         """Apply what the store has and this node missed; how many updates that was."""
         room = self._rooms.get(session_id)
-        if room is None:
-            return 0
+        return 0 if room is None else await self._catch_up([room])
+
+    async def _catch_up(self, rooms: list[_NotesRoom]) -> int:
         # Ids can commit out of order across nodes: look back a little past our newest.
-        after = max(room.snapshot_upto, room.last_id - 1000)
-        missed = [
-            u
-            for u in await self._store.updates_after(session_id, after)
-            if u.id not in room.applied_ids
-        ]
-        async with room.lock:
-            for stored in missed:
-                if stored.id not in room.applied_ids:
-                    self._apply_remote(room, stored.id, stored.update)
-        return len(missed)
+        after = {room.session_id: max(room.snapshot_upto, room.last_id - 1000) for room in rooms}
+        stored = await self._store.updates_after(after)
+        applied = 0
+        for room in rooms:
+            missed = [u for u in stored.get(room.session_id, ()) if u.id not in room.applied_ids]
+            if not missed or self._rooms.get(room.session_id) is not room:
+                continue
+            async with room.lock:
+                for update in missed:
+                    if update.id not in room.applied_ids:
+                        self._apply_remote(room, update.id, update.update)
+                        applied += 1
+        return applied
 
     # --- compaction ----------------------------------------------------------------------------
 
@@ -576,6 +586,10 @@ class NotesHub:
         await self._compact_quietly(room)
 
     async def close(self) -> None:
+        if self._catching_up is not None:
+            self._catching_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._catching_up
         for room in list(self._rooms.values()):
             with contextlib.suppress(Exception):
                 await self._unload(room)
