@@ -151,7 +151,11 @@ async def test_a_recording_starts_at_its_keyframe_marks_line_up_and_a_full_disk_
     # The player seeks a mark to `at_ms - offset_ms`: the file shows that moment there.
     seek_s = (mark.at_ms - mine["offset_ms"]) / 1000
     changed_s = _first_frame_with(media.content, 200)
-    assert abs(changed_s - seek_s) <= 0.2, (changed_s, seek_s)
+    # Never before the mark; after it by at most a keyframe's recovery: under the full suite's
+    # load the first frames after the change can be lost on the way (the clients log VP8 frames
+    # they cannot decode), and the new picture first shows at the next keyframe (+0.30 and
+    # +0.31 s in two runs on 2026-12-07; alone, +0.04 to +0.06 s).
+    assert -0.2 <= changed_s - seek_s <= 0.5, (changed_s, seek_s)
     events = await svc.store.audit.about(session, actions=("room.recording-failed",))
     assert len(events) == 1
     await mentor_http.aclose()
