@@ -3,7 +3,7 @@ at the foot of the form, after the last answer, the form's status ("Submittingâ€
 viewport while the answers are locked, and covers neither the submit button nor the answer being
 read next to it. On a phone (390x844) and on a desktop (1280x800); the submit is held in the
 browser by Playwright's routing (tests/browser/test_feedback_drafts.py) until the test lets it go.
-Screenshots of both go to /tmp/h1-shots/ for a person to look at.
+Screenshots of both go to /tmp/shots/feedback/ for a person to look at.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.support import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-SHOTS = Path("/tmp/h1-shots")
+SHOTS = Path("/tmp/shots/feedback")
 PHONE_390: dict[str, Any] = {
     "viewport": {"width": 390, "height": 844},
     "is_mobile": True,

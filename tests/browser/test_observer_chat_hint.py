@@ -3,7 +3,7 @@ standing hint beside the message box, which describes the box, shown to that obs
 to the mentor nor the trainee). The mentor shows the observers during the call: the hint goes
 at once, without the observer touching the message box; hidden again, it is back at once.
 Headless Chromium on the real pages (DESIGN.md §7); screenshots of the observer's chat at
-1280x800 and 390x844 go to /tmp/h1-shots/ for a person to look at."""
+1280x800 and 390x844 go to /tmp/shots/observer/ for a person to look at."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.support import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-SHOTS = Path("/tmp/h1-shots")
+SHOTS = Path("/tmp/shots/observer")
 HINT = "You are hidden from the trainee: only the mentor (and supervisors) see your messages."
 
 
