@@ -9,12 +9,11 @@ Screenshots of both go to /tmp/shots/feedback/ for a person to look at.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Locator, expect
 
-from tests.browser.test_call import DESKTOP
+from tests.browser.test_call_routed import DESKTOP, PHONE  # 1280x800; 390x844 on a phone
 from tests.browser.test_feedback import COMMENTS_LABEL
 from tests.browser.test_feedback_drafts import (
     COMPLETE,
@@ -30,12 +29,7 @@ from tests.support import RunningServer
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 SHOTS = Path("/tmp/shots/feedback")
-PHONE_390: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-}
-SIZES = {"390x844": PHONE_390, "1280x800": DESKTOP}
+SIZES = {"390x844": PHONE, "1280x800": DESKTOP}
 
 # Whether the element's centre is the element itself (or inside it) to a tap: nothing covers it.
 UNCOVERED = """(element) => {

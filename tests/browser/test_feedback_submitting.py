@@ -4,7 +4,7 @@ was submitted, and on failure it opens again with nothing typed lost.
 
 The submit is held in the browser by Playwright's routing (tests/browser/test_feedback_drafts.py)
 until the test releases it, or answered with an outage. Screenshots of the form while it submits
-and after, on a phone and on a desktop, go to /tmp/h1-shots for a person to look at.
+and after, on a phone and on a desktop, go to /tmp/shots/feedback for a person to look at.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Route, expect
 
-from tests.browser.test_call import DESKTOP
+from tests.browser.test_call_routed import DESKTOP, PHONE  # 1280x800; 390x844 on a phone
 from tests.browser.test_feedback import COMMENTS_LABEL, record_card
 from tests.browser.test_feedback_drafts import (
     COMPLETE,
@@ -35,13 +34,8 @@ from tests.support import RunningServer, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-SHOTS = Path("/tmp/h1-shots")
-PHONE_390: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-}
-SIZES = {"phone": PHONE_390, "desktop": DESKTOP}
+SHOTS = Path("/tmp/shots/feedback")
+SIZES = {"phone": PHONE, "desktop": DESKTOP}
 OUTAGE = "The server is restarting; try again."
 TYPED = "Clear history; safety-net advice given before closing."
 
