@@ -421,6 +421,27 @@ def _track(upstream: Link, ssrc: int) -> PublishedTrack:
     return track
 
 
+async def test_keyframe_requests_reach_the_publisher_at_most_once_per_interval() -> None:
+    # Every viewer's decoder asks (PLI) while it waits; the publisher gets one request, and
+    # the ones it was spared are answered by one more when the interval is over, not dropped.
+    upstream, publisher = _link()
+    track = _track(upstream, ssrc=0x1111)
+    asked_at = time.monotonic()
+    for _ in range(20):
+        track.request_keyframe()
+    assert len(publisher.rtcp) == 1
+    await eventually(lambda: len(publisher.rtcp) == 2, timeout=2)
+    assert time.monotonic() - asked_at >= 0.5
+    for _ in range(5):
+        track.request_keyframe()
+    assert len(publisher.rtcp) == 2
+    assert track.keyframe_requests == 2
+    for datagram in publisher.rtcp:
+        (pli,) = RtcpPacket.parse(datagram)
+        assert isinstance(pli, RtcpPsfbPacket)
+        assert pli.media_ssrc == 0x1111
+
+
 async def test_a_followed_track_carries_on_the_viewers_stream_from_a_keyframe() -> None:
     upstream, publisher = _link()
     viewer_link, viewer = _link()
