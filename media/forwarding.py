@@ -388,7 +388,9 @@ class Subscription:
         # the publisher was silent; the next packet carries on from them. Viewer sequence numbers
         # before `_epoch` belong to the track followed before (NACKs of them are not answered).
         self._resume: tuple[int, int, float] | None = None
-        self._awaiting_keyframe = False
+        # Video starts (and resumes) at a keyframe: a decoder can use no delta before one, and
+        # a browser that gets them asks for a keyframe with every picture it cannot decode.
+        self._awaiting_keyframe = track.kind == "video"
         self._epoch: int | None = None
         self._epoch_sent = 0
         self.backlog = Backlog(backlog_packets)
@@ -412,7 +414,7 @@ class Subscription:
         # else nothing was forwarded since the last start: that start (or a resume) still holds.
         self._seq_offset = None
 
-    def _resumes_at(self, header: RtpHeader) -> bool:
+    def _starts_at(self, header: RtpHeader) -> bool:
         if self._awaiting_keyframe:
             if starts_keyframe(self.codec, header.payload) is False:
                 self.track.request_keyframe()  # rate-limited: at most once per interval
@@ -457,7 +459,7 @@ class Subscription:
         )
 
     def forward(self, header: RtpHeader) -> None:
-        if self._seq_offset is None and self._resume is not None and not self._resumes_at(header):
+        if self._seq_offset is None and not self._starts_at(header):
             return
         if self.link.send_rtp(self._rewrite(header), self.backlog):
             self.sent += 1

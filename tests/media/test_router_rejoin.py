@@ -421,6 +421,19 @@ def _track(upstream: Link, ssrc: int) -> PublishedTrack:
     return track
 
 
+def _subscribe(viewer: PeerId, track: PublishedTrack, link: Link) -> Subscription:
+    subscription = Subscription(
+        viewer=viewer,
+        track=track,
+        link=link,
+        ssrc=0xABCD,
+        negotiated=Negotiated("4", frozenset({97}), 97, {}, {}, codec="VP8"),
+        backlog_packets=64,
+    )
+    track.subscriptions[viewer] = subscription
+    return subscription
+
+
 async def test_keyframe_requests_reach_the_publisher_at_most_once_per_interval() -> None:
     # Every viewer's decoder asks (PLI) while it waits; the publisher gets one request, and
     # the ones it was spared are answered by one more when the interval is over, not dropped.
@@ -440,21 +453,32 @@ async def test_keyframe_requests_reach_the_publisher_at_most_once_per_interval()
         (pli,) = RtcpPacket.parse(datagram)
         assert isinstance(pli, RtcpPsfbPacket)
         assert pli.media_ssrc == 0x1111
+    track.close()  # the request now waiting for its turn is cancelled with the track
+
+
+async def test_a_new_viewer_gets_video_from_a_keyframe_on() -> None:
+    # Subscribed mid-picture-group: the deltas before the next keyframe are not sent (its
+    # decoder could use none of them); the viewer asks once for a keyframe, as the router does.
+    upstream, publisher = _link()
+    viewer_link, viewer = _link()
+    track = _track(upstream, ssrc=0x1111)
+    _subscribe(PeerId("a"), track, viewer_link)
+    packets = _vp8_packets(12, ssrc=0x1111, sequence=100, timestamp=5, keyframes=(0, 6))
+    keyframe_at = next(i for i, h in enumerate(packets) if i and starts_keyframe("VP8", h.payload))
+    for header in packets[1:]:
+        track.on_rtp(header)
+    assert [h.payload for h in viewer.rtp] == [h.payload for h in packets[keyframe_at:]]
+    assert len(publisher.rtcp) == 1
+    (pli,) = RtcpPacket.parse(publisher.rtcp[0])
+    assert isinstance(pli, RtcpPsfbPacket)
+    track.close()
 
 
 async def test_a_followed_track_carries_on_the_viewers_stream_from_a_keyframe() -> None:
     upstream, publisher = _link()
     viewer_link, viewer = _link()
     old = _track(upstream, ssrc=0x1111)
-    subscription = Subscription(
-        viewer=PeerId("a"),
-        track=old,
-        link=viewer_link,
-        ssrc=0xABCD,
-        negotiated=Negotiated("4", frozenset({97}), 97, {}, {}, codec="VP8"),
-        backlog_packets=64,
-    )
-    old.subscriptions[subscription.viewer] = subscription
+    subscription = _subscribe(PeerId("a"), old, viewer_link)
     for header in _vp8_packets(10, ssrc=0x1111, sequence=65530, timestamp=4_000_000_000):
         old.on_rtp(header)
     before = list(viewer.rtp)
