@@ -7,11 +7,16 @@ Headless Chromium on the real pages (DESIGN.md §7); screenshots of the observer
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from server.infra.roles import User
 from tests.browser.test_call_routed import DESKTOP, PHONE, enter, signed_in_page, three_people
@@ -44,13 +49,25 @@ async def set_hidden(server: RunningServer, mentor: User, session_id: str, hidde
     assert changed.json()["observers_hidden"] is hidden
 
 
-async def test_a_hidden_observer_is_told_beside_the_message_box_before_writing(
-    server: RunningServer, browser: Browser, shots: Path
-) -> None:
+@dataclass
+class HiddenObserverCall:
+    mentor: User
+    session_id: str
+    desk: Page
+    phone: Page
+    watcher: Page
+
+
+@contextlib.asynccontextmanager
+async def hidden_observer_call(
+    server: RunningServer, browser: Browser, errors: list[str], *, before_observer: Any = None
+) -> AsyncIterator[HiddenObserverCall]:
+    """Mentor (desktop) and trainee (phone) in a routed call that hides observers, then the
+    supervisor's page (desktop) joins as a hidden observer; ``before_observer(page)`` runs on
+    the observer's page before it enters (to route its requests)."""
     mentor, trainee, supervisor, session_id = await three_people(
         server, "routed", observers_hidden=True
     )
-    errors: list[str] = []
     with loopback_ice():
         desk = await signed_in_page(browser, server, mentor, DESKTOP)
         phone = await signed_in_page(browser, server, trainee, PHONE)
@@ -59,8 +76,26 @@ async def test_a_hidden_observer_is_told_beside_the_message_box_before_writing(
             watch(page, name, errors)
         await enter(desk, server, session_id)
         await enter(phone, server, session_id)
+        if before_observer is not None:
+            await before_observer(watcher)
         await enter(watcher, server, session_id)
+        yield HiddenObserverCall(mentor, session_id, desk, phone, watcher)
+        for page in (desk, phone, watcher):
+            await page.context.close()
 
+
+async def test_a_hidden_observer_is_told_beside_the_message_box_before_writing(
+    server: RunningServer, browser: Browser, shots: Path
+) -> None:
+    errors: list[str] = []
+    async with hidden_observer_call(server, browser, errors) as call:
+        mentor, session_id, desk, phone, watcher = (
+            call.mentor,
+            call.session_id,
+            call.desk,
+            call.phone,
+            call.watcher,
+        )
         # Nothing said yet: the observer is told beside the box, and the box says it too.
         box = watcher.get_by_label("Message")
         await expect(hint(watcher)).to_have_text(HINT)
@@ -96,6 +131,45 @@ async def test_a_hidden_observer_is_told_beside_the_message_box_before_writing(
         await expect(box).to_have_accessible_description(re.compile("only the mentor"))
         await expect(box).not_to_be_focused()
         await expect(box).to_have_value("")
-        for page in (desk, phone, watcher):
-            await page.context.close()
+    assert not errors, errors
+
+
+async def test_a_session_read_overtaken_by_the_rooms_word_does_not_bring_the_hint_back(
+    server: RunningServer, browser: Browser
+) -> None:
+    # After its welcome the page reads the session (for the timer and the setting). The mentor
+    # shows the observers while that read is on its way: the read's answer, older than the
+    # room's `observers-hidden`, must not put the hint back (it did: stale for the whole call).
+    held = asyncio.Event()
+    release = asyncio.Event()
+    reads = 0
+
+    async def hold_the_second_read(page: Page) -> None:
+        async def handle(route: Route) -> None:
+            nonlocal reads
+            reads += 1
+            if reads == 1 or route.request.method != "GET":
+                await route.continue_()
+                return
+            answer = await route.fetch()  # the setting as it is now: hidden
+            held.set()
+            await release.wait()
+            await route.fulfill(response=answer)
+
+        await page.route(re.compile(r"/api/sessions/[^/]+$"), handle)
+
+    errors: list[str] = []
+    async with hidden_observer_call(
+        server, browser, errors, before_observer=hold_the_second_read
+    ) as call:
+        await asyncio.wait_for(held.wait(), timeout=30)
+        await set_hidden(server, call.mentor, call.session_id, False)
+        timer = call.watcher.get_by_role("timer", name="Time in the call")
+        await expect(timer).to_be_hidden()  # started by the answer being held
+        await expect(hint(call.watcher)).to_be_hidden()
+        release.set()
+        # The held answer arrives (hidden: true, read before the change) and is set aside.
+        await expect(timer).to_be_visible()
+        await expect(hint(call.watcher)).to_be_hidden()
+        await expect(call.watcher.get_by_label("Message")).to_have_accessible_description("")
     assert not errors, errors

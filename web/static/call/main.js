@@ -34,6 +34,7 @@ let iceServers = []; // from the last `welcome`, for a switch to routed mode
 let selfId = null;
 let me = null; // GET /api/me
 let session = null; // GET /api/sessions/{id}, when we may see it
+let observersHiddenTold = 0; // `observers-hidden` messages heard (a read asked before one is stale)
 const state = { audio: false, video: false, screen: false };
 let selection = {}; // the devices picked in the check, reused when this tab takes the call back
 let wasWaiting = false; // this tab sat in the lobby: a 4403 then means the mentor said no
@@ -286,6 +287,7 @@ function onMessage(message) {
     case "observers-hidden":
       // The mentor changed the setting during the call (sent to observers only); kept with the
       // session, which the next welcome (a reconnect) reads until the session is read again.
+      observersHiddenTold += 1;
       if (session) session = { ...session, observers_hidden: message.hidden };
       return showObserversHidden(message.hidden);
     case "chat":
@@ -367,10 +369,13 @@ const LIVE_ASKS = 10;
 const LIVE_ASK_EVERY_MS = 300;
 
 function askWhenLive(asksLeft) {
+  const told = observersHiddenTold;
   api("GET", `/api/sessions/${encodeURIComponent(sessionId)}`)
     .then((fresh) => {
-      session = fresh;
-      showObserversHidden(fresh.observers_hidden);
+      // What the room said of the observer setting while this read was on its way is newer.
+      const stale = told !== observersHiddenTold;
+      session = stale ? { ...fresh, observers_hidden: session?.observers_hidden } : fresh;
+      showObserversHidden(session.observers_hidden);
       startTimer(fresh.started_at);
       if (fresh.status === "scheduled" && asksLeft > 1 && socket) {
         setTimeout(() => askWhenLive(asksLeft - 1), LIVE_ASK_EVERY_MS);
