@@ -19,6 +19,9 @@ __all__ = ["CLOCK_RATES", "Frame", "FrameAssembler", "Timeline", "vp8_size"]
 
 CLOCK_RATES = {"audio": 48_000, "video": 90_000}
 _NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 (NTP) to 1970 (Unix)
+# The frames that judge how late a track's first frame arrived: its first seconds only, since
+# later the sender's clock drifting from ours (~50 ppm) would pass for lateness.
+_PROMPTEST_WITHIN_S = 10.0
 _MAX_MISORDER = 100  # a packet this far behind is a sender that restarted its numbering
 _START_CODE = b"\x00\x00\x00\x01"
 
@@ -216,12 +219,20 @@ class Timeline:
     Each track is placed by the arrival time of its first frame; once both tracks have an RTCP
     sender report (RFC 3550 §6.4.1: one NTP clock for all of a sender's streams), audio is
     placed against video through the reports, which is what keeps lips in sync.
+
+    A first frame held up on its way (a busy loop, a queue) places the track late by as much;
+    the frames after it tell by how much (`late_by`), so the wall clock of the file's zero can
+    be corrected where the marks meet it.
     """
 
     def __init__(self) -> None:
         self._arrival: dict[str, tuple[int, float]] = {}  # kind -> (RTP ts, arrival s)
         self._report: dict[str, tuple[int, float]] = {}  # kind -> (RTP ts, NTP s)
         self._origin: float | None = None
+        # kind -> the least of (arrival - media time since the anchor) over its frames: when
+        # the anchor would have arrived had it been as prompt as the promptest frame.
+        self._earliest: dict[str, float] = {}
+        self._first_late_by: dict[str, float] = {}  # kind -> late_by of its first source
 
     def sender_report(self, kind: str, ntp_timestamp: int, rtp_timestamp: int) -> None:
         if kind not in self._report:
@@ -232,7 +243,11 @@ class Timeline:
         """Where `frame` sits on the common clock (arrival-based, in seconds)."""
         rate = CLOCK_RATES[frame.kind]
         anchor = self._arrival.setdefault(frame.kind, (frame.timestamp, arrival))
-        at = anchor[1] + (frame.timestamp - anchor[0]) / rate
+        media_s = (frame.timestamp - anchor[0]) / rate
+        at = anchor[1] + media_s
+        if media_s <= _PROMPTEST_WITHIN_S:
+            earliest = self._earliest.get(frame.kind, arrival)
+            self._earliest[frame.kind] = min(earliest, arrival - media_s)
         other = "video" if frame.kind == "audio" else "audio"
         if (
             frame.kind == "audio"
@@ -249,10 +264,20 @@ class Timeline:
         delta = ((timestamp - rtp + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
         return self._arrival[kind][1], ntp + delta / CLOCK_RATES[kind]
 
+    def late_by(self, kind: str) -> float:
+        """How much later than it should have, judged by the frames since, the first frame of
+        `kind`'s first source arrived (seconds, ≥ 0): every place given by it is that late."""
+        if kind in self._first_late_by:
+            return self._first_late_by[kind]
+        anchor = self._arrival.get(kind)
+        return 0.0 if anchor is None else anchor[1] - self._earliest[kind]
+
     def restart(self, kind: str) -> None:
         """A new source for `kind`: place it by arrival again (its old report no longer holds)."""
+        self._first_late_by.setdefault(kind, self.late_by(kind))
         self._arrival.pop(kind, None)
         self._report.pop(kind, None)
+        self._earliest.pop(kind, None)
 
     def start(self, at: float) -> None:
         self._origin = at

@@ -53,6 +53,7 @@ class Outcome:
     duration_s: float
     dropped: int  # packets the worker could not take in time
     problem: str | None  # why it stopped early (a full disk), for the mentor
+    started_at: float | None = None  # the file's zero (wall clock), corrected: see `_zero`
 
 
 class Recorder:
@@ -86,6 +87,8 @@ class Recorder:
         self._file: LiveFile | None = None
         self._problem: str | None = None
         self._last_request = -1e9
+        self._timeline = Timeline()  # the worker's; read on the loop once it has stopped
+        self._zero_kind = "video" if "video" in kinds else "audio"  # what the file starts at
 
     # --- on the event loop ----------------------------------------------------------------
 
@@ -120,8 +123,21 @@ class Recorder:
             await asyncio.to_thread(self._thread.join)
         file = self._file
         return Outcome(
-            file is not None, file.duration_s if file else 0.0, self.dropped, self._problem
+            file is not None,
+            file.duration_s if file else 0.0,
+            self.dropped,
+            self._problem,
+            self._zero(),
         )
+
+    def _zero(self) -> float | None:
+        """The file's zero on the wall clock. `on_start` told it as the first frame placed it;
+        had that frame been held up on its way (a busy loop at the start: the keyframe just
+        asked for is the largest picture), the frames since show by how much, and the marks
+        would otherwise land that much early in the file."""
+        if self.started_at is None:
+            return None
+        return self.started_at - self._timeline.late_by(self._zero_kind)
 
     @property
     def recorded_s(self) -> float:
@@ -141,7 +157,7 @@ class Recorder:
             k: FrameAssembler(k, "opus" if k == "audio" else self._codec) for k in self._kinds
         }
         ssrcs: dict[str, int] = {}
-        timeline = Timeline()
+        timeline = self._timeline
         pending, take = self._pending, self._pending.popleft
         try:
             while True:

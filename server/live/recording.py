@@ -171,6 +171,10 @@ class Recordings:
                 await self._store.recordings.fail(recording_id, now=time.time())
                 await asyncio.to_thread(_remove, recorder.path)
                 continue
+            told = recorder.started_at
+            if outcome.started_at is not None and told is not None and told != outcome.started_at:
+                # The zero told at the start, corrected by the frames that came after it.
+                await self._store.recordings.media_started(recording_id, at=outcome.started_at)
             await self._finalize(recording_id, "complete")
         await self._store.audit.append("recording.stopped", target=session)
 

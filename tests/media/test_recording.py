@@ -12,14 +12,17 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
 
 import av
 import pytest
 
 from media.packets import RtpHeader
 from media.recording import Keyring, Recorder, SealedError, SealedReader, SealedWriter, finalize
-from tests.media.rtp_source import Source
+from tests.media.rtp_source import Sent, Source
 from tests.media.support import ROOM, eventually, media_room
 
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"
@@ -34,6 +37,14 @@ class _NoKeyframes:
 
     def close(self) -> None:
         pass
+
+
+def _feed(recorder: Recorder, sent: Sent) -> None:
+    """What the forwarder's tap hands the recorder: a packet, or a sender report."""
+    if sent.header is not None:
+        recorder.rtp(sent.kind, sent.header)
+    elif sent.report is not None:
+        recorder.sender_report(sent.kind, *sent.report)
 
 
 def _decoded(path: Path, keyring: Keyring) -> tuple[av.container.InputContainer, bytes]:
@@ -55,10 +66,7 @@ async def test_ten_seconds_of_rtp_become_a_sealed_webm_that_decodes(tmp_path: Pa
     recorder = Recorder(tmp_path / "a.live", keyring, video_codec="VP8", kinds={"audio", "video"})
     recorder.start(_NoKeyframes())
     for sent in packets:
-        if sent.header is not None:
-            recorder.rtp(sent.kind, sent.header)
-        elif sent.report is not None:
-            recorder.sender_report(sent.kind, *sent.report)
+        _feed(recorder, sent)
     outcome = await recorder.stop()
     assert outcome.started
     assert outcome.problem is None
@@ -84,6 +92,34 @@ async def test_ten_seconds_of_rtp_become_a_sealed_webm_that_decodes(tmp_path: Pa
         assert EBML_MAGIC not in stored
         assert source.signature not in stored
         assert source.signature in plain
+
+
+@pytest.mark.timeout(60)
+async def test_a_first_frame_held_up_on_its_way_does_not_move_the_files_zero(
+    tmp_path: Path,
+) -> None:
+    # The loop was busy for the first 0.3 s of the recording (the keyframe just asked for is
+    # the largest picture): what the publisher sent meanwhile came in at once after. The file
+    # zero the first frame placed is 0.3 s late, so a mark would land 0.3 s early in the file;
+    # the frames after it show by how much, and the outcome gives the zero corrected.
+    start = 1_800_000_000.0
+    now = start
+    clock = SimpleNamespace(
+        time=lambda: now, monotonic=time.monotonic, thread_time=time.thread_time
+    )
+    recorder = Recorder(
+        tmp_path / "a.live", Keyring([KEY]), video_codec="VP8", kinds={"audio", "video"}
+    )
+    with mock.patch("media.recording.recorder.time", clock):
+        recorder.start(_NoKeyframes())
+        for sent in Source(3.0).packets():
+            now = start + max(sent.at, 0.3)
+            _feed(recorder, sent)
+        outcome = await recorder.stop()
+    assert outcome.started
+    assert recorder.started_at == pytest.approx(start + 0.3, abs=0.04)  # as first placed
+    # The first frame was sent at `start` (within the frame that completes it, 1/30 s).
+    assert outcome.started_at == pytest.approx(start, abs=0.034)
 
 
 def test_a_range_read_decrypts_the_right_bytes_and_refuses_tampering(tmp_path: Path) -> None:
@@ -118,7 +154,7 @@ _KILLED_RECORDER = """
 import asyncio, sys, time
 from pathlib import Path
 from media.recording import Keyring, Recorder
-from tests.media.rtp_source import Source
+from tests.media.rtp_source import Sent, Source
 
 class Nothing:
     def request_keyframe(self): pass
