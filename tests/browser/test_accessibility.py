@@ -11,17 +11,12 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from server.infra.roles import Role, User
+from tests.browser.devices import DESKTOP, PHONE
 from tests.support import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
-DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-}
 
 # The violations as axe reports them, one line each: rule, impact, the elements (CSS selectors).
 RUN_AXE = """async () => {

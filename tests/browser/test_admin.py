@@ -5,23 +5,17 @@ says what is wrong in words (issue 9, dead end 6)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from server.infra.roles import Role
+from tests.browser.devices import DESKTOP, PHONE
 from tests.support import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 SHOTS = Path("/tmp/shots/admin")
-DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-}
 
 
 async def sign_in(page: Page, server: RunningServer, email: str, name: str) -> None:

@@ -15,17 +15,12 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from server.infra.roles import Role, User
+from tests.browser.devices import DESKTOP, SMALL_PHONE
 from tests.support import RunningServer, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 360, "height": 640},
-    "is_mobile": True,
-    "has_touch": True,
-}
 
 # What each page receives from each remote peer: the connection generation (it grows when the
 # connection is rebuilt), its state, and the video frames decoded on it so far.
@@ -156,7 +151,7 @@ async def test_mentor_and_phone_trainee_call(server: RunningServer, browser: Bro
     await expect(mentor.get_by_role("button", name="Leave")).to_be_visible()
 
     # --- the trainee opens the link on a phone and waits in the lobby ---------------------------
-    phone_context = await browser.new_context(**PHONE)
+    phone_context = await browser.new_context(**SMALL_PHONE)
     trainee = await phone_context.new_page()
     trainee.on("pageerror", lambda exc: errors.append(f"trainee: {exc}"))
     await trainee.goto(invite_url)
@@ -283,7 +278,7 @@ async def test_trainee_without_camera_or_microphone_still_joins(
     await sign_in(mentor, server, user.email)
     await join_as_mentor(mentor, server, session_id)
 
-    phone_context = await browser.new_context(**PHONE)
+    phone_context = await browser.new_context(**SMALL_PHONE)
     await phone_context.add_init_script(
         "navigator.mediaDevices.getUserMedia = () =>"
         " Promise.reject(new DOMException('blocked', 'NotAllowedError'));"
@@ -326,7 +321,7 @@ async def test_denied_guest_and_ended_session(server: RunningServer, browser: Br
     await sign_in(mentor, server, user.email)
     await join_as_mentor(mentor, server, session_id)
 
-    phone_context = await browser.new_context(**PHONE)
+    phone_context = await browser.new_context(**SMALL_PHONE)
     trainee = await phone_context.new_page()
     await join_from_invite(trainee, invite_url)
     await mentor.get_by_role("button", name="Deny").click()

@@ -16,18 +16,14 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from server.infra.roles import Role, User
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.browser.test_call import DESKTOP, join_as_mentor, sign_in, video_rises
+from tests.browser.devices import DESKTOP, PHONE
+from tests.browser.test_call import join_as_mentor, sign_in, video_rises
 from tests.browser.test_notes import watch
 from tests.feedback.test_workflow_api import MINI_CEX_OK
 from tests.support import RunningServer, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-}
 DESK: dict[str, Any] = {**DESKTOP, "permissions": ["clipboard-read", "clipboard-write"]}
 
 

@@ -12,15 +12,10 @@ import pytest
 from playwright.async_api import Browser, FloatRect, Page, expect
 
 from server.infra.roles import Role
+from tests.browser.devices import PHONE
 from tests.browser.test_accessibility import context_with_axe, violations
 from tests.browser.test_call import join_as_mentor, sign_in, video_rises
-from tests.browser.test_call_controls import (
-    DESK,
-    PHONE,
-    guest_joins,
-    invite_in_call,
-    new_session,
-)
+from tests.browser.test_call_controls import DESK, guest_joins, invite_in_call, new_session
 from tests.browser.test_notes import watch
 from tests.support import RunningServer, wait_for
 

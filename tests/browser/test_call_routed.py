@@ -15,18 +15,13 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from server.infra.roles import Role, User
+from tests.browser.devices import DESKTOP, PHONE
 from tests.media.support import loopback_ice
 from tests.support import RunningServer, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 SHOTS = Path("/tmp/shots/routed")
-DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-}
 
 # Per page: its peer connections, and per remote video track the frames decoded so far.
 CONNECTIONS = """() => [...window.__preceptor.peers.values()].map((link) => link.id)"""

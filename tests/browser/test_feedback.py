@@ -18,14 +18,8 @@ from fhir.resources.R4B.bundle import Bundle
 from playwright.async_api import Browser, Locator, Page, expect
 
 from server.infra.roles import Role
-from tests.browser.test_call import (
-    ARTIFACTS,
-    DESKTOP,
-    PHONE,
-    join_as_mentor,
-    sign_in,
-    video_rises,
-)
+from tests.browser.devices import DESKTOP, SMALL_PHONE
+from tests.browser.test_call import ARTIFACTS, join_as_mentor, sign_in, video_rises
 from tests.browser.test_notes import badge as notes_badge
 from tests.browser.test_notes import type_at_end, watch
 from tests.support import RunningServer
@@ -105,7 +99,7 @@ async def test_mark_feedback_acknowledge_countersign_export(
     watch(mentor, "mentor", errors)
     await sign_in(mentor, server, mentor_user.email)
     await join_as_mentor(mentor, server, session_id)
-    phone = await browser.new_context(**PHONE)
+    phone = await browser.new_context(**SMALL_PHONE)
     trainee = await phone.new_page()
     watch(trainee, "trainee", errors)
     # Her own feedback needs her own sign-in (an invite link grants presence only); a listed
@@ -354,7 +348,7 @@ async def test_mentor_on_a_phone_marks_and_keeps_feedback_through_an_outage(
     session_id = created.json()["id"]
     await http.aclose()
     errors: list[str] = []
-    context = await browser.new_context(**PHONE)
+    context = await browser.new_context(**SMALL_PHONE)
     mentor = await context.new_page()
     watch(mentor, "mentor", errors)
     await sign_in(mentor, server, mentor_user.email)

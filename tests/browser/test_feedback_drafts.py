@@ -18,7 +18,8 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, Request, Route, expect
 
 from server.infra.roles import Role, User
-from tests.browser.test_call import DESKTOP, sign_in
+from tests.browser.devices import DESKTOP
+from tests.browser.test_call import sign_in
 from tests.browser.test_feedback import MINI_CEX, choose, mini_cex, record_card
 from tests.browser.test_notes import watch
 from tests.support import RunningServer, wait_for

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Route, expect
 
-from tests.browser.test_call_routed import DESKTOP, PHONE  # 1280x800; 390x844 on a phone
+from tests.browser.devices import DESKTOP, PHONE
 from tests.browser.test_feedback import COMMENTS_LABEL, record_card
 from tests.browser.test_feedback_drafts import (
     COMPLETE,

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.test_call_routed import DESKTOP, enter, signed_in_page, three_people
+from tests.browser.devices import DESKTOP
+from tests.browser.test_call_routed import enter, signed_in_page, three_people
 from tests.media.support import loopback_ice
 from tests.support import RunningServer
 

@@ -10,24 +10,18 @@ Screenshots at 390x844 and 1280x800 land in test-artifacts/home-*.png.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from server.infra.roles import Role, User
+from tests.browser.devices import DESKTOP, PHONE
 from tests.browser.test_accessibility import context_with_axe, violations
 from tests.browser.test_call import ARTIFACTS, join_as_mentor
 from tests.support import RunningServer, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}}
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-}
 PASSWORD = "s3cret-pass!"
 
 

@@ -15,7 +15,8 @@ from playwright.async_api import Browser, expect
 from server.config import Config
 from server.infra.roles import Role
 from signaling import Join, SignalRelay
-from tests.browser.test_call_routed import DESKTOP, PHONE, enter, signed_in_page
+from tests.browser.devices import DESKTOP, PHONE
+from tests.browser.test_call_routed import enter, signed_in_page
 from tests.media.support import loopback_ice
 from tests.rooms.client import signaling
 from tests.rooms.test_routed_media import routed_session

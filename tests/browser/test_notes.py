@@ -13,10 +13,9 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Locator, Page, expect
 
 from server.infra.roles import Role
+from tests.browser.devices import DESKTOP, SMALL_PHONE
 from tests.browser.test_call import (
     ARTIFACTS,
-    DESKTOP,
-    PHONE,
     join_as_mentor,
     join_from_invite,
     session_with_invite,
@@ -98,7 +97,7 @@ async def test_mentor_and_phone_trainee_write_notes_together_and_offline(
     await type_at_end(mentor, "Mentor: airway checked.")
 
     # --- the trainee joins from a phone and is admitted -----------------------------------------
-    phone_context = await browser.new_context(**PHONE)
+    phone_context = await browser.new_context(**SMALL_PHONE)
     trainee = await phone_context.new_page()
     watch(trainee, "trainee", errors)
     await join_from_invite(trainee, invite_url)

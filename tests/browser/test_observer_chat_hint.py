@@ -19,7 +19,8 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from server.infra.roles import User
-from tests.browser.test_call_routed import DESKTOP, PHONE, enter, signed_in_page, three_people
+from tests.browser.devices import DESKTOP, PHONE
+from tests.browser.test_call_routed import enter, signed_in_page, three_people
 from tests.browser.test_notes import watch
 from tests.media.support import loopback_ice
 from tests.support import RunningServer

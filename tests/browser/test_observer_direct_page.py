@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.browser.test_call_routed import DESKTOP, PHONE, signed_in_page, three_people
+from tests.browser.devices import DESKTOP, PHONE
+from tests.browser.test_call_routed import signed_in_page, three_people
 from tests.support import RunningServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.browser.devices import PHONE
 from tests.browser.test_notes import watch
 from tests.browser.test_review import AXE, PASSWORD, RUN_AXE, seed, sign_in
 from tests.support import RunningServer
@@ -21,11 +21,6 @@ from tests.support import RunningServer
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 SHOTS = Path("/tmp/shots/review2")
-PHONE: dict[str, Any] = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-}
 DESKTOP = {"width": 1280, "height": 800}
 # Whether a service worker controls the page within 10 s (page.wait_for_function would poll
 # with eval, which the pages' CSP refuses).

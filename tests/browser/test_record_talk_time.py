@@ -11,7 +11,8 @@ from playwright.async_api import Browser, expect
 
 from server.infra.roles import Role
 from server.infra.storage.speaking import SpeakingMinute
-from tests.browser.test_accessibility import DESKTOP, PHONE, context_with_axe, sign_in, violations
+from tests.browser.devices import DESKTOP, PHONE
+from tests.browser.test_accessibility import context_with_axe, sign_in, violations
 from tests.support import RunningServer
 
 SHOTS = Path("/tmp/shots/talk-time")

@@ -12,7 +12,7 @@ from playwright.async_api import Browser, Page, expect
 from server.infra.roles import Role, User
 from server.live.recording import Recordings
 from signaling import SessionId
-from tests.browser.test_accessibility import DESKTOP, PHONE
+from tests.browser.devices import DESKTOP, PHONE
 from tests.browser.test_call import join_as_mentor, join_from_invite, sign_in
 from tests.media.support import loopback_ice
 from tests.support import RunningServer, wait_for

@@ -15,7 +15,8 @@ from playwright.async_api import Browser, expect
 from media.recording import Recorder, finalize
 from server.infra.roles import Role
 from server.services import Services
-from tests.browser.test_accessibility import DESKTOP, PHONE, sign_in
+from tests.browser.devices import DESKTOP, PHONE
+from tests.browser.test_accessibility import sign_in
 from tests.media.rtp_source import Source
 from tests.support import RunningServer
 

@@ -16,7 +16,8 @@ from playwright.async_api import Browser, Page, Route, expect
 
 from server.infra.roles import Role, User
 from session_notes.instruments import check_responses
-from tests.browser.test_call import ARTIFACTS, DESKTOP, PHONE
+from tests.browser.devices import DESKTOP, SMALL_PHONE
+from tests.browser.test_call import ARTIFACTS
 from tests.browser.test_notes import watch
 from tests.support import RunningServer
 
@@ -165,7 +166,7 @@ async def test_supervisor_on_a_phone_from_home_to_the_marked_moment(
 ) -> None:
     seeded = await seed(server)
     errors: list[str] = []
-    context = await browser.new_context(**PHONE)
+    context = await browser.new_context(**SMALL_PHONE)
     page = await context.new_page()
     watch(page, "supervisor", errors)
     await sign_in(page, server, seeded.supervisor)
@@ -380,7 +381,7 @@ async def test_a_program_lead_sees_the_programs_numbers(
     )
     errors: list[str] = []
     problems: dict[str, list[str]] = {}
-    for name, options in (("phone", PHONE), ("desktop", DESKTOP)):
+    for name, options in (("phone", SMALL_PHONE), ("desktop", DESKTOP)):
         context = await browser.new_context(**options)
         await context.add_init_script(path=str(AXE))
         page = await context.new_page()

@@ -15,8 +15,9 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from server.infra.roles import Role
+from tests.browser.devices import PHONE
 from tests.browser.test_call import ARTIFACTS, video_rises
-from tests.browser.test_call_controls import DESK, PHONE, guest_joins, invite_in_call, person
+from tests.browser.test_call_controls import DESK, guest_joins, invite_in_call, person
 from tests.browser.test_feedback import DOMAINS, choose, open_feedback, saved
 from tests.browser.test_home import PASSWORD, new_session, sign_in, trainee
 from tests.browser.test_notes import watch
