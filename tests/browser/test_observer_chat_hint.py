@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, Route, expect
@@ -50,6 +49,9 @@ async def set_hidden(server: RunningServer, mentor: User, session_id: str, hidde
     assert changed.json()["observers_hidden"] is hidden
 
 
+BeforeEntering = Callable[[Page], Awaitable[None]]
+
+
 @dataclass
 class HiddenObserverCall:
     mentor: User
@@ -61,7 +63,11 @@ class HiddenObserverCall:
 
 @contextlib.asynccontextmanager
 async def hidden_observer_call(
-    server: RunningServer, browser: Browser, errors: list[str], *, before_observer: Any = None
+    server: RunningServer,
+    browser: Browser,
+    errors: list[str],
+    *,
+    before_observer: BeforeEntering | None = None,
 ) -> AsyncIterator[HiddenObserverCall]:
     """Mentor (desktop) and trainee (phone) in a routed call that hides observers, then the
     supervisor's page (desktop) joins as a hidden observer; ``before_observer(page)`` runs on
@@ -90,13 +96,8 @@ async def test_a_hidden_observer_is_told_beside_the_message_box_before_writing(
 ) -> None:
     errors: list[str] = []
     async with hidden_observer_call(server, browser, errors) as call:
-        mentor, session_id, desk, phone, watcher = (
-            call.mentor,
-            call.session_id,
-            call.desk,
-            call.phone,
-            call.watcher,
-        )
+        mentor, session_id = call.mentor, call.session_id
+        desk, phone, watcher = call.desk, call.phone, call.watcher
         # Nothing said yet: the observer is told beside the box, and the box says it too.
         box = watcher.get_by_label("Message")
         await expect(hint(watcher)).to_have_text(HINT)
