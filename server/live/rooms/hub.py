@@ -33,7 +33,14 @@ from server.live.rooms import envelopes as env
 from server.live.rooms.connection import SocketConnection
 from server.live.rooms.directory import DirectoryUnavailable, RoomDirectory
 from server.live.rooms.ids import IdMint
-from server.live.rooms.ownership import HEARTBEAT_S, RENEW_S, Claim, Lease, NodeWatch
+from server.live.rooms.ownership import (
+    HEARTBEAT_S,
+    RENEW_S,
+    Claim,
+    Lease,
+    NodeWatch,
+    SocketClaims,
+)
 from server.live.rooms.records import RoomRecords
 from signaling import (
     MAX_CHAT_HISTORY,
@@ -144,7 +151,7 @@ class RoomHub:
         self._rooms: dict[str, _HostedRoom] = {}
         self.draining = False  # set for good by `drain`: the node is going away
         self._sockets: dict[str, SocketConnection] = {}
-        self._owners: dict[str, Claim] = {}  # connection id → its room's claim
+        self._owners = SocketClaims()  # connection id → its room's claim
         self._joined: dict[str, _Joined] = {}  # connection id (here) → its join
         self._memberships: dict[str, env.Membership] = {}  # connection id (here) → member
         self._watch = NodeWatch(node_id)
@@ -328,7 +335,7 @@ class RoomHub:
         hosted = self._rooms.get(session_id)
         if hosted is not None:
             return hosted.lease.claim
-        known = [c for c in self._owners.values() if c.session == session_id]
+        known = self._owners.of_session(session_id)
         floor = max((c.generation for c in known), default=0)
         for attempt in range(_LOCATE_TRIES):
             now = self._clock()
@@ -382,7 +389,7 @@ class RoomHub:
         self._holders.pop(socket.id, None)
         self._joined.pop(socket.id, None)
         self._memberships.pop(socket.id, None)
-        claim = self._owners.pop(socket.id, None)
+        claim = self._owners.pop(socket.id)
         if claim is None:
             return
         if claim.owner == self.node_id:
@@ -826,7 +833,7 @@ class RoomHub:
         now = self._clock()
         for node in [n for n in self._held if self._watch.dead(n, now)]:
             del self._held[node]  # its rooms move; their members join the new owner afresh
-        dead = {c for c in set(self._owners.values()) if self._watch.dead(c.owner, now)}
+        dead = {c for c in self._owners.claims() if self._watch.dead(c.owner, now)}
         for claim in dead:
             started = self._clock()
             found = await self._directory.claim(
@@ -840,7 +847,7 @@ class RoomHub:
                 "a room's node died; the room moves", extra={"generation": found.generation}
             )
             self._metrics.rooms_moved.labels(why="owner-silent").inc()
-            for connection, held in list(self._owners.items()):
+            for connection, held in self._owners.items():
                 if held == claim:
                     self._owners[connection] = found
                     await self._send_join(connection)

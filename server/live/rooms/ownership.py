@@ -32,6 +32,7 @@ __all__ = [
     "Claim",
     "Lease",
     "NodeWatch",
+    "SocketClaims",
 ]
 
 HEARTBEAT_S = 0.5
@@ -117,3 +118,45 @@ class NodeWatch:
                 if now - at > older_than_s:
                     del seen[node]
                     self._listening.pop(node, None)
+
+
+class SocketClaims:
+    """The claim of each socket's room on this node (connection id → claim), with the claims
+    known per room beside it: locating a room asks what this node knows of that room's claims,
+    which must not cost a look at every socket of the node (it did: per new room, a scan of
+    all its sockets, ~0.2 ms at 4,000).
+    """
+
+    __slots__ = ("_by_connection", "_by_session")
+
+    def __init__(self) -> None:
+        self._by_connection: dict[str, Claim] = {}
+        self._by_session: dict[str, dict[str, Claim]] = {}
+
+    def get(self, connection: str) -> Claim | None:
+        return self._by_connection.get(connection)
+
+    def __setitem__(self, connection: str, claim: Claim) -> None:
+        self.pop(connection)
+        self._by_connection[connection] = claim
+        self._by_session.setdefault(claim.session, {})[connection] = claim
+
+    def pop(self, connection: str) -> Claim | None:
+        claim = self._by_connection.pop(connection, None)
+        if claim is not None:
+            of_room = self._by_session[claim.session]
+            del of_room[connection]
+            if not of_room:
+                del self._by_session[claim.session]
+        return claim
+
+    def items(self) -> list[tuple[str, Claim]]:
+        return list(self._by_connection.items())
+
+    def claims(self) -> set[Claim]:
+        """Every claim a socket here is under (each once)."""
+        return set(self._by_connection.values())
+
+    def of_session(self, session: str) -> list[Claim]:
+        """The claims sockets here hold for this room (more than one while it moves)."""
+        return list(self._by_session.get(session, {}).values())
