@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -18,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
+from server.infra.collector import Collector
 from server.services import Services
 from server.sockets.connection import Flag
 from signaling.close_codes import CLOSE_RESTARTING
@@ -201,14 +201,13 @@ class DrainingServer(uvicorn.Server):
         super().__init__(config)
         self._drain = drain
         self.draining = False
+        self._collector = Collector()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        # What start-up built lives as long as the process: kept out of the collector's sight,
-        # a full collection walks only newer objects (it was the p95 of a 500-session trainee's
-        # progress: ~125 ms against ~70 ms frozen, bench/README.md). Process-wide, so here at
-        # the process's entry point, not in the app (a test process builds many apps).
-        gc.freeze()
+        # Process-wide, so here at the process's entry point, not in the app (a test process
+        # builds many apps): full collections walk what is new, not the whole node.
+        self._collector.start(asyncio.get_running_loop())
         _trace_memory_on_request(os.environ.get("PRECEPTOR_TRACEMALLOC_DIR"))
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
@@ -223,3 +222,4 @@ class DrainingServer(uvicorn.Server):
                 "draining failed; shutting down anyway", extra={"error": type(exc).__name__}
             )
         await super().shutdown(sockets)
+        self._collector.stop()
