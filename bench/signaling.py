@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import statistics
 import subprocess
@@ -316,6 +317,10 @@ async def main() -> None:
         help="distinct sign-ins per role (the people joining); room r uses sign-in r mod N",
     )
     args = parser.parse_args()
+    # The load generator's own full collections (it holds thousands of client sockets) stalled
+    # it for tens of ms, mid-burst, counted against whichever server it was measuring. It
+    # runs for a minute or two: it does without.
+    gc.disable()
     with tempfile.TemporaryDirectory() as workdir:
         ours = await run_target(
             lambda stack: preceptor_target(stack, args.idle_rooms, Path(workdir), args.sign_ins),
