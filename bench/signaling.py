@@ -1,5 +1,6 @@
 """Signaling benchmark: N rooms x 2 members exchanging `signal` messages through one Preceptor
-process, beside a bare `websockets` relay of the same messages measured in the same run.
+process, beside a bare `websockets` relay of the same messages measured in the same run, and
+the same relay as a Starlette app on uvicorn (bench/bare_starlette.py): the fixed stack's floor.
 
 Prints join→welcome and relay latency (p50/p99) and server RSS per socket for both, for a busy
 phase (ROOMS rooms relaying) and an idle phase (IDLE_ROOMS rooms connected, nothing sent).
@@ -104,15 +105,23 @@ async def preceptor_target(
 
 
 async def bare_target(stack: contextlib.AsyncExitStack) -> Target:
+    return await _relay_target(stack, "bare websockets", "bench/bare_relay.py")
+
+
+async def starlette_target(stack: contextlib.AsyncExitStack) -> Target:
+    return await _relay_target(stack, "bare Starlette", "bench/bare_starlette.py")
+
+
+async def _relay_target(stack: contextlib.AsyncExitStack, name: str, script: str) -> Target:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench/bare_relay.py"), str(port)],
+        [sys.executable, str(ROOT / script), str(port)],
         stdout=subprocess.DEVNULL,
     )
     stack.callback(stop, process)
     await wait_port(port)
     return Target(
-        name="bare websockets",
+        name=name,
         pid=process.pid,
         url=lambda _room: f"ws://127.0.0.1:{port}/",
         headers=lambda _member, _room: {},
@@ -275,7 +284,7 @@ def report(results: list[Result], rooms: int) -> None:
             f"{r.busy_rss_per_socket_kib:>17.1f}{r.idle_rss_per_socket_kib:>17.1f}"
             f"{r.idle_sockets:>14}"
         )
-    ours, bare = results
+    ours, bare = results[0], results[-1]
     ratio = pct(ours.relay_ms, 0.99) / pct(bare.relay_ms, 0.99)
     print(f"relay p99 ratio preceptor / bare = {ratio:.2f} (goal ≤ 1.5)")
     mean_relay = statistics.fmean(ours.relay_ms) if ours.relay_ms else float("nan")
@@ -301,6 +310,19 @@ def report(results: list[Result], rooms: int) -> None:
         print(f"{label} p99 ratio preceptor / bare = {ratio:.2f} (issue 8's goal ≤ 2)")
     cpu_ratio = ours.busy_cpu_ms_per_join / max(bare.busy_cpu_ms_per_join, 1e-9)
     print(f"CPU per join (busy phase) ratio preceptor / bare = {cpu_ratio:.2f}")
+    for floor in results[1:-1]:
+        # The fixed stack (Starlette on uvicorn) with nothing of ours on it: what the stack
+        # costs against the bare relay, and what our work costs on top of it.
+        print(
+            f"{floor.name}: join p99 {_ratio(floor.join_ms, bare.join_ms):.2f}x bare, CPU per "
+            f"join {floor.busy_cpu_ms_per_join / max(bare.busy_cpu_ms_per_join, 1e-9):.2f}x "
+            f"bare; preceptor join p99 {_ratio(ours.join_ms, floor.join_ms):.2f}x it, CPU per "
+            f"join {ours.busy_cpu_ms_per_join / max(floor.busy_cpu_ms_per_join, 1e-9):.2f}x it"
+        )
+
+
+def _ratio(ours: list[float], theirs: list[float]) -> float:
+    return pct(ours, 0.99) / pct(theirs, 0.99)
 
 
 async def main() -> None:
@@ -330,10 +352,13 @@ async def main() -> None:
             args.interval,
             args.settle,
         )
-    bare = await run_target(
-        bare_target, args.rooms, args.idle_rooms, args.messages, args.interval, args.settle
-    )
-    report([ours, bare], args.rooms)
+    relays = [
+        await run_target(
+            target, args.rooms, args.idle_rooms, args.messages, args.interval, args.settle
+        )
+        for target in (starlette_target, bare_target)
+    ]
+    report([ours, *relays], args.rooms)
 
 
 if __name__ == "__main__":
