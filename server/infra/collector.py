@@ -8,10 +8,12 @@ pause holding up every join in flight: most of a burst's p99 (issue 8, bench/REA
 
 Here what survives a full collection is frozen (``gc.freeze``: kept where collections do not
 look), so the next one walks only what was made since. Frozen objects are still freed when their
-last reference goes, and a socket's are (2,000 sockets closed left no cycle behind). Only a
-reference cycle among frozen objects would stay, so every ``reclaim_every_s`` everything is
-unfrozen and collected once: one pause of the old size every ten minutes, not one per quarter's
-growth. What start-up built is frozen at once, as it lives as long as the process (a full
+last reference goes, and a socket's are (2,000 sockets closed left no cycle behind). A reference
+cycle among frozen objects stays, though, and a node's traffic makes some (the two-node soak's
+reloads, chat and notes: ~3.5 MiB a minute a node, bench/README.md). So every
+``reclaim_every_s`` everything is unfrozen and collected once: a pause of the old size every two
+minutes, never several in a burst of joins; between two, the cycles hold what two minutes of
+traffic left. What start-up built is frozen at once, as it lives as long as the process (a full
 collection walking it was the p95 of a 500-session trainee's progress: ~125 ms against ~70 ms).
 
 Process-wide, so started once, by the process that serves (server/serving.py), not by the app:
@@ -34,7 +36,7 @@ _OLDEST = 2
 
 
 class Collector:
-    def __init__(self, *, reclaim_every_s: float = 600.0) -> None:
+    def __init__(self, *, reclaim_every_s: float = 120.0) -> None:
         self._reclaim_every_s = reclaim_every_s
         self._timer: asyncio.TimerHandle | None = None
 
