@@ -1,10 +1,11 @@
 """How the process's garbage collector runs: pauses that follow what is new, not the node's size.
 
 A full collection walks every object the collector tracks. A node holding 2,000 signaling sockets
-tracks ~180,000 of them (~90 a socket), and each full collection held the event loop for
-60 to 125 ms on the test machine; CPython starts one each time the objects that survived earlier
-collections grow by a quarter, so a node taking a burst of joins paused several times in it, each
-pause holding up every join in flight: most of a burst's p99 (issue 8, bench/README.md).
+tracks ~180,000 of them (~90 a socket), and each full collection held the event loop for 39 to
+124 ms (1,000 to 2,000 sockets, the test machine); CPython starts one each time the objects that
+survived earlier collections grow by a quarter, so a node taking a burst of joins paused several
+times in it, each pause holding up every join in flight: most of a burst's p99 (issue 8,
+bench/README.md).
 
 Here what survives a full collection is frozen (``gc.freeze``: kept where collections do not
 look), so the next one walks only what was made since. Frozen objects are still freed when their
