@@ -154,7 +154,7 @@ _KILLED_RECORDER = """
 import asyncio, sys, time
 from pathlib import Path
 from media.recording import Keyring, Recorder
-from tests.media.rtp_source import Sent, Source
+from tests.media.rtp_source import Source
 
 class Nothing:
     def request_keyframe(self): pass

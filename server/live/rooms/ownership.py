@@ -124,7 +124,7 @@ class SocketClaims:
     """The claim of each socket's room on this node (connection id → claim), with the claims
     known per room beside it: locating a room asks what this node knows of that room's claims,
     which must not cost a look at every socket of the node (it did: per new room, a scan of
-    all its sockets, ~0.2 ms at 4,000).
+    all its sockets, ~57 µs at 4,000).
     """
 
     __slots__ = ("_by_connection", "_by_session")

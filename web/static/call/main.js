@@ -34,7 +34,7 @@ let iceServers = []; // from the last `welcome`, for a switch to routed mode
 let selfId = null;
 let me = null; // GET /api/me
 let session = null; // GET /api/sessions/{id}, when we may see it
-let observersHiddenTold = 0; // `observers-hidden` messages heard (a read asked before one is stale)
+let observersHiddenHeard = null; // the room's last `observers-hidden` ({hidden}): newer than a read asked before it
 const state = { audio: false, video: false, screen: false };
 let selection = {}; // the devices picked in the check, reused when this tab takes the call back
 let wasWaiting = false; // this tab sat in the lobby: a 4403 then means the mentor said no
@@ -287,7 +287,7 @@ function onMessage(message) {
     case "observers-hidden":
       // The mentor changed the setting during the call (sent to observers only); kept with the
       // session, which the next welcome (a reconnect) reads until the session is read again.
-      observersHiddenTold += 1;
+      observersHiddenHeard = { hidden: message.hidden };
       if (session) session = { ...session, observers_hidden: message.hidden };
       return showObserversHidden(message.hidden);
     case "chat":
@@ -369,12 +369,12 @@ const LIVE_ASKS = 10;
 const LIVE_ASK_EVERY_MS = 300;
 
 function askWhenLive(asksLeft) {
-  const told = observersHiddenTold;
+  const heard = observersHiddenHeard;
   api("GET", `/api/sessions/${encodeURIComponent(sessionId)}`)
     .then((fresh) => {
       // What the room said of the observer setting while this read was on its way is newer.
-      const stale = told !== observersHiddenTold;
-      session = stale ? { ...fresh, observers_hidden: session?.observers_hidden } : fresh;
+      const told = observersHiddenHeard !== heard ? observersHiddenHeard : null;
+      session = told ? { ...fresh, observers_hidden: told.hidden } : fresh;
       showObserversHidden(session.observers_hidden);
       startTimer(fresh.started_at);
       if (fresh.status === "scheduled" && asksLeft > 1 && socket) {
