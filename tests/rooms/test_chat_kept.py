@@ -3,12 +3,13 @@ relayed, sent back as `chat-history` after every welcome, shown in the record's 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from server.infra.storage import ChatMessage
-from server.live.rooms.hub import chat_history
+from server.live.rooms.chat_tail import chat_history
 from signaling import (
     MAX_CHAT_HISTORY,
     MAX_CHAT_HISTORY_BYTES,
@@ -95,6 +96,39 @@ async def test_a_chat_that_cannot_be_stored_is_not_relayed(
             await mentor.send(Ping(id="after"))
             await mentor.expect(Pong)
             assert not [m for m in [*mentor.received, *guest.received] if isinstance(m, ChatPosted)]
+
+
+async def test_a_line_on_its_way_to_the_store_reaches_who_joins_meanwhile(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The room keeps its chat in memory (issue 8); a line said before a member joins but stored
+    after is relayed only to those who were there, so the newcomer has it in its history."""
+    server = scene.server
+    chat = server.services.store.chat
+    add = chat.add
+    release = asyncio.Event()
+
+    async def slow(message: ChatMessage) -> None:
+        await release.wait()
+        await add(message)
+
+    async with signaling(server, scene.session_id, scene.mentor_http) as mentor:
+        await mentor.send(Join())
+        await mentor.expect(ChatHistory)
+        async with signaling(server, scene.session_id, scene.guest_http) as guest:
+            await admit_guest(mentor, guest)
+            await guest.expect(ChatHistory)
+            monkeypatch.setattr(chat, "add", slow)
+            await guest.send(Chat(text="Still storing"))
+            # The mentor reloads the page while the line is being stored.
+            async with signaling(server, scene.session_id, scene.mentor_http) as reloaded:
+                await reloaded.send(Join())
+                await reloaded.expect(Welcome)
+                await guest.send(Ping(id="the line was taken"))
+                await guest.expect(Pong)
+                release.set()
+                history = await reloaded.expect(ChatHistory)
+                assert [m.text for m in history.messages] == ["Still storing"]
 
 
 async def test_the_history_is_the_newest_messages_within_bounds(scene: Scene) -> None:

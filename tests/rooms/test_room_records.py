@@ -4,6 +4,7 @@ burst), with nothing lost and nothing read out of turn."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,21 +64,30 @@ async def test_a_burst_of_joins_is_a_few_transactions_and_loses_nothing(store: S
     def committed(_connection: Any) -> None:
         commits.append(_connection)
 
-    event.listen(store.engine.sync_engine, "commit", committed)
-    histories: list[list[ChatMessage]] = []
+    engines = {store.engine.sync_engine, store.writes.engine}
+    for engine in engines:
+        event.listen(engine, "commit", committed)
+    tails: list[tuple[list[ChatMessage], list[ChatMessage]]] = []
     records = RoomRecords(store)
     # What ROOMS rooms opening at once queue, in the order the hub queues it: the session goes
-    # live, then per member its join and the chat history its welcome is followed by.
+    # live, then per member its join, and the chat its room's tail starts from.
     for i, session_id in enumerate(session_ids):
         records.session_live(session_id)
         for member in ("mentor", "trainee"):
             detail = {"member": f"{member}-{i}"}
             records.audit("join", session_id=session_id, actor_id=None, detail=detail)
-            records.chat_history(session_id, limit=50, then=histories.append)
+            if member == "mentor":
+                records.chat_tail(
+                    session_id,
+                    limit=50,
+                    then=lambda *found: tails.append(found),
+                    failed=lambda: None,
+                )
     try:
         await _write_all(records)
     finally:
-        event.remove(store.engine.sync_engine, "commit", committed)
+        for engine in engines:
+            event.remove(engine, "commit", committed)
 
     # One transaction for the sessions going live and one for the audit events (was one per
     # room and one per member: 3 x ROOMS).
@@ -85,7 +95,7 @@ async def test_a_burst_of_joins_is_a_few_transactions_and_loses_nothing(store: S
     joins = await _actions(store)
     assert joins == ["room.join"] * (2 * ROOMS)
     assert await store.audit.verify() == (2 * ROOMS, None)
-    assert histories == [[]] * (2 * ROOMS)
+    assert tails == [([], [])] * ROOMS
     for session_id in session_ids:
         session = await store.sessions.get(session_id)
         assert session is not None
@@ -93,24 +103,47 @@ async def test_a_burst_of_joins_is_a_few_transactions_and_loses_nothing(store: S
         assert session.started_at is not None
 
 
-async def test_a_chat_history_sees_the_chat_queued_before_it_and_none_after(
+async def test_a_chat_tail_sees_the_chat_queued_before_it_and_none_after(
     store: Store,
 ) -> None:
     [session_id] = await _sessions(store, 1)
     records = RoomRecords(store)
     seen: list[list[str]] = []
     stored: list[str] = []
+    after: list[str] = []
 
-    def history(messages: list[ChatMessage]) -> None:
-        seen.append([m.id for m in messages])
+    def tail(everyone: list[ChatMessage], _every_audience: list[ChatMessage]) -> None:
+        seen.append([m.id for m in everyone])
 
     records.chat(chat_line(session_id, 1), then=lambda: stored.append("c1"), failed=lambda: None)
     records.audit("join", session_id=session_id, actor_id=None, detail={})
-    records.chat_history(session_id, limit=50, then=history)
+    records.chat_tail(session_id, limit=50, then=tail, failed=lambda: None)
     records.chat(chat_line(session_id, 2), then=lambda: stored.append("c2"), failed=lambda: None)
-    records.chat_history(session_id, limit=50, then=history)
+    records.after(lambda: after.append(f"after {len(stored)} stored"))
+    records.chat_tail(session_id, limit=50, then=tail, failed=lambda: None)
     await _write_all(records)
     assert stored == ["c1", "c2"]
-    # The first member's history was read before the second message was stored: that one it
-    # hears live, not twice.
+    # The first read was made before the second message was stored (that one the room adds to
+    # its tail as it is stored), and `after` ran once the second was.
     assert seen == [["c1"], ["c1", "c2"]]
+    assert after == ["after 2 stored"]
+
+
+async def test_a_chat_tail_reads_everyones_lines_behind_many_for_mentors_only(
+    store: Store,
+) -> None:
+    [session_id] = await _sessions(store, 1)
+    for n in range(3):
+        await store.chat.add(chat_line(session_id, n))
+    for n in range(3, 13):  # a hidden observer's: for mentors only
+        await store.chat.add(dataclasses.replace(chat_line(session_id, n), audience="mentors"))
+    records = RoomRecords(store)
+    tails: list[tuple[list[str], list[str]]] = []
+    records.chat_tail(
+        session_id,
+        limit=10,
+        then=lambda everyone, all_: tails.append(([m.id for m in everyone], [m.id for m in all_])),
+        failed=lambda: None,
+    )
+    await _write_all(records)
+    assert tails == [(["c0", "c1", "c2"], [f"c{n}" for n in range(3, 13)])]

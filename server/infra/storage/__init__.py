@@ -18,6 +18,7 @@ from server.infra.storage.sessions import Session, SessionStatus, SessionStore
 from server.infra.storage.sign_ins import SignIn, SignIns
 from server.infra.storage.tickets import TicketStore
 from server.infra.storage.users import DuplicateEmail, UserStore
+from server.infra.storage.writes import Writes
 from session_notes.marks import MarkRecord, MarkStore
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "SignIns",
     "Store",
     "TicketStore",
+    "Writes",
     "create_engine",
     "migrate",
 ]
@@ -53,6 +55,7 @@ __all__ = [
 class Store:
     engine: AsyncEngine
     reads: Reads
+    writes: Writes
     users: UserStore
     login_sessions: LoginSessionStore
     sign_ins: SignIns
@@ -68,21 +71,23 @@ class Store:
     def open(cls, url: str, *, idle_timeout_s: float, absolute_timeout_s: float) -> Store:
         engine = create_engine(url)
         reads = Reads(engine)
+        writes = Writes(engine)
         login_sessions = LoginSessionStore(
             engine, idle_timeout_s=idle_timeout_s, absolute_timeout_s=absolute_timeout_s
         )
         return cls(
             engine=engine,
             reads=reads,
+            writes=writes,
             users=UserStore(engine),
             login_sessions=login_sessions,
             sign_ins=SignIns(reads, login_sessions),
-            audit=AuditLog(engine),
-            sessions=SessionStore(engine, reads),
+            audit=AuditLog(engine, writes),
+            sessions=SessionStore(engine, reads, writes),
             invites=InviteStore(engine),
             tickets=TicketStore(engine),
             marks=MarkStore(engine, for_writing(engine)),
-            chat=ChatStore(engine, reads),
+            chat=ChatStore(engine, reads, writes),
             recordings=RecordingStore(engine),
         )
 
@@ -93,3 +98,4 @@ class Store:
         await self.login_sessions.close()
         await self.engine.dispose()
         await self.reads.close()
+        await self.writes.close()

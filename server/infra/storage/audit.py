@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -13,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.infra.audit_chain import AuditEvent, ChainBreak, Link, event_hash, walk
-from server.infra.storage.engine import for_writing
 from server.infra.storage.schema import audit_events, audit_head
+from server.infra.storage.writes import Writes
 
 __all__ = ["AuditLog", "NewAuditEvent"]
 
@@ -46,10 +47,66 @@ class NewAuditEvent:
     at: float | None = None
 
 
+# Built once: a statement built per call costs its cache key each time (~20 us of a write).
+_HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+_INSERT = audit_events.insert()
+_MOVE_HEAD = (
+    audit_head.update()
+    .where(audit_head.c.id == 1)
+    .values(seq=sa.bindparam("seq"), hash=sa.bindparam("hash"))
+)
+
+
+def _append(entries: list[NewAuditEvent], connection: sa.Connection) -> list[AuditEvent]:
+    events: list[AuditEvent] = []
+    # Locking the head row serialises appenders across connections and nodes.
+    head = connection.execute(_HEAD).one()
+    seq, prev = int(head.seq), str(head.hash)
+    for entry in entries:
+        seq += 1
+        at = time.time() if entry.at is None else entry.at
+        detail = dict(entry.detail)
+        digest = event_hash(
+            prev,
+            seq=seq,
+            at=at,
+            actor_id=entry.actor_id,
+            action=entry.action,
+            target=entry.target,
+            ip=entry.ip,
+            detail=detail,
+        )
+        events.append(
+            AuditEvent(
+                seq, at, entry.actor_id, entry.action, entry.target, entry.ip, detail, prev, digest
+            )
+        )
+        prev = digest
+    connection.execute(
+        _INSERT,
+        [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor_id": e.actor_id,
+                "action": e.action,
+                "target": e.target,
+                "ip": e.ip,
+                "detail": json.dumps(dict(e.detail), sort_keys=True),
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in events
+        ],
+    )
+    connection.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
+    return events
+
+
 class AuditLog:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, writes: Writes) -> None:
         self._engine = engine
-        self._writer = for_writing(engine)
+        self._writes = writes
 
     async def append(
         self,
@@ -68,66 +125,7 @@ class AuditLog:
         """Append events in order, in one transaction (one fsync for all of them)."""
         if not entries:
             return []
-        events: list[AuditEvent] = []
-        async with self._writer.begin() as connection:
-            # Locking the head row serialises appenders across connections and nodes.
-            head = (
-                await connection.execute(
-                    sa.select(audit_head.c.seq, audit_head.c.hash)
-                    .where(audit_head.c.id == 1)
-                    .with_for_update()
-                )
-            ).one()
-            seq, prev = int(head.seq), str(head.hash)
-            for entry in entries:
-                seq += 1
-                at = time.time() if entry.at is None else entry.at
-                detail = dict(entry.detail)
-                digest = event_hash(
-                    prev,
-                    seq=seq,
-                    at=at,
-                    actor_id=entry.actor_id,
-                    action=entry.action,
-                    target=entry.target,
-                    ip=entry.ip,
-                    detail=detail,
-                )
-                events.append(
-                    AuditEvent(
-                        seq,
-                        at,
-                        entry.actor_id,
-                        entry.action,
-                        entry.target,
-                        entry.ip,
-                        detail,
-                        prev,
-                        digest,
-                    )
-                )
-                prev = digest
-            await connection.execute(
-                audit_events.insert(),
-                [
-                    {
-                        "seq": e.seq,
-                        "at": e.at,
-                        "actor_id": e.actor_id,
-                        "action": e.action,
-                        "target": e.target,
-                        "ip": e.ip,
-                        "detail": json.dumps(dict(e.detail), sort_keys=True),
-                        "prev_hash": e.prev_hash,
-                        "hash": e.hash,
-                    }
-                    for e in events
-                ],
-            )
-            await connection.execute(
-                audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=prev)
-            )
-        return events
+        return await self._writes.run(functools.partial(_append, list(entries)))
 
     async def recent(self, limit: int = 100, action: str | None = None) -> list[AuditEvent]:
         query = sa.select(audit_events).order_by(audit_events.c.seq.desc()).limit(limit)

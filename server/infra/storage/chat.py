@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.infra.storage.engine import for_writing
 from server.infra.storage.reads import Reads
 from server.infra.storage.schema import chat_messages
+from server.infra.storage.writes import Writes
 from signaling.messages import ChatAudience
 
 __all__ = ["ChatMessage", "ChatStore"]
@@ -41,26 +41,24 @@ class ChatMessage:
 
 
 class ChatStore:
-    def __init__(self, engine: AsyncEngine, reads: Reads) -> None:
+    def __init__(self, engine: AsyncEngine, reads: Reads, writes: Writes) -> None:
         self._engine = engine
         self._reads = reads
-        self._writer = for_writing(engine)
+        self._writes = writes
 
     async def add(self, message: ChatMessage) -> None:
-        async with self._writer.begin() as connection:
-            await connection.execute(
-                chat_messages.insert().values(
-                    id=message.id,
-                    session_id=message.session_id,
-                    peer=message.peer,
-                    author_subject=message.author_subject,
-                    author_name=message.author_name,
-                    text=message.text,
-                    at=message.at,
-                    at_ms=message.at_ms,
-                    audience=message.audience,
-                )
-            )
+        row = {
+            "id": message.id,
+            "session_id": message.session_id,
+            "peer": message.peer,
+            "author_subject": message.author_subject,
+            "author_name": message.author_name,
+            "text": message.text,
+            "at": message.at,
+            "at_ms": message.at_ms,
+            "audience": message.audience,
+        }
+        await self._writes.run(lambda connection: connection.execute(_INSERT, row))
 
     async def recent(
         self, session_id: str, *, limit: int, audiences: Sequence[ChatAudience] = _EVERYONE
@@ -91,6 +89,8 @@ class ChatStore:
             rows = (await connection.execute(query)).all()
         return {row.id: _message(row) for row in rows}
 
+
+_INSERT = chat_messages.insert()
 
 _RECENT = (
     sa.select(chat_messages)

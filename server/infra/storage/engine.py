@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["UNAVAILABLE", "create_engine", "for_writing", "ping"]
+__all__ = ["UNAVAILABLE", "configure_sqlite", "create_engine", "for_writing", "ping", "writing"]
 
 UNAVAILABLE: tuple[type[Exception], ...] = (SQLAlchemyError, OSError, TimeoutError)
 """What the database's driver and pool raise when it cannot answer now (a pool timeout under
@@ -20,8 +20,9 @@ load, a lost connection): edges that cannot answer 500 (sockets) catch these and
 to come back, so that SQLAlchemy's types are named here only."""
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    sync_engine = engine.sync_engine
+def configure_sqlite(sync_engine: sa.Engine) -> None:
+    """The pragmas and transactions of every connection that writes to the SQLite file (the
+    engine's, and ``Writes``' own)."""
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -51,6 +52,11 @@ def for_writing(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(**{_WRITE_OPTION: True})
 
 
+def writing(engine: sa.Engine) -> sa.Engine:
+    """``for_writing`` for a synchronous engine."""
+    return engine.execution_options(**{_WRITE_OPTION: True})
+
+
 def create_engine(url: str) -> AsyncEngine:
     """Open an engine for ``url``; for SQLite, create the file's directory and set the pragmas.
 
@@ -62,7 +68,7 @@ def create_engine(url: str) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, hide_parameters=True)
-        _configure_sqlite(engine)
+        configure_sqlite(engine.sync_engine)
         return engine
     engine = create_async_engine(url, hide_parameters=True, pool_size=10, max_overflow=10)
     _ping_when_idle(engine)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from server.infra.storage.engine import for_writing
 from server.infra.storage.reads import Reads
 from server.infra.storage.schema import session_trainees, sessions, supervisor_assignments
+from server.infra.storage.writes import Writes
 
 __all__ = ["Session", "SessionStatus", "SessionStore", "read_session"]
 
@@ -43,9 +44,10 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, engine: AsyncEngine, reads: Reads) -> None:
+    def __init__(self, engine: AsyncEngine, reads: Reads, writes: Writes) -> None:
         self._engine = engine
         self._reads = reads
+        self._writes = writes
         self._writer = for_writing(engine)
 
     async def create(
@@ -162,16 +164,8 @@ class SessionStore:
         opening is one write, not one each (issue 8)."""
         if not went_live:
             return
-        async with self._writer.begin() as connection:
-            await connection.execute(
-                sessions.update()
-                .where(
-                    sessions.c.id == sa.bindparam("session_id"),
-                    sessions.c.status == SessionStatus.SCHEDULED,
-                )
-                .values(status=SessionStatus.LIVE.value, started_at=sa.bindparam("now")),
-                [{"session_id": s, "now": at} for s, at in went_live],
-            )
+        params = [{"session_id": s, "now": at} for s, at in went_live]
+        await self._writes.run(lambda connection: connection.execute(_MARK_LIVE, params))
 
     async def end(self, session_id: str, *, now: float) -> bool:
         """End the session; False when it had already ended."""
@@ -193,6 +187,15 @@ class SessionStore:
             trainees = await _trainees_of(connection, [row.id for row in rows])
         return [_session(row, trainees.get(row.id, ())) for row in rows]
 
+
+_MARK_LIVE = (
+    sessions.update()
+    .where(
+        sessions.c.id == sa.bindparam("session_id"),
+        sessions.c.status == SessionStatus.SCHEDULED,
+    )
+    .values(status=SessionStatus.LIVE.value, started_at=sa.bindparam("now"))
+)
 
 _ONE_SESSION = (
     sa.select(sessions, session_trainees.c.trainee_id)

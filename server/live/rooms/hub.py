@@ -30,6 +30,7 @@ from server.infra.metrics import Metrics
 from server.infra.storage import ChatMessage
 from server.live.media.port import MediaPort, MemberFacts
 from server.live.rooms import envelopes as env
+from server.live.rooms.chat_tail import ChatTail
 from server.live.rooms.connection import SocketConnection
 from server.live.rooms.directory import DirectoryUnavailable, RoomDirectory
 from server.live.rooms.ids import IdMint
@@ -44,9 +45,7 @@ from server.live.rooms.ownership import (
 from server.live.rooms.records import RoomRecords
 from signaling import (
     MAX_CHAT_HISTORY,
-    MAX_CHAT_HISTORY_BYTES,
     Audit,
-    ChatHistory,
     ChatPosted,
     ClientMessage,
     Close,
@@ -79,8 +78,9 @@ from signaling import (
 )
 from signaling import Principal as RoomPrincipal
 from signaling.close_codes import CLOSE_NOT_AUTHENTICATED, CLOSE_TRY_AGAIN
+from signaling.messages import ChatAudience
 
-__all__ = ["RoomHub", "chat_history"]
+__all__ = ["RoomHub"]
 
 log = logging.getLogger("preceptor.rooms")
 
@@ -107,6 +107,7 @@ class _HostedRoom:
     subjects: dict[str, str] = field(default_factory=dict)  # peer id → principal subject
     # Input that arrived while the lease was in doubt (issue 13): applied once it is renewed.
     pending: deque[Callable[[Room], list[Effect]]] = field(default_factory=deque)
+    chat: ChatTail = field(default_factory=ChatTail)
 
 
 @dataclass(frozen=True)
@@ -548,6 +549,8 @@ class RoomHub:
         }
         welcomes = [e for e in effects if isinstance(e, Send) and e.to in admitted]
         held += welcomes
+        # ... and its chat history follows that welcome.
+        histories = [e for e in effects if isinstance(e, SendChatHistory) and e.to in admitted]
         # ... and `media` offers it a connection only after that welcome (DESIGN.md §2): an
         # offer that overtook it met a page not yet in routed mode, which sent nothing.
         offers = [
@@ -560,7 +563,7 @@ class RoomHub:
         held += [e for e in effects if isinstance(e, Send) and _chat_id(e) in chats]
         self._note_memberships(hosted, effects)
         for effect in effects:
-            if effect in held or effect in offers:
+            if effect in held or effect in offers or effect in histories:
                 continue
             match effect:
                 case Send(to=to, message=message):
@@ -578,7 +581,7 @@ class RoomHub:
                     )
                     if action in ("admit", "deny"):
                         guest = hosted.subjects.get(detail.get("peer", ""))
-                        self._decided(session_id, guest, action, welcomes, offers)
+                        self._decided(session_id, guest, action, welcomes, histories, offers)
                 case StoreMark():
                     announce = [s for s in held if _mark_id(s) == effect.id]
                     self._records.mark(
@@ -593,12 +596,7 @@ class RoomHub:
                 case StoreChat():
                     self._store_chat(session_id, hosted, effect, held)
                 case SendChatHistory(to=to, audiences=audiences):
-                    self._records.chat_history(
-                        session_id,
-                        limit=MAX_CHAT_HISTORY,
-                        audiences=audiences,
-                        then=functools.partial(self._send_history, to),
-                    )
+                    self._send_chat_history(session_id, hosted, to, audiences)
                 case RecordingChanged(session=session, state=state):
                     if self._media is not None:
                         self._media.recording_changed(session, state)
@@ -657,6 +655,7 @@ class RoomHub:
         relay = [s for s in held if _chat_id(s) == chat.id]
 
         def stored() -> None:
+            hosted.chat.stored(message)
             self._announce(relay)
             # The timeline shows the message where it was said (the text stays in the chat
             # table, out of the append-only log, so it can be deleted with the record).
@@ -664,6 +663,7 @@ class RoomHub:
             self._records.audit("chat", session_id=session_id, actor_id=author, detail=detail)
 
         def failed() -> None:
+            hosted.chat.stored(None)
             connection = hosted.room.connection_of(chat.by)
             if connection is not None:
                 self._deliver(connection, serialize(_CHAT_NOT_SAVED))
@@ -679,10 +679,43 @@ class RoomHub:
             at_ms=chat.at_ms,
             audience=chat.audience,
         )
+        hosted.chat.storing()
         self._records.chat(message, then=stored, failed=failed)
 
-    def _send_history(self, connection: ConnectionId, stored: list[ChatMessage]) -> None:
-        self._deliver(connection, serialize(chat_history(stored)))
+    def _send_chat_history(
+        self,
+        session_id: str,
+        hosted: _HostedRoom,
+        to: ConnectionId,
+        audiences: tuple[ChatAudience, ...],
+    ) -> None:
+        """From the room's chat tail; the first member's welcome loads it (one read a room,
+        not one a join: issue 8)."""
+        tail = hosted.chat
+        if tail.loaded:
+            self._history_once_settled(tail, to, audiences)
+        elif tail.wait(to, audiences):
+            self._records.chat_tail(
+                session_id,
+                limit=MAX_CHAT_HISTORY,
+                then=functools.partial(self._chat_loaded, tail),
+                failed=tail.failed,
+            )
+
+    def _chat_loaded(
+        self, tail: ChatTail, everyone: list[ChatMessage], every_audience: list[ChatMessage]
+    ) -> None:
+        for to, audiences in tail.load(everyone, every_audience):
+            self._history_once_settled(tail, to, audiences)
+
+    def _history_once_settled(
+        self, tail: ChatTail, to: ConnectionId, audiences: tuple[ChatAudience, ...]
+    ) -> None:
+        if tail.settled:
+            self._deliver(to, serialize(tail.history(audiences)))
+        else:
+            # After the chat on its way to the store, which was relayed without this member.
+            self._records.after(lambda: self._deliver(to, serialize(tail.history(audiences))))
 
     def _decided(
         self,
@@ -690,13 +723,14 @@ class RoomHub:
         guest: str | None,
         action: str,
         welcomes: list[Send],
+        histories: list[SendChatHistory],
         offers: list[MediaJoin],
     ) -> None:
         """A mentor admitted or denied a guest: the admission is stored (it outlives this
         room, this node and the guest's connection), then the guest is welcomed (and, in a
         routed room, `media` offers it a connection); a denial ends the guest's sign-in and
         closes its sockets on every node."""
-        welcomed = functools.partial(self._welcomed, session_id, welcomes, offers)
+        welcomed = functools.partial(self._welcomed, session_id, welcomes, histories, offers)
         if guest is None:
             welcomed()
         elif action == "admit":
@@ -704,9 +738,18 @@ class RoomHub:
         else:
             self._records.deny_guest(session_id=session_id, guest_id=guest, then=self._revoke_all)
 
-    def _welcomed(self, session_id: str, welcomes: list[Send], offers: list[MediaJoin]) -> None:
+    def _welcomed(
+        self,
+        session_id: str,
+        welcomes: list[Send],
+        histories: list[SendChatHistory],
+        offers: list[MediaJoin],
+    ) -> None:
         self._announce(welcomes)
         hosted = self._rooms.get(session_id)
+        for history in histories:
+            if hosted is not None:
+                self._send_chat_history(session_id, hosted, history.to, history.audiences)
         for offer in offers:
             # Not for a member who left while its admission was being stored.
             if self._media is not None and hosted and hosted.room.connection_of(offer.peer):
@@ -972,27 +1015,6 @@ def _mark_id(effect: Effect) -> str | None:
     if isinstance(effect, Send) and isinstance(effect.message, MarkAdded):
         return effect.message.id
     return None
-
-
-def chat_history(stored: Sequence[ChatMessage]) -> ChatHistory:
-    """The `chat-history` message for stored chat (oldest first): its newest messages, as many as
-    fit in `MAX_CHAT_HISTORY_BYTES`."""
-    kept: list[ChatPosted] = []
-    size = 0
-    for m in reversed(stored[-MAX_CHAT_HISTORY:]):
-        posted = ChatPosted(
-            from_=PeerId(m.peer),
-            text=m.text,
-            at=round(m.at * 1000),
-            name=m.author_name,
-            id=m.id,
-            audience=m.audience,
-        )
-        size += len(serialize(posted).encode())
-        if size > MAX_CHAT_HISTORY_BYTES:
-            break
-        kept.append(posted)
-    return ChatHistory(messages=tuple(reversed(kept)))
 
 
 def _chat_id(effect: Effect) -> str | None:

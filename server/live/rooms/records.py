@@ -1,14 +1,14 @@
 """What rooms leave in the record — audit events, marks, chat, the session going live — written
 by one background task so a room never waits on the database. Reads that must see every write
-queued before them (the chat history a member gets after its welcome) run in the same queue.
+queued before them (the chat a room's tail starts from, ``chat_tail.py``) run in the same queue.
 
-What a burst of joins queues (per member an audit event and a chat-history read, per room the
-session going live) is written together: the audit events of a batch in one transaction, the
-sessions going live in another, and the reads side by side (``Reads`` takes them to the
-database in one trip), not one transaction or trip each (issue 8: a burst of 100 joins spent
-more of the loop on its records than on the joins). Writes that carry an order (marks, chat,
-admissions) still run one at a time, in the order queued, after everything queued before
-them; a read runs before any such write queued after it.
+What a burst of joins queues (per member an audit event, per room the session going live and
+the read its chat tail starts from) is written together: the audit events of a batch in one
+transaction, the sessions going live in another, and the reads side by side (``Reads`` takes
+them to the database in one trip), not one transaction or trip each (issue 8: a burst of 100
+joins spent more of the loop on its records than on the joins). Writes that carry an order
+(marks, chat, admissions) still run one at a time, in the order queued, after everything queued
+before them; a read runs before any such write queued after it.
 
 Nothing is dropped (DESIGN.md §5: every join and view is audited). A write that fails is
 retried, with backoff, before anything queued after it, so the log keeps its order; while the
@@ -23,12 +23,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from server.infra.storage import ChatMessage, Store
 from server.infra.storage.audit import NewAuditEvent
-from signaling.messages import ChatAudience
 
 __all__ = ["RoomRecords"]
 
@@ -214,29 +213,46 @@ class RoomRecords:
 
         self._put(write)
 
-    def chat_history(
+    def chat_tail(
         self,
         session_id: str,
         *,
         limit: int,
-        then: Callable[[list[ChatMessage]], None],
-        audiences: Sequence[ChatAudience] = ("everyone",),
+        then: Callable[[list[ChatMessage], list[ChatMessage]], None],
+        failed: Callable[[], None],
     ) -> None:
-        """Read the session's last ``limit`` chat messages for ``audiences`` (those the member
-        may read: by default, only what everyone may) after every write queued before."""
-
-        found: list[list[ChatMessage]] = []
+        """Read what a room's chat tail starts from (``ChatTail.load``), after every write
+        queued before: the session's last ``limit`` messages everyone may read, and its last
+        ``limit`` of all (oldest first)."""
+        chat = self._store.chat
+        found: list[tuple[list[ChatMessage], list[ChatMessage]]] = []
 
         async def read() -> None:
-            recent = self._store.chat.recent(session_id, limit=limit, audiences=audiences)
-            found.append(await recent)
+            every_audience = await chat.recent(
+                session_id, limit=limit, audiences=("everyone", "mentors")
+            )
+            if len(every_audience) < limit:  # all there is: no second read (most rooms)
+                everyone = [m for m in every_audience if m.audience == "everyone"]
+            else:
+                everyone = await chat.recent(session_id, limit=limit, audiences=("everyone",))
+            found.append((everyone, every_audience))
 
         async def deliver() -> None:
-            # Given up: the member keeps what its page shows; the next welcome tries again.
             if await self._run(read, attempts=_CHAT_ATTEMPTS):
-                then(found[-1])
+                then(*found[-1])
+            else:
+                failed()
 
         self._put(_Read(deliver))
+
+    def after(self, then: Callable[[], None]) -> None:
+        """Run ``then`` once every write queued before is done (and before any ordered write
+        queued after)."""
+
+        async def run() -> None:
+            then()
+
+        self._put(_Read(run))
 
     def session_live(self, session_id: str) -> None:
         self._put(_WentLive(session_id, time.time()))

@@ -1,0 +1,88 @@
+"""A room's chat tail (server/live/rooms/chat_tail.py): the history a member's welcome is
+followed by, from memory, the same as a read of the stored chat would give (issue 8)."""
+
+from __future__ import annotations
+
+from server.infra.storage import ChatMessage
+from server.live.rooms.chat_tail import ChatTail, chat_history
+from signaling import MAX_CHAT_HISTORY, ConnectionId
+from signaling.messages import MAX_CHAT, ChatAudience
+
+EVERYONE: tuple[ChatAudience, ...] = ("everyone",)
+MENTORS_VIEW: tuple[ChatAudience, ...] = ("everyone", "mentors")
+
+
+def _said(n: int, audience: ChatAudience = "everyone", text: str = "hello") -> ChatMessage:
+    return ChatMessage(f"c{n}", "s1", "p1", "u1", "Sam", text, 1.7e9 + n, n, audience)
+
+
+def _ids(tail: ChatTail, audiences: tuple[ChatAudience, ...]) -> list[str]:
+    return [m.id for m in tail.history(audiences).messages]
+
+
+def _read(stored: list[ChatMessage], audiences: tuple[ChatAudience, ...]) -> list[ChatMessage]:
+    """What a read of the stored chat for ``audiences`` gives (ChatStore.recent)."""
+    return [m for m in stored if m.audience in audiences][-MAX_CHAT_HISTORY:]
+
+
+def _loaded(stored: list[ChatMessage]) -> ChatTail:
+    tail = ChatTail()
+    tail.load(_read(stored, EVERYONE), _read(stored, MENTORS_VIEW))
+    return tail
+
+
+def test_each_view_gets_what_a_read_would_give() -> None:
+    # Hidden observers said more than a history holds after the last lines everyone may read.
+    stored = [_said(n) for n in range(30)]
+    stored += [_said(n, "mentors") for n in range(30, 30 + MAX_CHAT_HISTORY + 10)]
+    tail = _loaded(stored)
+    assert _ids(tail, EVERYONE) == [f"c{n}" for n in range(30)]
+    expected = [m.id for m in chat_history(_read(stored, MENTORS_VIEW)).messages]
+    assert _ids(tail, MENTORS_VIEW) == expected
+
+
+def test_what_is_stored_after_the_load_is_added_and_what_before_is_left_to_it() -> None:
+    tail = ChatTail()
+    tail.storing()
+    tail.stored(_said(1))  # stored before the load: the load's read has it
+    assert not tail.loaded
+    tail.load([_said(1)], [_said(1)])
+    tail.storing()
+    assert not tail.settled
+    tail.stored(_said(2))
+    tail.storing()
+    tail.stored(None)  # could not be stored: never relayed, never in a history
+    assert tail.settled
+    assert _ids(tail, EVERYONE) == ["c1", "c2"]
+
+
+def test_it_stays_within_what_the_two_views_can_send() -> None:
+    tail = _loaded([])
+    for n in range(10):
+        tail.storing()
+        tail.stored(_said(n))
+    for n in range(10, 10 + 5 * MAX_CHAT_HISTORY):
+        tail.storing()
+        tail.stored(_said(n, "mentors"))
+    assert _ids(tail, EVERYONE) == [f"c{n}" for n in range(10)]
+    assert len(_ids(tail, MENTORS_VIEW)) == MAX_CHAT_HISTORY
+    assert tail.history(MENTORS_VIEW).messages[-1].id == f"c{9 + 5 * MAX_CHAT_HISTORY}"
+    assert len(tail) <= 2 * MAX_CHAT_HISTORY + 10
+    # Long lines: bounded by the history's size too, and still the newest.
+    for n in range(1000, 1000 + 3 * MAX_CHAT_HISTORY):
+        tail.storing()
+        tail.stored(_said(n, text="x" * MAX_CHAT))
+    long = [_said(n, text="x" * MAX_CHAT) for n in range(1000, 1000 + 3 * MAX_CHAT_HISTORY)]
+    assert _ids(tail, EVERYONE) == [m.id for m in chat_history(long).messages]
+
+
+def test_those_who_asked_before_the_load_get_it_once() -> None:
+    tail = ChatTail()
+    assert tail.wait(ConnectionId("a"), EVERYONE)
+    assert not tail.wait(ConnectionId("b"), MENTORS_VIEW)
+    assert tail.load([], []) == [(ConnectionId("a"), EVERYONE), (ConnectionId("b"), MENTORS_VIEW)]
+    assert tail.load([], []) == []
+    tail = ChatTail()
+    tail.wait(ConnectionId("a"), EVERYONE)
+    tail.failed()
+    assert tail.wait(ConnectionId("b"), EVERYONE)  # the next welcome tries again
