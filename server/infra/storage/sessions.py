@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from server.infra.storage.engine import for_writing
-from server.infra.storage.reads import Reads
+from server.infra.storage.reads import Reads, rows_of
 from server.infra.storage.schema import session_trainees, sessions, supervisor_assignments
 from server.infra.storage.writes import Writes
 
@@ -207,12 +207,28 @@ _ONE_SESSION = (
 )
 
 
+_AT = {column.name: i for i, column in enumerate(_ONE_SESSION.selected_columns)}
+
+
 def read_session(connection: sa.Connection, session_id: str) -> Session | None:
     """The session and its trainees, in one prepared statement (a read for ``Reads.run``)."""
-    rows = connection.execute(_ONE_SESSION, {"id": session_id}).all()
+    rows = rows_of(connection, _ONE_SESSION, {"id": session_id})
     if not rows:
         return None
-    return _session(rows[0], tuple(r.trainee_id for r in rows if r.trainee_id is not None))
+    first = rows[0]
+    return Session(
+        id=first[_AT["id"]],
+        title=first[_AT["title"]],
+        mentor_id=first[_AT["mentor_id"]],
+        trainee_ids=tuple(r[_AT["trainee_id"]] for r in rows if r[_AT["trainee_id"]] is not None),
+        status=SessionStatus(first[_AT["status"]]),
+        media_mode=first[_AT["media_mode"]],
+        scheduled_for=first[_AT["scheduled_for"]],
+        created_at=first[_AT["created_at"]],
+        started_at=first[_AT["started_at"]],
+        ended_at=first[_AT["ended_at"]],
+        observers_hidden=bool(first[_AT["observers_hidden"]]),
+    )
 
 
 def _session(row: sa.Row[Any], trainee_ids: tuple[str, ...]) -> Session:
