@@ -64,6 +64,7 @@ format: install
 bench: install web services
 	cd bench/node && npm ci --no-audit --no-fund
 	$(BIN)/python bench/signaling.py
+	$(BIN)/python bench/joins.py
 	$(BIN)/python bench/notes.py
 
 clean:
