@@ -67,7 +67,7 @@ def test_it_stays_within_what_the_two_views_can_send() -> None:
     assert _ids(tail, EVERYONE) == [f"c{n}" for n in range(10)]
     assert len(_ids(tail, MENTORS_VIEW)) == MAX_CHAT_HISTORY
     assert tail.history(MENTORS_VIEW).messages[-1].id == f"c{9 + 5 * MAX_CHAT_HISTORY}"
-    assert len(tail) <= 2 * MAX_CHAT_HISTORY + 10
+    assert tail.kept <= 2 * MAX_CHAT_HISTORY + 10
     # Long lines: bounded by the history's size too, and still the newest.
     for n in range(1000, 1000 + 3 * MAX_CHAT_HISTORY):
         tail.storing()

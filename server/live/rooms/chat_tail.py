@@ -80,8 +80,9 @@ class ChatTail:
         self._storing = 0
         self._waiting: list[tuple[ConnectionId, tuple[ChatAudience, ...]]] = []
 
-    def __len__(self) -> int:
-        """Messages kept."""
+    @property
+    def kept(self) -> int:
+        """How many messages it holds."""
         return len(self._kept or ())
 
     @property
