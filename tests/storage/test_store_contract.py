@@ -224,6 +224,25 @@ async def test_ended_sign_ins_are_found_among_live_ones(store: Store) -> None:
     assert await store.login_sessions.ended_among(hashes, now=1000.0 + 43200) == hashes
 
 
+async def test_the_periodic_checks_take_any_number_of_sockets_and_rooms(store: Store) -> None:
+    """A node checks every socket's sign-in and every open notes room every 30 s, in one call
+    each: more of them than one statement may bind (SQLite 32,766, PostgreSQL 32,767) still
+    answer, and the ended ones are among the answers."""
+    user = await store.users.create(
+        email="m@example.org", name="M", role=Role.MENTOR, password_hash="h"
+    )
+    _, revoked = await store.login_sessions.open(user.id, now=1000.0, ip=None, user_agent=None)
+    await store.login_sessions.revoke(revoked.token_hash, now=1001.0)
+    hashes = {f"{n:064x}" for n in range(40_000)} | {revoked.token_hash}
+    assert await store.login_sessions.ended_among(hashes, now=1002.0) == {revoked.token_hash}
+    session = await store.sessions.create(
+        title="T", mentor_id=user.id, trainee_ids=(), media_mode="direct", scheduled_for=None
+    )
+    await store.sessions.end(session.id, now=1003.0)
+    ids = [f"{n:032x}" for n in range(40_000)] + [session.id]
+    assert [s.id for s in await store.sessions.ended_among(ids)] == [session.id]
+
+
 async def test_a_batch_of_audit_events_extends_the_chain(store: Store) -> None:
     from server.infra.storage.audit import NewAuditEvent
 

@@ -12,12 +12,25 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-__all__ = ["UNAVAILABLE", "configure_sqlite", "create_engine", "for_writing", "ping", "writing"]
+__all__ = [
+    "IN_CHUNK",
+    "UNAVAILABLE",
+    "configure_sqlite",
+    "create_engine",
+    "for_writing",
+    "ping",
+    "writing",
+]
 
 UNAVAILABLE: tuple[type[Exception], ...] = (SQLAlchemyError, OSError, TimeoutError)
 """What the database's driver and pool raise when it cannot answer now (a pool timeout under
 load, a lost connection): edges that cannot answer 500 (sockets) catch these and ask the client
 to come back, so that SQLAlchemy's types are named here only."""
+
+
+IN_CHUNK = 1000
+"""Values bound in one ``IN (...)``: a statement binds at most 32,766 (SQLite) or 32,767
+(PostgreSQL) parameters, so reads over a node's every socket or room go in chunks of this."""
 
 
 def configure_sqlite(sync_engine: sa.Engine) -> None:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.infra.roles import UserId
-from server.infra.storage.engine import for_writing
+from server.infra.storage.engine import IN_CHUNK, for_writing
 from server.infra.storage.schema import invites, login_sessions, users
 
 __all__ = [
@@ -271,23 +271,27 @@ class LoginSessionStore:
         """Which of these login sessions may no longer be used: revoked, past their absolute
         limit, or of a disabled account. (Idleness does not end a socket: someone in an
         hour-long call makes no HTTP requests.)"""
-        if not token_hashes:
-            return set()
-        query = (
-            sa.select(login_sessions.c.token_hash)
-            .select_from(login_sessions.outerjoin(users, users.c.id == login_sessions.c.user_id))
-            .where(
-                login_sessions.c.token_hash.in_(list(token_hashes)),
-                sa.or_(
-                    login_sessions.c.revoked_at.is_not(None),
-                    login_sessions.c.expires_at <= now,
-                    users.c.disabled.is_(True),
-                ),
-            )
-        )
+        wanted = list(token_hashes)
+        ended: set[str] = set()
         async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return {str(row[0]) for row in rows}
+            # In chunks: a node may hold more sockets than one statement can bind.
+            for start in range(0, len(wanted), IN_CHUNK):
+                query = (
+                    sa.select(login_sessions.c.token_hash)
+                    .select_from(
+                        login_sessions.outerjoin(users, users.c.id == login_sessions.c.user_id)
+                    )
+                    .where(
+                        login_sessions.c.token_hash.in_(wanted[start : start + IN_CHUNK]),
+                        sa.or_(
+                            login_sessions.c.revoked_at.is_not(None),
+                            login_sessions.c.expires_at <= now,
+                            users.c.disabled.is_(True),
+                        ),
+                    )
+                )
+                ended |= {str(row[0]) for row in (await connection.execute(query)).all()}
+        return ended
 
     async def guest_name(self, guest_id: str) -> str | None:
         """The name a guest (invite redeemer) goes by in the record: the trainee account a

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from server.infra.storage.engine import for_writing
+from server.infra.storage.engine import IN_CHUNK, for_writing
 from server.infra.storage.reads import Reads, rows_of
 from server.infra.storage.schema import session_trainees, sessions, supervisor_assignments
 from server.infra.storage.writes import Writes
@@ -121,11 +121,14 @@ class SessionStore:
     async def ended_among(self, session_ids: Sequence[str]) -> list[Session]:
         """Those of ``session_ids`` that have ended (a node's open notes rooms, checked in one
         read in case the end never reached it on the bus)."""
-        if not session_ids:
-            return []
-        return await self._load(
-            sa.and_(sessions.c.id.in_(session_ids), sessions.c.status == SessionStatus.ENDED)
-        )
+        ended: list[Session] = []
+        # In chunks: a node may hold more than one statement can bind (PostgreSQL: 32,767).
+        for start in range(0, len(session_ids), IN_CHUNK):
+            chunk = list(session_ids[start : start + IN_CHUNK])
+            ended += await self._load(
+                sa.and_(sessions.c.id.in_(chunk), sessions.c.status == SessionStatus.ENDED)
+            )
+        return ended
 
     async def hide_observers(self, session_id: str, hidden: bool) -> None:
         async with self._writer.begin() as connection:
