@@ -218,11 +218,19 @@ async def media_room(config: MediaConfig | None = None) -> AsyncIterator[Room]:
 
 
 def open_sockets() -> int:
-    """Sockets this process holds (aioice opens one UDP socket per local candidate)."""
+    """UDP sockets this process holds (aioice opens one per local candidate). Only UDP: the
+    process's TCP sockets (earlier tests' clients and servers, closing in their own time)
+    would make a count taken before and after a room unrelated to the room."""
+    udp: set[str] = set()
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            next(rows, None)  # the header
+            udp |= {row.split()[9] for row in rows}
     count = 0
     for fd in os.listdir("/proc/self/fd"):
         with contextlib.suppress(OSError):
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:[") and target[8:-1] in udp:
                 count += 1
     return count
 
