@@ -91,6 +91,19 @@ async def hidden_observer_call(
             await page.context.close()
 
 
+# Whether a caption's text (which can overflow its box) lies within the caption's box, and the
+# box within its tile (which clips what passes its edge).
+TEXT_INSIDE_TILE = """caption => {
+    const text = document.createRange();
+    text.selectNodeContents(caption);
+    const drawn = text.getBoundingClientRect();
+    const box = caption.getBoundingClientRect();
+    const tile = caption.closest("figure").getBoundingClientRect();
+    return drawn.left >= box.left && drawn.right <= box.right
+        && box.left >= tile.left && box.right <= tile.right && box.bottom <= tile.bottom;
+}"""
+
+
 async def test_a_hidden_observer_is_told_beside_the_message_box_before_writing(
     server: RunningServer, browser: Browser, shots: Path
 ) -> None:
@@ -110,6 +123,8 @@ async def test_a_hidden_observer_is_told_beside_the_message_box_before_writing(
         await expect(hint(watcher)).to_be_in_viewport()
         await expect(box).to_be_in_viewport()
         await watcher.screenshot(path=shots / "observer-chat-hint-390x844.png")
+        # Its own small picture says "You · observing" inside its edges, not past them.
+        assert await watcher.locator("#self-tile figcaption").evaluate(TEXT_INSIDE_TILE)
 
         # Nobody else has it: the mentor beside the chat, the trainee in the open sheet.
         await phone.get_by_role("button", name="Chat & notes").click()
