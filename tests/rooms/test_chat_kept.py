@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from server.infra.storage import ChatMessage
-from server.live.rooms.chat_tail import chat_history
+from server.live.rooms.chat_tail import ChatTail
 from signaling import (
     MAX_CHAT_HISTORY,
     MAX_CHAT_HISTORY_BYTES,
@@ -142,10 +142,13 @@ async def test_the_history_is_the_newest_messages_within_bounds(scene: Scene) ->
     assert (history.messages[0].id, history.messages[-1].id) == ("c5", f"c{MAX_CHAT_HISTORY + 4}")
     # Long messages: fewer, so that the frame fits a socket's outbox; still the newest.
     long = [_said("s", n, "x" * MAX_CHAT) for n in range(MAX_CHAT_HISTORY)]
-    kept = chat_history(long).messages
+    tail = ChatTail()
+    tail.load(long, long)
+    long_history = tail.history(("everyone",))
+    kept = long_history.messages
     assert 0 < len(kept) < MAX_CHAT_HISTORY
     assert kept[-1].id == f"c{MAX_CHAT_HISTORY - 1}"
-    assert len(serialize(chat_history(long))) <= MAX_CHAT_HISTORY_BYTES + 100
+    assert len(serialize(long_history)) <= MAX_CHAT_HISTORY_BYTES + 100
 
 
 def _said(session_id: str, n: int, text: str) -> ChatMessage:

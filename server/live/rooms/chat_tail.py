@@ -28,7 +28,7 @@ from signaling import (
 )
 from signaling.messages import ChatAudience
 
-__all__ = ["ChatTail", "chat_history"]
+__all__ = ["ChatTail"]
 
 _Kept = tuple[ChatPosted, int]  # the message as sent, and its size in a history
 
@@ -59,14 +59,6 @@ def _newest(kept: Sequence[_Kept], audiences: Collection[ChatAudience]) -> list[
         chosen.append(item)
     chosen.reverse()
     return chosen
-
-
-def chat_history(stored: Sequence[ChatMessage]) -> ChatHistory:
-    """The `chat-history` message for stored chat (oldest first): its newest messages, as many as
-    fit in `MAX_CHAT_HISTORY` and `MAX_CHAT_HISTORY_BYTES`."""
-    kept = [_posted(m) for m in stored]
-    audiences = {posted.audience for posted, _ in kept}
-    return ChatHistory(messages=tuple(posted for posted, _ in _newest(kept, audiences)))
 
 
 _EVERYONE: tuple[ChatAudience] = ("everyone",)
