@@ -140,7 +140,7 @@ def rows_of(
 ) -> list[tuple[Any, ...]]:
     """``statement``'s rows as plain tuples, values as the driver gives them (SQLite: booleans
     as 0 or 1). On SQLite through the DB-API cursor of the connection's own transaction, the
-    statement compiled once: SQLAlchemy's execution was ~12 us of a ~20 us read (8.7 against
+    statement compiled once: SQLAlchemy's execution was ~11 us of a ~20 us read (9.8 against
     20.5 us, measured alone), and every socket handshake makes one (issue 8). Only for
     statements built once, at import."""
     if connection.dialect.name != "sqlite":

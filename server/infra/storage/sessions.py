@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -188,7 +188,7 @@ class SessionStore:
                 )
             ).all()
             trainees = await _trainees_of(connection, [row.id for row in rows])
-        return [_session(row, trainees.get(row.id, ())) for row in rows]
+        return [_session(row._mapping, trainees.get(row.id, ())) for row in rows]
 
 
 _MARK_LIVE = (
@@ -210,7 +210,7 @@ _ONE_SESSION = (
 )
 
 
-_AT = {column.name: i for i, column in enumerate(_ONE_SESSION.selected_columns)}
+_NAMES = tuple(column.name for column in _ONE_SESSION.selected_columns)
 
 
 def read_session(connection: sa.Connection, session_id: str) -> Session | None:
@@ -218,35 +218,25 @@ def read_session(connection: sa.Connection, session_id: str) -> Session | None:
     rows = rows_of(connection, _ONE_SESSION, {"id": session_id})
     if not rows:
         return None
-    first = rows[0]
-    return Session(
-        id=first[_AT["id"]],
-        title=first[_AT["title"]],
-        mentor_id=first[_AT["mentor_id"]],
-        trainee_ids=tuple(r[_AT["trainee_id"]] for r in rows if r[_AT["trainee_id"]] is not None),
-        status=SessionStatus(first[_AT["status"]]),
-        media_mode=first[_AT["media_mode"]],
-        scheduled_for=first[_AT["scheduled_for"]],
-        created_at=first[_AT["created_at"]],
-        started_at=first[_AT["started_at"]],
-        ended_at=first[_AT["ended_at"]],
-        observers_hidden=bool(first[_AT["observers_hidden"]]),
-    )
+    trainee = _NAMES.index("trainee_id")
+    trainee_ids = tuple(r[trainee] for r in rows if r[trainee] is not None)
+    return _session(dict(zip(_NAMES, rows[0], strict=True)), trainee_ids)
 
 
-def _session(row: sa.Row[Any], trainee_ids: tuple[str, ...]) -> Session:
+def _session(row: Mapping[Any, Any], trainee_ids: tuple[str, ...]) -> Session:
     return Session(
-        id=row.id,
-        title=row.title,
-        mentor_id=row.mentor_id,
+        id=row["id"],
+        title=row["title"],
+        mentor_id=row["mentor_id"],
         trainee_ids=trainee_ids,
-        status=SessionStatus(row.status),
-        media_mode=row.media_mode,
-        scheduled_for=row.scheduled_for,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        observers_hidden=row.observers_hidden,
+        status=SessionStatus(row["status"]),
+        media_mode=row["media_mode"],
+        scheduled_for=row["scheduled_for"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        # SQLite's driver gives 0 or 1 where SQLAlchemy gave a bool (reads.rows_of).
+        observers_hidden=bool(row["observers_hidden"]),
     )
 
 
