@@ -20,13 +20,14 @@ Writes never come here: they stay on the asynchronous engine and its write trans
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from server.infra.storage.thread_engine import ThreadEngine
 
 __all__ = ["Reads", "rows_of"]
 
@@ -42,31 +43,18 @@ _BATCH = 64
 class Reads:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._sync: sa.Engine | None = None
-        self._thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._waiting: list[tuple[_Read, asyncio.Future[Any]]] = []
         self._batch: asyncio.Future[list[_Outcome]] | None = None  # the one in flight
-        url = engine.url
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            self._sync = sa.create_engine(
-                url.set(drivername="sqlite"), hide_parameters=True, pool_size=1, max_overflow=0
-            )
-            _configure_reader(self._sync)
-            # One thread: a second would only take turns with the first (and the loop) for
-            # the GIL.
-            self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sql-reads")
-            # Disposing of the engine (closing, or a test pulling the database away) drops the
-            # reader's connection too: the next read opens the file anew, as the engine does.
-            event.listen(engine.sync_engine, "engine_disposed", self._dispose_soon)
+        self._side = ThreadEngine.over(engine, _configure_reader, "sql-reads")
 
     @property
     def engine(self) -> sa.Engine:
         """The engine whose connections run the reads (for event listeners)."""
-        return self._sync if self._sync is not None else self._engine.sync_engine
+        return self._side.engine if self._side is not None else self._engine.sync_engine
 
     async def run(self, read: Callable[[sa.Connection], T]) -> T:
         """``read(connection)``'s result; its statements see one snapshot."""
-        if self._sync is None or self._thread is None:
+        if self._side is None:
             async with self._engine.connect() as connection:
                 return await connection.run_sync(read)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -76,11 +64,10 @@ class Reads:
         return await future
 
     def _start_batch(self) -> None:
-        assert self._thread is not None
+        assert self._side is not None
         batch, self._waiting = self._waiting[:_BATCH], self._waiting[_BATCH:]
         reads = [read for read, _ in batch]
-        loop = asyncio.get_running_loop()
-        self._batch = loop.run_in_executor(self._thread, self._read_batch, reads)
+        self._batch = self._side.run(self._read_batch, self._side.engine, reads)
         self._batch.add_done_callback(lambda done: self._finish_batch(batch, done))
 
     def _finish_batch(
@@ -98,13 +85,13 @@ class Reads:
                 future.set_result(value)
             else:
                 future.set_exception(value)
-        if self._waiting and self._thread is not None:
+        if self._waiting and self._side is not None:
             self._start_batch()
 
-    def _read_batch(self, reads: list[_Read]) -> list[_Outcome]:
-        assert self._sync is not None
+    @staticmethod
+    def _read_batch(engine: sa.Engine, reads: list[_Read]) -> list[_Outcome]:
         outcomes: list[_Outcome] = []
-        with self._sync.connect() as connection:
+        with engine.connect() as connection:
             for read in reads:
                 try:
                     outcomes.append((True, read(connection)))
@@ -114,22 +101,14 @@ class Reads:
                     connection.rollback()
         return outcomes
 
-    def _dispose_soon(self, _engine: Any) -> None:
-        # On the reading thread, after any batch already queued: its connection is never
-        # closed under it.
-        if self._sync is not None and self._thread is not None:
-            self._thread.submit(self._sync.dispose)
-
     async def close(self) -> None:
-        if self._sync is None or self._thread is None:
+        if self._side is None:
             return
         while self._batch is not None:  # answer what was asked for
             await asyncio.wait([self._batch])
             await asyncio.sleep(0)
-        event.remove(self._engine.sync_engine, "engine_disposed", self._dispose_soon)
-        thread, self._thread = self._thread, None
-        await asyncio.get_running_loop().run_in_executor(thread, self._sync.dispose)
-        thread.shutdown(wait=False)
+        side, self._side = self._side, None
+        await side.close()
 
 
 _compiled: dict[int, tuple[sa.Select[Any], str, tuple[str, ...]]] = {}
