@@ -7,6 +7,8 @@ keeps a document).
 All are driven by the same Python y-websocket clients. Each writer appends a short token
 every INTERVAL seconds; latency is from the writer sending an update to the other writer of
 the document seeing it. Throughput is updates relayed per second of the server's own CPU time.
+Preceptor's own /metrics add where its share of the latency goes: the group commit's batches
+(updates in each, the commit's time, how long each batch's oldest update waited).
 
     .venv/bin/python bench/notes.py [--documents 50] [--updates 100] [--interval 0.05]
         [--start spread|aligned]
@@ -29,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from pycrdt import Doc, Text
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -76,6 +80,34 @@ class Target:
     url: Callable[[int], str]
     headers: Callable[[int, int], dict[str, str]]
     """The handshake's headers for writer ``w`` (0 or 1) of document ``d``."""
+    metrics_url: str | None = None
+    """Preceptor's /metrics (answered on loopback), for its group commit's figures."""
+
+
+_COMMIT_METRICS = (
+    "preceptor_notes_commit_batch_updates",
+    "preceptor_notes_commit_seconds",
+    "preceptor_notes_commit_wait_seconds",
+)
+_SLOW_WAIT_S = 0.005
+
+
+async def commit_figures(url: str) -> dict[str, float]:
+    """The group commit's histograms so far: each one's count and sum, and how many batches'
+    oldest update waited at most ``_SLOW_WAIT_S``."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(url)
+    response.raise_for_status()
+    figures: dict[str, float] = {}
+    for family in text_string_to_metric_families(response.text):
+        if family.name not in _COMMIT_METRICS:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith(("_count", "_sum")):
+                figures[sample.name] = sample.value
+            elif sample.name.endswith("_bucket") and float(sample.labels["le"]) == _SLOW_WAIT_S:
+                figures[f"{family.name}_fast"] = sample.value
+    return figures
 
 
 async def read_loop(
@@ -143,6 +175,7 @@ async def run(
             if not phases:
                 await asyncio.sleep(interval)
 
+    commits_before = await commit_figures(target.metrics_url) if target.metrics_url else {}
     cpu_before = cpu_seconds(target.pid)
     await asyncio.gather(*(type_into(w, i) for i, w in enumerate(writers)))
     expected = docs * 2 * updates
@@ -152,12 +185,15 @@ async def run(
     elapsed = time.perf_counter() - started
     cpu = cpu_seconds(target.pid) - cpu_before
     rss = rss_kib(target.pid)
+    commits = await commit_figures(target.metrics_url) if target.metrics_url else {}
     for task in readers:
         task.cancel()
     for writer in writers:
         await writer.ws.close()
     ordered = sorted(latencies)
+    commit = {name: value - commits_before.get(name, 0.0) for name, value in commits.items()}
     return {
+        **commit,
         "p50": ordered[len(ordered) // 2],
         "p99": ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))],
         "updates": float(len(latencies)),
@@ -181,6 +217,7 @@ async def preceptor(stack: contextlib.AsyncExitStack, docs: int, workdir: Path) 
         server.pid,
         lambda d: f"ws://127.0.0.1:{server.port}/ws/notes/{server.session_ids[d]}",
         lambda d, w: {"Cookie": cookies[w][d % people], "Origin": server.origin},
+        metrics_url=f"http://127.0.0.1:{server.port}/metrics",
     )
 
 
@@ -338,6 +375,18 @@ async def main() -> None:
         print(
             f"{name:<32}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['per_s']:>11.0f}"
             f"{r['per_cpu_s']:>11.0f}{1e6 / r['per_cpu_s']:>15.0f}{r['rss_mib']:>9.1f}"
+        )
+    batches = ours[1].get("preceptor_notes_commit_batch_updates_count", 0.0)
+    if batches:
+        r = ours[1]
+        wait = "preceptor_notes_commit_wait_seconds"
+        print(
+            f"{ours[0]}'s group commit (its /metrics): {batches:.0f} batches, "
+            f"{r['preceptor_notes_commit_batch_updates_sum'] / batches:.1f} updates each; "
+            f"commit mean {r['preceptor_notes_commit_seconds_sum'] / batches * 1000:.2f} ms; "
+            f"a batch's oldest update waited {r[f'{wait}_sum'] / batches * 1000:.2f} ms on "
+            f"average, over {_SLOW_WAIT_S * 1000:.0f} ms in "
+            f"{100 * (1 - r[f'{wait}_fast'] / batches):.1f} % of batches"
         )
     for name, r in (durable, memory):
         # CPU per update, ours over theirs: below 1 is less CPU per relayed update than theirs.

@@ -111,6 +111,7 @@ class Services:
                 node_id=node_id,
                 multi_node=isinstance(bus, RedisBus),
                 ended_sessions=store.sessions.ended_among,
+                observe_commits=metrics.observe_notes_commit,
             ),
             instruments=Instruments(template_store),
             feedback=FeedbackStore(store.engine, writer),

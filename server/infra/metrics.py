@@ -13,6 +13,9 @@ from prometheus_client import (
 
 __all__ = ["Metrics"]
 
+# Half a millisecond (an SSD's fsync) to seconds (a disk in trouble).
+_DISK_WAIT_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -29,6 +32,27 @@ class Metrics:
             ["route"],
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        # One observation per batch of the notes' group commit (server/live/notes/group_commit.py),
+        # not per update: what a slow disk does to typing shows here first.
+        self.notes_commit_seconds = Histogram(
+            "preceptor_notes_commit_seconds",
+            "Time to store one batch of notes updates durably (one fsync'd transaction).",
+            registry=self.registry,
+            buckets=_DISK_WAIT_BUCKETS_S,
+        )
+        self.notes_commit_wait_seconds = Histogram(
+            "preceptor_notes_commit_wait_seconds",
+            "From the oldest update of a batch being queued to the batch's commit: the longest "
+            "any of its updates waited before it could be relayed.",
+            registry=self.registry,
+            buckets=_DISK_WAIT_BUCKETS_S,
+        )
+        self.notes_commit_batch_updates = Histogram(
+            "preceptor_notes_commit_batch_updates",
+            "Updates stored together in one batch of the notes' group commit.",
+            registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 500),
         )
         self.sockets = Gauge(
             "preceptor_websockets_open",
@@ -85,6 +109,11 @@ class Metrics:
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method=method, route=route, status=str(status)).inc()
         self.request_seconds.labels(route=route).observe(seconds)
+
+    def observe_notes_commit(self, commit_s: float, oldest_wait_s: float, updates: int) -> None:
+        self.notes_commit_seconds.observe(commit_s)
+        self.notes_commit_wait_seconds.observe(oldest_wait_s)
+        self.notes_commit_batch_updates.observe(updates)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -6,6 +6,7 @@ before its commit, the caps count queued updates, and the log replays to the rel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -65,19 +66,21 @@ async def _second_session(scene: Scene) -> str:
     return str(created.json()["id"])
 
 
-async def test_both_writers_of_a_document_share_one_commit_and_the_log_replays_it(
-    scene: Scene, held: HeldCommits
-) -> None:
+@contextlib.asynccontextmanager
+async def both_typed_while_held(
+    scene: Scene, held: HeldCommits, other: str
+) -> AsyncIterator[tuple[YClient, YClient]]:
+    """The mentor and the guest of the scene's document, each having typed a line while the
+    group commit is held on another document's update (its disk is slow): both lines queued,
+    neither committed until ``held.gate`` opens."""
     server = scene.server
-    other = await _second_session(scene)
     async with (
         yclient(server, scene.session_id, scene.mentor_http) as mentor,
         yclient(server, scene.session_id, scene.guest_http) as guest,
         yclient(server, other, scene.mentor_http) as elsewhere,
     ):
-        # The writer is busy with another document's commit (its disk is slow).
         await held.busy_with(elsewhere, other)
-        # Both writers of the first document type meanwhile: neither may wait for the other.
+        # Both writers of the document type meanwhile: neither may wait for the other.
         await mentor.type("Mentor: good history. ")
         await guest.type("Guest: missed red flags. ")
 
@@ -85,6 +88,15 @@ async def test_both_writers_of_a_document_share_one_commit_and_the_log_replays_i
             return server.services.notes._commits._queue.qsize() == 2
 
         await wait_for(both_queued)  # the guest's update waited behind the mentor's commit
+        yield mentor, guest
+
+
+async def test_both_writers_of_a_document_share_one_commit_and_the_log_replays_it(
+    scene: Scene, held: HeldCommits
+) -> None:
+    server = scene.server
+    other = await _second_session(scene)
+    async with both_typed_while_held(scene, held, other) as (mentor, guest):
         await asyncio.sleep(0.1)  # (a relay before the commit would show here)
         assert str(guest.text) == "Guest: missed red flags. "
         assert str(mentor.text) == "Mentor: good history. "
@@ -142,3 +154,42 @@ async def test_queued_updates_count_against_the_document_cap(
 
         await wait_for(stored)
     assert len(await server.services.notes_store.history(scene.session_id)) == 1
+
+
+def _sample(metrics: str, line_start: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{line_start} is not in the metrics")
+
+
+async def test_the_metrics_show_what_a_slow_commit_made_writers_wait(
+    scene: Scene, held: HeldCommits
+) -> None:
+    """An operator reads a slow disk off /metrics: each batch's commit time, how long its oldest
+    update waited to be relayed, and how many updates it carried."""
+    server = scene.server
+    other = await _second_session(scene)
+    async with both_typed_while_held(scene, held, other) as (mentor, guest):
+        await asyncio.sleep(0.3)
+        held.gate.set()
+
+        async def relayed() -> bool:
+            return str(mentor.text) == str(guest.text) and len(str(mentor.text)) == 47
+
+        await wait_for(relayed)
+    async with server.client() as operator:
+        response = await operator.get("/metrics")
+    assert response.status_code == 200, response.text
+    text = response.text
+    batches = "preceptor_notes_commit_batch_updates"
+    assert _sample(text, f"{batches}_count") == 2
+    assert _sample(text, f'{batches}_bucket{{le="1.0"}}') == 1  # the other document's
+    assert _sample(text, f'{batches}_bucket{{le="2.0"}}') == 2  # both writers' together
+    commit = "preceptor_notes_commit_seconds"
+    assert _sample(text, f'{commit}_bucket{{le="0.25"}}') <= 1  # the held one took longer
+    assert _sample(text, f"{commit}_sum") >= 0.3
+    # Both batches' oldest updates waited out the held commit before they could be relayed.
+    wait = "preceptor_notes_commit_wait_seconds"
+    assert _sample(text, f'{wait}_bucket{{le="0.25"}}') == 0
+    assert _sample(text, f"{wait}_count") == 2

@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from session_notes import BatchWriter, NewUpdate, NotesStore
 
-__all__ = ["GroupCommit", "Settled"]
+__all__ = ["CommitObserver", "GroupCommit", "Settled"]
 
 log = logging.getLogger("preceptor.notes")
 
@@ -34,16 +35,29 @@ store refused the batch. Called even when whoever appended the row stopped waiti
 socket that closed): a committed row is in the log whether or not its author heard back."""
 
 
+CommitObserver = Callable[[float, float, int], None]
+"""Told of each batch committed: its commit's seconds, the seconds since its oldest row was
+queued, and how many rows it held (the node's metrics)."""
+
+
 @dataclass(slots=True)  # not frozen: one is made per update, and a frozen __init__ costs more
 class _Queued:
     row: NewUpdate
     done: asyncio.Future[int]
     settled: Settled | None
+    queued_at: float  # time.monotonic()
 
 
 class GroupCommit:
-    def __init__(self, store: NotesStore, *, max_queue: int = 10_000) -> None:
+    def __init__(
+        self,
+        store: NotesStore,
+        *,
+        max_queue: int = 10_000,
+        observe: CommitObserver | None = None,
+    ) -> None:
         self._store = store
+        self._observe = observe
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue(max_queue)
         self._task: asyncio.Task[None] | None = None
         self._unbatched: set[asyncio.Task[None]] = set()
@@ -74,7 +88,7 @@ class GroupCommit:
         committed (or the store's error). A caller that cancels the future cancels only its
         wait: the row is still written, and ``settled`` still runs."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        queued = _Queued(row, done, settled)
+        queued = _Queued(row, done, settled, time.monotonic())
         if self._task is None:
             # Not started (a hub used without its lifespan): one row, one transaction.
             task = asyncio.get_running_loop().create_task(self._write(self._store, [queued]))
@@ -100,6 +114,7 @@ class GroupCommit:
             await writer.close()
 
     async def _write(self, writer: BatchWriter | NotesStore, batch: list[_Queued]) -> None:
+        started = time.monotonic()
         try:
             ids = await writer.append_many([queued.row for queued in batch])
         except Exception as exc:
@@ -110,6 +125,9 @@ class GroupCommit:
                     queued.done.set_exception(exc)
             return
         self.batches += 1
+        if self._observe is not None:
+            committed = time.monotonic()
+            self._observe(committed - started, committed - batch[0].queued_at, len(batch))
         # No await from here to the end: the whole batch settles in one step (module doc).
         for queued, update_id in zip(batch, ids, strict=True):
             _settle(queued, update_id)

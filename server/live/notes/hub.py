@@ -32,7 +32,7 @@ from server.access.policy import Action, may
 from server.access.principal import Principal
 from server.infra.bus import Bus, Subscription
 from server.infra.storage import Session, SessionStatus
-from server.live.notes.group_commit import GroupCommit
+from server.live.notes.group_commit import CommitObserver, GroupCommit
 from server.live.rooms.connection import SocketConnection
 from session_notes import (
     AwarenessEntry,
@@ -159,9 +159,11 @@ class NotesHub:
         clock: Callable[[], float] = time.time,
         limits: NotesLimits | None = None,
         ended_sessions: Callable[[Sequence[str]], Awaitable[list[Session]]] | None = None,
+        observe_commits: CommitObserver | None = None,
     ) -> None:
         """``ended_sessions``: of the given session ids, those that ended (as stored); with
-        several nodes, the catch-up asks it in case this node missed an end on the bus."""
+        several nodes, the catch-up asks it in case this node missed an end on the bus.
+        ``observe_commits``: told of each batch the group commit stores (the node's metrics)."""
         self.limits = limits or NotesLimits()
         self._ended_sessions = ended_sessions
         self._store = store
@@ -171,7 +173,7 @@ class NotesHub:
         self._clock = clock
         self._rooms: dict[str, _NotesRoom] = {}
         self._opening: dict[str, asyncio.Lock] = {}
-        self._commits = GroupCommit(store)
+        self._commits = GroupCommit(store, observe=observe_commits)
         self._refusals: OrderedDict[tuple[str, str, str], None] = OrderedDict()
         self._catching_up: asyncio.Task[None] | None = None
 
