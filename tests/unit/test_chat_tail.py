@@ -90,3 +90,28 @@ def test_those_who_asked_before_the_load_get_it_once() -> None:
     tail.wait(ConnectionId("a"), EVERYONE)
     tail.failed()
     assert tail.wait(ConnectionId("b"), EVERYONE)  # the next welcome tries again
+
+
+def test_a_line_stored_late_by_the_rooms_previous_node_is_added_once() -> None:
+    # Loaded on the new owner before the old one stored line 2, which comes late over the bus.
+    tail = _loaded([_said(1)])
+    tail.storing()
+    tail.stored(_said(3))  # said here meanwhile
+    tail.late(_said(2))
+    tail.late(_said(2))  # told twice: kept once
+    tail.late(_said(3))  # already here
+    assert _ids(tail, EVERYONE) == ["c1", "c3", "c2"]
+    # A hidden observer's line keeps its audience.
+    tail.late(_said(4, "mentors"))
+    assert _ids(tail, EVERYONE) == ["c1", "c3", "c2"]
+    assert _ids(tail, MENTORS_VIEW) == ["c1", "c3", "c2", "c4"]
+
+
+def test_a_late_line_heard_before_the_load_joins_it_unless_the_load_read_it() -> None:
+    tail = ChatTail()
+    tail.late(_said(2))
+    tail.late(_said(3))
+    assert not tail.loaded
+    # The load's read already found line 3 (stored before it), not line 2.
+    tail.load([_said(1), _said(3)], [_said(1), _said(3)])
+    assert _ids(tail, EVERYONE) == ["c1", "c3", "c2"]

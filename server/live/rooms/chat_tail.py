@@ -5,7 +5,9 @@ joins spent a read each on it, most often to learn that nothing had been said).
 The tail is loaded once when the room opens on this node (what was stored before, here or by
 the room's previous owner), then every message is added as it is stored. The room's hub queues
 the load as a read in the room's records, after every write queued before it, so a message is
-either in what the load read or added after it, never both, never neither.
+either in what the load read or added after it, never both, never neither. A message said on
+the room's previous node and stored there only after the room moved comes late, over the bus
+(``late``): it is added unless the load or an earlier word of it already has it.
 
 It keeps what either view of the history could send: the last `MAX_CHAT_HISTORY` messages (at
 most `MAX_CHAT_HISTORY_BYTES`) that everyone may read, and the same of every message (a mentor's
@@ -68,6 +70,7 @@ _EVERY_AUDIENCE: tuple[ChatAudience, ...] = ("everyone", "mentors")
 class ChatTail:
     def __init__(self) -> None:
         self._kept: list[_Kept] | None = None  # oldest first; None until loaded
+        self._late: list[ChatMessage] = []  # heard of before the load: added to it
         self._size = 0
         self._storing = 0
         self._waiting: list[tuple[ConnectionId, tuple[ChatAudience, ...]]] = []
@@ -106,6 +109,9 @@ class ChatTail:
         # What the first holds beyond the second is older than all of the second.
         newer = {m.id for m in every_audience}
         merged = [m for m in everyone if m.id not in newer] + list(every_audience)
+        read = {m.id for m in merged}
+        late, self._late = self._late, []
+        merged += [m for m in late if m.id not in read]
         self._kept = [_posted(m) for m in merged]
         self._size = sum(size for _, size in self._kept)
         self._trim()
@@ -127,7 +133,21 @@ class ChatTail:
         self._storing -= 1
         if self._kept is None or message is None:
             return
-        item = _posted(message)
+        self._add(_posted(message))
+
+    def late(self, message: ChatMessage) -> None:
+        """A message stored by the room's previous node after the room moved here; kept in the
+        order heard, once, whether or not the load's read found it."""
+        if self._kept is None:
+            if all(m.id != message.id for m in self._late):
+                self._late.append(message)
+            return
+        if any(posted.id == message.id for posted, _ in self._kept):
+            return
+        self._add(_posted(message))
+
+    def _add(self, item: _Kept) -> None:
+        assert self._kept is not None
         self._kept.append(item)
         self._size += item[1]
         if len(self._kept) > 2 * MAX_CHAT_HISTORY or self._size > 2 * MAX_CHAT_HISTORY_BYTES:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import msgspec
 
+from server.infra.storage import ChatMessage
+
 __all__ = [
+    "ChatStored",
     "CloseConnection",
     "Deliver",
     "EndRoom",
@@ -111,6 +114,13 @@ class FeedbackSubmitted(msgspec.Struct, frozen=True, tag="feedback"):
     trainee: str
 
 
+class ChatStored(msgspec.Struct, frozen=True, tag="chat-stored"):
+    """To the room's node, from a node the room has left: a chat line said there was stored only
+    after the room moved, so the new owner's chat tail (loaded when it opened) lacks it."""
+
+    message: ChatMessage
+
+
 class Deliver(msgspec.Struct, frozen=True, tag="deliver"):
     connection: str
     text: str
@@ -139,6 +149,7 @@ Envelope = (
     | EndRoom
     | ObserversHidden
     | FeedbackSubmitted
+    | ChatStored
     | Deliver
     | CloseConnection
     | RevokeSockets

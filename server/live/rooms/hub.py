@@ -656,6 +656,10 @@ class RoomHub:
 
         def stored() -> None:
             hosted.chat.stored(message)
+            if self._rooms.get(session_id) is not hosted or not hosted.lease.acting(self._clock()):
+                # The room moved while the line was on its way: its new owner loaded its chat
+                # tail without it.
+                self._spawn(self._tell_owner_chat_stored(message))
             self._announce(relay)
             # The timeline shows the message where it was said (the text stays in the chat
             # table, out of the append-only log, so it can be deleted with the record).
@@ -681,6 +685,16 @@ class RoomHub:
         )
         hosted.chat.storing()
         self._records.chat(message, then=stored, failed=failed)
+
+    async def _tell_owner_chat_stored(self, message: ChatMessage) -> None:
+        session_id = message.session_id
+        claim = await self._directory.owner(session_id)
+        if claim is None:
+            return  # no room anywhere: the next to open loads the line with the rest
+        if claim.owner != self.node_id:
+            await self._publish(claim.owner, env.ChatStored(message))
+        elif (hosted := self._rooms.get(session_id)) is not None:
+            hosted.chat.late(message)  # it came back here
 
     def _send_chat_history(
         self,
@@ -1005,6 +1019,10 @@ class RoomHub:
                 self._apply(session, lambda room: room.hide_observers(hidden))
             case env.FeedbackSubmitted(session=session, form=form, trainee=trainee):
                 self._notify_feedback(session, form, trainee)
+            case env.ChatStored(message=message):
+                hosted = self._rooms.get(message.session_id)
+                if hosted is not None:
+                    hosted.chat.late(message)
             case env.RevokeSockets(subject=subject, login=login):
                 for connection, (holder, holder_login) in list(self._holders.items()):
                     if holder == subject or holder_login == login:
