@@ -311,6 +311,13 @@ class Room:
         sent = self._roster.send_all(notice, where=lambda m: m.subject == trainee)
         return [*(sent or self._roster.send_all(notice, where=lambda m: m.guest))]
 
+    def chat_stored_late(self, posted: ChatPosted) -> list[Effect]:
+        """A line said in this room on the node it ran on before, stored there only after the
+        room moved here: told now to whoever here may read it (its audience was fixed when it
+        was said, as for a history)."""
+        everyone = posted.audience == "everyone"
+        return [*self._roster.send_all(posted, where=lambda m: everyone or m.sees_hidden)]
+
     def recording_failed(self, reason: str) -> list[Effect]:
         """The recorder could not go on (a full disk): recording stops for everyone, whose
         indicator goes off; only the mentors, who asked for it, hear `reason`."""

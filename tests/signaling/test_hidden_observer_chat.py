@@ -89,3 +89,15 @@ def test_an_observer_who_joins_hidden_is_audited_as_hidden() -> None:
     shown.join("m", Role.MENTOR)
     joined = [a for a in shown.join("s", Role.SUPERVISOR, observer=True) if isinstance(a, Audit)]
     assert [(a.action, "hidden" in a.detail) for a in joined] == [("join", False)]
+
+
+def test_a_line_stored_after_the_room_moved_reaches_whoever_here_may_read_it() -> None:
+    # Said on the room's previous node, stored there after the move: its audience came with it.
+    h = room(hidden=False)
+    h.join("w", subject="waiting-guest", lobby=True)  # in the lobby: hears no chat
+    late = ChatPosted(from_="p9", text="Said before the move", at=1, name="Sam", id="c1")
+    assert recipients(h.room.chat_stored_late(late), ChatPosted) == {"m", "t", "g", "s"}
+    hidden = ChatPosted(
+        from_="p4", text="Ask about radiation", at=2, name="Sue", id="c2", audience="mentors"
+    )
+    assert recipients(h.room.chat_stored_late(hidden), ChatPosted) == {"m", "s"}

@@ -135,16 +135,20 @@ class ChatTail:
             return
         self._add(_posted(message))
 
-    def late(self, message: ChatMessage) -> None:
+    def late(self, message: ChatMessage) -> ChatPosted | None:
         """A message stored by the room's previous node after the room moved here; kept in the
-        order heard, once, whether or not the load's read found it."""
+        order heard, once, whether or not the load's read found it. Returns it as sent when it
+        is news to the tail (the members here have not had it in a history)."""
         if self._kept is None:
+            # The load is yet to come: whoever waits for it gets the message in its history.
             if all(m.id != message.id for m in self._late):
                 self._late.append(message)
-            return
+            return None
         if any(posted.id == message.id for posted, _ in self._kept):
-            return
-        self._add(_posted(message))
+            return None
+        item = _posted(message)
+        self._add(item)
+        return item[0]
 
     def _add(self, item: _Kept) -> None:
         assert self._kept is not None

@@ -693,8 +693,16 @@ class RoomHub:
             return  # no room anywhere: the next to open loads the line with the rest
         if claim.owner != self.node_id:
             await self._publish(claim.owner, env.ChatStored(message))
-        elif (hosted := self._rooms.get(session_id)) is not None:
-            hosted.chat.late(message)  # it came back here
+        else:
+            self._chat_stored_late(message)  # the room came back here
+
+    def _chat_stored_late(self, message: ChatMessage) -> None:
+        """A line of a room here, stored by the node it ran on before: into its chat tail and to
+        its members, unless the tail already had it."""
+        hosted = self._rooms.get(message.session_id)
+        posted = hosted.chat.late(message) if hosted is not None else None
+        if posted is not None:
+            self._apply(message.session_id, lambda room: room.chat_stored_late(posted))
 
     def _send_chat_history(
         self,
@@ -1020,9 +1028,7 @@ class RoomHub:
             case env.FeedbackSubmitted(session=session, form=form, trainee=trainee):
                 self._notify_feedback(session, form, trainee)
             case env.ChatStored(message=message):
-                hosted = self._rooms.get(message.session_id)
-                if hosted is not None:
-                    hosted.chat.late(message)
+                self._chat_stored_late(message)
             case env.RevokeSockets(subject=subject, login=login):
                 for connection, (holder, holder_login) in list(self._holders.items()):
                     if holder == subject or holder_login == login:

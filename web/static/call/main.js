@@ -323,6 +323,7 @@ function sentence(text) {
 function chatLine(message) {
   return {
     name: message.name ?? names.get(message.from) ?? "Someone",
+    id: message.id,
     text: message.text,
     at: message.at,
     mine: message.from === selfId,

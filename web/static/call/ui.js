@@ -273,9 +273,14 @@ export function replaceChat(messages) {
   for (const message of messages) appendChat({ ...message, history: true });
 }
 
-export function appendChat({ name, text, at, mine, mentorsOnly = false, history = false }) {
+export function appendChat({ id, name, text, at, mine, mentorsOnly = false, history = false }) {
+  const log = $("chat-log");
+  // A line can reach the page twice when its room moved between nodes as it was stored (the old
+  // node relays it, and the new one tells whoever it has): shown once.
+  if (id && log.querySelector(`li[data-chat-id="${CSS.escape(id)}"]`)) return;
   const item = document.createElement("li");
   item.className = mine ? "mine" : "";
+  if (id) item.dataset.chatId = id;
   const head = document.createElement("span");
   head.className = "chat-from";
   head.textContent = mine ? "You" : name;
@@ -294,7 +299,6 @@ export function appendChat({ name, text, at, mine, mentorsOnly = false, history 
       : "Not shown to trainees: sent by a hidden observer";
     item.append(note);
   }
-  const log = $("chat-log");
   log.append(item);
   log.scrollTop = log.scrollHeight;
   if (!mine && !history && !(panelOpen() && $("tab-chat").getAttribute("aria-selected") === "true")) {
