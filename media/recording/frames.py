@@ -233,6 +233,7 @@ class Timeline:
         # the anchor would have arrived had it been as prompt as the promptest frame.
         self._earliest: dict[str, float] = {}
         self._first_late_by: dict[str, float] = {}  # kind -> late_by of its first source
+        self._past_window: set[str] = set()  # kinds with a frame past _PROMPTEST_WITHIN_S
 
     def sender_report(self, kind: str, ntp_timestamp: int, rtp_timestamp: int) -> None:
         if kind not in self._report:
@@ -248,6 +249,8 @@ class Timeline:
         if media_s <= _PROMPTEST_WITHIN_S:
             earliest = self._earliest.get(frame.kind, arrival)
             self._earliest[frame.kind] = min(earliest, arrival - media_s)
+        else:
+            self._past_window.add(frame.kind)
         other = "video" if frame.kind == "audio" else "audio"
         if (
             frame.kind == "audio"
@@ -271,6 +274,11 @@ class Timeline:
             return self._first_late_by[kind]
         anchor = self._arrival.get(kind)
         return 0.0 if anchor is None else anchor[1] - self._earliest[kind]
+
+    def settled(self, kind: str) -> bool:
+        """Whether `late_by(kind)` is final: the frames that judge it (its first source's first
+        seconds) have all come, or that source was replaced."""
+        return kind in self._first_late_by or kind in self._past_window
 
     def restart(self, kind: str) -> None:
         """A new source for `kind`: place it by arrival again (its old report no longer holds)."""

@@ -66,15 +66,20 @@ class Recorder:
         kinds: set[str],
         on_problem: Callable[[str], None] | None = None,
         on_start: Callable[[float], None] | None = None,
+        on_zero: Callable[[float], None] | None = None,
     ) -> None:
         """`on_problem(text)`: it stopped on its own (a full disk). `on_start(at)`: its first
-        keyframe was written; `at` (wall clock) is the file's zero. Both run on the loop."""
+        keyframe was written; `at` (wall clock) is the file's zero. `on_zero(at)`: the zero as
+        the frames since corrected it (see `_zero`), once that is final, told during the
+        recording so that one a crash cuts short keeps it too. All run on the loop."""
         self.path = path
         self._keyring = keyring
         self._codec = video_codec.upper()
         self._kinds = kinds
         self._on_problem = on_problem
         self._on_start = on_start
+        self._on_zero = on_zero
+        self._zero_told = False
         self.started_at: float | None = None  # wall clock of the file's zero, once written
         # Appended on the loop, popped by the worker: deque's append and popleft are atomic.
         self._pending: deque[tuple[Any, ...]] = deque()
@@ -211,6 +216,9 @@ class Recorder:
         offset = timeline.relative(at)
         if offset is not None and offset >= 0 and self._file is not None:
             self._file.write(frame.kind, frame.data, offset, frame.keyframe)
+        if not self._zero_told and timeline.settled(self._zero_kind):
+            self._zero_told = True
+            self._call_soon(self._on_zero, self._zero())
 
     def _begin(self, frame: Frame) -> bool:
         """The file starts at a video keyframe (or the first audio, if there is no video)."""

@@ -149,6 +149,7 @@ class Recordings:
                 kinds={"audio", "video"},
                 on_problem=tell,
                 on_start=functools.partial(self._media_started, recording_id),
+                on_zero=functools.partial(self._media_started, recording_id),
             )
             tap = router.tap(session, peer, recorder)
             recorder.start(tap)

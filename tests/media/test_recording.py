@@ -13,8 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from unittest import mock
 
 import av
@@ -45,6 +45,39 @@ def _feed(recorder: Recorder, sent: Sent) -> None:
         recorder.rtp(sent.kind, sent.header)
     elif sent.report is not None:
         recorder.sender_report(sent.kind, *sent.report)
+
+
+class _WallClock:
+    """The recorder's `time`: its wall clock (`time()`) is the test's to set."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.monotonic = time.monotonic
+        self.thread_time = time.thread_time
+
+    def time(self) -> float:
+        return self.now
+
+
+HeldUp = tuple[Recorder, _WallClock, list[float], float]
+
+
+@pytest.fixture
+def held_up(tmp_path: Path) -> Iterator[HeldUp]:
+    """A recorder of audio and VP8 on a wall clock the test sets (from the returned start),
+    and the zeros it tells (`on_zero`)."""
+    start = 1_800_000_000.0
+    clock = _WallClock(start)
+    told: list[float] = []
+    recorder = Recorder(
+        tmp_path / "a.live",
+        Keyring([KEY]),
+        video_codec="VP8",
+        kinds={"audio", "video"},
+        on_zero=told.append,
+    )
+    with mock.patch("media.recording.recorder.time", clock):
+        yield recorder, clock, told, start
 
 
 def _decoded(path: Path, keyring: Keyring) -> tuple[av.container.InputContainer, bytes]:
@@ -96,30 +129,51 @@ async def test_ten_seconds_of_rtp_become_a_sealed_webm_that_decodes(tmp_path: Pa
 
 @pytest.mark.timeout(60)
 async def test_a_first_frame_held_up_on_its_way_does_not_move_the_files_zero(
-    tmp_path: Path,
+    held_up: HeldUp,
 ) -> None:
     # The loop was busy for the first 0.3 s of the recording (the keyframe just asked for is
     # the largest picture): what the publisher sent meanwhile came in at once after. The file
     # zero the first frame placed is 0.3 s late, so a mark would land 0.3 s early in the file;
     # the frames after it show by how much, and the outcome gives the zero corrected.
-    start = 1_800_000_000.0
-    now = start
-    clock = SimpleNamespace(
-        time=lambda: now, monotonic=time.monotonic, thread_time=time.thread_time
-    )
-    recorder = Recorder(
-        tmp_path / "a.live", Keyring([KEY]), video_codec="VP8", kinds={"audio", "video"}
-    )
-    with mock.patch("media.recording.recorder.time", clock):
-        recorder.start(_NoKeyframes())
-        for sent in Source(3.0).packets():
-            now = start + max(sent.at, 0.3)
-            _feed(recorder, sent)
-        outcome = await recorder.stop()
+    recorder, clock, told, start = held_up
+    recorder.start(_NoKeyframes())
+    for sent in Source(3.0).packets():
+        clock.now = start + max(sent.at, 0.3)
+        _feed(recorder, sent)
+    outcome = await recorder.stop()
     assert outcome.started
     assert recorder.started_at == pytest.approx(start + 0.3, abs=0.04)  # as first placed
     # The first frame was sent at `start` (within the frame that completes it, 1/30 s).
     assert outcome.started_at == pytest.approx(start, abs=0.034)
+    assert told == []  # 3 s: never final while recording (the service stores it at the stop)
+
+
+@pytest.mark.timeout(60)
+async def test_the_corrected_zero_is_told_while_recording_once_it_is_final(
+    held_up: HeldUp,
+) -> None:
+    # As above, but told during the recording, once the frames that judge the first one (its
+    # first 10 s) are in: a recording that a crash then cuts short keeps the corrected zero
+    # (the service stores what it is told), not only one that is stopped.
+    recorder, clock, told, start = held_up
+    packets = list(Source(12.0).packets())
+    recorder.start(_NoKeyframes())
+    for sent in packets:
+        if sent.at > 9.5:
+            break
+        clock.now = start + max(sent.at, 0.3)
+        _feed(recorder, sent)
+    # The worker has written the first 9 s: nothing is final yet.
+    await eventually(lambda: recorder.recorded_s >= 9.0)
+    assert told == []
+    for sent in packets:
+        if sent.at > 9.5:
+            clock.now = start + sent.at
+            _feed(recorder, sent)
+    await eventually(lambda: len(told) == 1)
+    assert told[0] == pytest.approx(start, abs=0.034)
+    outcome = await recorder.stop()
+    assert told == [outcome.started_at]  # told once, the same as the outcome
 
 
 def test_a_range_read_decrypts_the_right_bytes_and_refuses_tampering(tmp_path: Path) -> None:
