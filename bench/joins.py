@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import statistics
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -79,6 +80,16 @@ async def measure(
         return Figures(target.name, joins, used * 1000 / count, per_thread)
 
 
+def ratios(results: list[Figures]) -> tuple[float, float, float]:
+    """Ours over the bare relay's: join p99, connect p99, CPU per join."""
+    ours, bare = results[0], results[-1]
+    return (
+        pct(ours.joins.after_101, 0.99) / pct(bare.joins.after_101, 0.99),
+        pct(ours.joins.after_connect, 0.99) / pct(bare.joins.after_connect, 0.99),
+        ours.cpu_ms_per_join / bare.cpu_ms_per_join,
+    )
+
+
 def report(results: list[Figures]) -> None:
     print(f"{'server':<18}{'join p50':>10}{'join p99':>10}{'connect p50':>13}{'connect p99':>13}")
     for r in results:
@@ -89,8 +100,7 @@ def report(results: list[Figures]) -> None:
             f"   CPU/join {r.cpu_ms_per_join:.3f} ms"
         )
     ours, bare = results[0], results[-1]
-    for label, field in (("join", "after_101"), ("connect", "after_connect")):
-        ratio = pct(getattr(ours.joins, field), 0.99) / pct(getattr(bare.joins, field), 0.99)
+    for label, ratio in zip(("join", "connect"), ratios(results)[:2], strict=True):
         print(f"{label} p99 ratio {ours.name} / {bare.name} = {ratio:.2f} (issue 8's goal ≤ 2)")
     threads = sorted(ours.threads_ms_per_join.values(), reverse=True)
     print(
@@ -104,6 +114,7 @@ async def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
     gc.disable()  # the load generator's own collections stall it (bench/signaling.py)
+    runs: list[tuple[float, float, float]] = []
     for run in range(args.runs):
         with tempfile.TemporaryDirectory() as workdir:
             ours = await measure(
@@ -113,6 +124,15 @@ async def main() -> None:
         relays = [await measure(make, args.rooms) for make in (starlette_target, bare_target)]
         print(f"\nrun {run + 1}: {args.rooms} rooms x 2 joins, {JOIN_CONCURRENCY} at a time")
         report([ours, *relays])
+        runs.append(ratios([ours, *relays]))
+    if len(runs) > 1:
+        # On a shared machine one run says little: the median over the runs, and their range.
+        columns = zip(*runs, strict=True)
+        for label, values in zip(("join p99", "connect p99", "CPU per join"), columns, strict=True):
+            print(
+                f"{label} ours / bare websockets over {len(runs)} runs: median "
+                f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f}x)"
+            )
 
 
 if __name__ == "__main__":
