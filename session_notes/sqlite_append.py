@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from session_notes.schema import notes_updates
 
-__all__ = ["MAX_ROWS", "append_rows"]
+__all__ = ["MAX_ROWS", "append_rows", "driver_of"]
 
 # Five parameters a row; SQLite allows 32,766 per statement (3.32+).
 MAX_ROWS = 1000
@@ -34,11 +34,17 @@ def _insert_sql(rows: int) -> str:
     return f'INSERT INTO "{table}" ({columns}) VALUES {values} RETURNING "id"'  # noqa: S608
 
 
-async def append_rows(connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> list[int]:
-    """Insert ``rows`` (values in ``_COLUMNS`` order, at most :data:`MAX_ROWS`) durably, in one
-    statement; their ids, in the order of ``rows``."""
+async def driver_of(connection: AsyncConnection) -> Any:
+    """The aiosqlite connection under ``connection`` (one trip through SQLAlchemy's greenlet:
+    a writer that holds its connection asks once)."""
     raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection  # aiosqlite.Connection
+    return raw.driver_connection
+
+
+async def append_rows(driver: Any, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert ``rows`` (values in ``_COLUMNS`` order, at most :data:`MAX_ROWS`) durably, in one
+    statement, on ``driver`` (an aiosqlite connection, :func:`driver_of`); their ids, in the
+    order of ``rows``."""
     if driver.in_transaction:
         raise RuntimeError("a pooled SQLite connection is inside a transaction")
     params = [value for row in rows for value in row]

@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from session_notes.sqlite_append import driver_of
 
 __all__ = ["BACKSTOP_PAGES", "Checkpoints"]
 
@@ -32,11 +33,6 @@ BACKSTOP_PAGES = 4000
 beside it fall behind, the log still stays bounded."""
 
 _EVERY_BATCHES = 16
-
-
-async def _driver(connection: AsyncConnection) -> Any:
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection  # aiosqlite.Connection
 
 
 class Checkpoints:
@@ -53,7 +49,7 @@ class Checkpoints:
 
     async def take_over(self, writer: AsyncConnection) -> None:
         """From now on ``writer`` checkpoints only past :data:`BACKSTOP_PAGES`."""
-        driver = await _driver(writer)
+        driver = await driver_of(writer)
         (default,) = (await driver.execute_fetchall("PRAGMA wal_autocheckpoint"))[0]
         await driver.execute_fetchall(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         self._writer_default = int(default)
@@ -62,7 +58,7 @@ class Checkpoints:
         """``writer`` checkpoints as every pooled connection does again."""
         if self._writer_default is None:
             return
-        driver = await _driver(writer)
+        driver = await driver_of(writer)
         await driver.execute_fetchall(f"PRAGMA wal_autocheckpoint={self._writer_default}")
         self._writer_default = None
 
@@ -77,7 +73,7 @@ class Checkpoints:
     async def _checkpoint(self) -> None:
         try:
             async with self._engine.connect() as connection:
-                driver = await _driver(connection)
+                driver = await driver_of(connection)
                 await driver.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
         except Exception as exc:
             # Only the log's length depends on it (and the writer's backstop bounds that).

@@ -8,7 +8,7 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from session_notes.authorship import StoredUpdate
 from session_notes.schema import notes_snapshots, notes_updates
-from session_notes.sqlite_append import MAX_ROWS, append_rows
+from session_notes.sqlite_append import MAX_ROWS, append_rows, driver_of
 from session_notes.sqlite_checkpoints import Checkpoints
 
 __all__ = [
@@ -154,7 +154,7 @@ class SqlNotesStore:
         if self._one_statement(rows):
             # The hot path of every notes update: one trip to SQLite's thread (sqlite_append.py).
             async with _mapped(), self._writer.connect() as connection:
-                return await append_rows(connection, _values(rows))
+                return await append_rows(await driver_of(connection), _values(rows))
         async with _mapped(), self._writer.begin() as connection:
             result = await connection.execute(
                 notes_updates.insert().returning(notes_updates.c.id, sort_by_parameter_order=True),
@@ -295,6 +295,7 @@ class _HeldWriter:
     def __init__(self, store: SqlNotesStore) -> None:
         self._store = store
         self._connection: AsyncConnection | None = None
+        self._driver: Any = None  # the held connection's aiosqlite connection
         self._engine: AsyncEngine | None = None
         self._checkpoints: Checkpoints | None = None
 
@@ -307,10 +308,9 @@ class _HeldWriter:
             await self.close()
         async with _mapped():
             try:
-                if self._connection is None:
+                if self._driver is None:
                     await self._hold(store._writer)
-                assert self._connection is not None
-                ids = await append_rows(self._connection, _values(rows))
+                ids = await append_rows(self._driver, _values(rows))
             except BaseException:
                 await self._drop()
                 raise
@@ -323,9 +323,11 @@ class _HeldWriter:
         self._engine = engine
         self._checkpoints = Checkpoints(engine)
         await self._checkpoints.take_over(self._connection)
+        self._driver = await driver_of(self._connection)
 
     async def _drop(self) -> None:
         connection, self._connection, self._engine = self._connection, None, None
+        self._driver = None
         await self._close_checkpoints()
         if connection is not None:
             # Whatever state it was left in (a statement cut short), it is never used again.
@@ -341,6 +343,7 @@ class _HeldWriter:
 
     async def close(self) -> None:
         connection, self._connection, self._engine = self._connection, None, None
+        self._driver = None
         checkpoints = self._checkpoints
         await self._close_checkpoints()
         if connection is not None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 import session_notes.store as notes_store
 from session_notes import NotesDocument
@@ -50,10 +49,10 @@ async def held(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[HeldCommits]:
     held = HeldCommits()
     held.gate.set()
 
-    async def gated(connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> list[int]:
+    async def gated(driver: Any, rows: list[tuple[Any, ...]]) -> list[int]:
         held.batches.append([(row[0], row[1]) for row in rows])
         await held.gate.wait()
-        return await append_rows(connection, rows)
+        return await append_rows(driver, rows)
 
     monkeypatch.setattr(notes_store, "append_rows", gated)
     yield held
