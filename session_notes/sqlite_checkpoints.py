@@ -8,9 +8,10 @@ and every update queued behind it, waited up to 0.4 s for the checkpoint (a batc
 against 12 to 23 ms with checkpoints beside it, in one run on this machine).
 
 So the group commit's own connection checkpoints only as a backstop (:data:`BACKSTOP_PAGES`),
-and every few batches a checkpoint runs on another connection of the pool, on that connection's
-own thread, beside the writer: WAL lets a checkpoint run while a writer appends (``PASSIVE``
-waits for nobody). Durability is unchanged: a commit is durable once the log is fsync'd
+and every few batches a checkpoint runs on another connection of the pool, held for them (a
+checkout and its reset each time cost more than the checkpoint's own trip), on that
+connection's own thread, beside the writer: WAL lets a checkpoint run while a writer appends
+(``PASSIVE`` waits for nobody). Durability is unchanged: a commit is durable once the log is fsync'd
 (``synchronous=FULL``); a checkpoint only moves what is durable already.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -46,6 +48,8 @@ class Checkpoints:
         self._batches = 0
         self._running: asyncio.Task[None] | None = None
         self._writer_default: int | None = None
+        self._connection: AsyncConnection | None = None  # the checkpoints' own, once needed
+        self._driver: Any = None
 
     async def take_over(self, writer: AsyncConnection) -> None:
         """From now on ``writer`` checkpoints only past :data:`BACKSTOP_PAGES`."""
@@ -72,12 +76,23 @@ class Checkpoints:
 
     async def _checkpoint(self) -> None:
         try:
-            async with self._engine.connect() as connection:
-                driver = await driver_of(connection)
-                await driver.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+            if self._driver is None:
+                self._connection = await self._engine.connect()
+                self._driver = await driver_of(self._connection)
+            await self._driver.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
         except Exception as exc:
             # Only the log's length depends on it (and the writer's backstop bounds that).
             log.warning("checkpointing the notes log failed", extra={"error": type(exc).__name__})
+            await self._let_go(broken=True)
+
+    async def _let_go(self, *, broken: bool = False) -> None:
+        connection, self._connection, self._driver = self._connection, None, None
+        if connection is None:
+            return
+        with contextlib.suppress(Exception):
+            if broken:
+                await connection.invalidate()  # never back to the pool in an unknown state
+            await connection.close()
 
     async def close(self) -> None:
         running, self._running = self._running, None
@@ -85,3 +100,4 @@ class Checkpoints:
             # A checkpoint cannot be cut short in the driver's thread: let it finish.
             with contextlib.suppress(asyncio.CancelledError):
                 await running
+        await self._let_go()
