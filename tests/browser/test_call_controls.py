@@ -300,6 +300,33 @@ async def test_a_chat_line_that_arrives_twice_shows_once(
     await desk.close()
 
 
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+async def test_a_passing_toast_leaves_the_recording_bar_readable(
+    server: RunningServer, browser: Browser, call_shots: Path, device: str
+) -> None:
+    # "Sam Guest joined" used to sit on the bar under the top bar: on a consent question and its
+    # buttons, or here the mentor's note that a direct session cannot be recorded.
+    mentor_user = await server.user(Role.MENTOR)
+    session_id = await new_session(server, mentor_user)
+    context = await browser.new_context(**(PHONE if device == "phone" else DESK))
+    mentor = await context.new_page()
+    await sign_in(mentor, server, mentor_user.email)
+    await join_as_mentor(mentor, server, session_id)
+    bar = mentor.locator("#rec-consent")
+    await expect(bar).to_be_visible()
+    await mentor.evaluate(
+        """async () => (await import("/static/call/ui.js")).toast("Sam Guest joined")"""
+    )
+    toast = mentor.locator("#toast")
+    await expect(toast).to_have_text("Sam Guest joined")
+    toast_box, bar_box = await toast.bounding_box(), await bar.bounding_box()
+    assert toast_box is not None
+    assert bar_box is not None
+    assert toast_box["y"] >= bar_box["y"] + bar_box["height"], (toast_box, bar_box)
+    await mentor.screenshot(path=str(call_shots / f"{device}-toast-below-bar.png"))
+    await context.close()
+
+
 async def submit_mini_cex(
     server: RunningServer, mentor: User, session_id: str, trainee: str
 ) -> None:

@@ -35,6 +35,14 @@ let toastTimer = null;
 export function toast(text) {
   const box = $("toast");
   box.textContent = text;
+  // Below the recording bar under the top bar, never on its words or buttons (a consent
+  // question). A notice to act on sends the toast down instead (call.css).
+  const bar = document.getElementById("rec-consent");
+  if (bar && !bar.hidden) {
+    box.style.setProperty("--toast-top", `${Math.round(bar.getBoundingClientRect().bottom) + 8}px`);
+  } else {
+    box.style.removeProperty("--toast-top");
+  }
   box.hidden = false;
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => {
