@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -19,7 +19,6 @@ __all__ = [
     "create_engine",
     "for_writing",
     "ping",
-    "writing",
 ]
 
 UNAVAILABLE: tuple[type[Exception], ...] = (SQLAlchemyError, OSError, TimeoutError)
@@ -60,13 +59,12 @@ def configure_sqlite(sync_engine: sa.Engine) -> None:
 _WRITE_OPTION = "preceptor_write"
 
 
-def for_writing(engine: AsyncEngine) -> AsyncEngine:
-    """The same engine and pool, for transactions that write (``BEGIN IMMEDIATE`` on SQLite)."""
-    return engine.execution_options(**{_WRITE_OPTION: True})
+_Engine = TypeVar("_Engine", AsyncEngine, sa.Engine)
 
 
-def writing(engine: sa.Engine) -> sa.Engine:
-    """``for_writing`` for a synchronous engine."""
+def for_writing(engine: _Engine) -> _Engine:
+    """The same engine and pool (asynchronous or not), for transactions that write
+    (``BEGIN IMMEDIATE`` on SQLite)."""
     return engine.execution_options(**{_WRITE_OPTION: True})
 
 

@@ -211,6 +211,7 @@ _ONE_SESSION = (
 
 
 _NAMES = tuple(column.name for column in _ONE_SESSION.selected_columns)
+_TRAINEE_AT = _NAMES.index("trainee_id")
 
 
 def read_session(connection: sa.Connection, session_id: str) -> Session | None:
@@ -218,8 +219,7 @@ def read_session(connection: sa.Connection, session_id: str) -> Session | None:
     rows = rows_of(connection, _ONE_SESSION, {"id": session_id})
     if not rows:
         return None
-    trainee = _NAMES.index("trainee_id")
-    trainee_ids = tuple(r[trainee] for r in rows if r[trainee] is not None)
+    trainee_ids = tuple(r[_TRAINEE_AT] for r in rows if r[_TRAINEE_AT] is not None)
     return _session(dict(zip(_NAMES, rows[0], strict=True)), trainee_ids)
 
 

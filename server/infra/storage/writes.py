@@ -27,7 +27,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from server.infra.storage.engine import configure_sqlite, for_writing, writing
+from server.infra.storage.engine import configure_sqlite, for_writing
 from server.infra.storage.thread_engine import ThreadEngine
 
 __all__ = ["Writes"]
@@ -39,7 +39,7 @@ class Writes:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._side = ThreadEngine.over(engine, configure_sqlite, "sql-writes")
-        self._writer = writing(self._side.engine) if self._side is not None else None
+        self._writer = for_writing(self._side.engine) if self._side is not None else None
 
     @property
     def engine(self) -> sa.Engine:

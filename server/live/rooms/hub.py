@@ -733,11 +733,14 @@ class RoomHub:
     def _history_once_settled(
         self, tail: ChatTail, to: ConnectionId, audiences: tuple[ChatAudience, ...]
     ) -> None:
-        if tail.settled:
+        def send() -> None:
             self._deliver(to, serialize(tail.history(audiences)))
+
+        if tail.settled:
+            send()
         else:
             # After the chat on its way to the store, which was relayed without this member.
-            self._records.after(lambda: self._deliver(to, serialize(tail.history(audiences))))
+            self._records.after(send)
 
     def _decided(
         self,
@@ -769,8 +772,8 @@ class RoomHub:
     ) -> None:
         self._announce(welcomes)
         hosted = self._rooms.get(session_id)
-        for history in histories:
-            if hosted is not None:
+        if hosted is not None:
+            for history in histories:
                 self._send_chat_history(session_id, hosted, history.to, history.audiences)
         for offer in offers:
             # Not for a member who left while its admission was being stored.
